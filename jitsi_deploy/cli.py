@@ -1,0 +1,37 @@
+"""What the Invoke and Fabric entry points share: finding the settings and reporting bad ones."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke import Exit
+
+from .config import Deployment, load
+from .errors import ConfigError
+
+SECRETS_FILE = Path(".secrets.env")
+
+
+def settings_paths(env: str | None, hosts: str | None) -> tuple[Path, Path]:
+    """The given files, else `.env`/`hosts`, else the committed examples (said on stderr)."""
+    env_path = Path(env) if env else _first_existing(".env", ".env.example")
+    hosts_path = Path(hosts) if hosts else _first_existing("hosts", "hosts.example")
+    return env_path, hosts_path
+
+
+def _first_existing(own: str, example: str) -> Path:
+    if Path(own).exists():
+        return Path(own)
+    print(f"note: no {own} here, using {example} (copy it to {own} and edit it)", file=sys.stderr)
+    return Path(example)
+
+
+def load_or_exit(env_path: Path, hosts_path: Path) -> Deployment:
+    """Load the deployment, or stop with every problem listed and a non-zero exit."""
+    try:
+        return load(env_path, hosts_path, SECRETS_FILE)
+    except ConfigError as error:
+        lines = "\n".join(f"  {problem}" for problem in error.problems)
+        message = f"The configuration has problems; nothing was rendered or touched:\n{lines}"
+        raise Exit(message) from None

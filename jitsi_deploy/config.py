@@ -1,0 +1,249 @@
+"""`.env` + inventory + secrets -> one validated Site per host, or every problem at once."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from . import schema
+from .errors import ConfigError, Problem
+from .inventory import Host, load_inventory
+from .reader import Reader, suggest
+from .rooms import RoomPolicy, read_room_policy
+from .secrets import load_secrets
+
+
+@dataclass(frozen=True)
+class Tls:
+    mode: str
+    email: str
+    staging: bool
+    acme_server: str
+    cert_file: Path | None
+    key_file: Path | None
+
+
+@dataclass(frozen=True)
+class Auth:
+    enabled: bool
+    type: str
+    guests: bool
+
+
+@dataclass(frozen=True)
+class Images:
+    jitsi_repo: str
+    jitsi_version: str
+    uptime_kuma: str
+    registry_mirror: str
+    source: str
+
+    def jitsi(self, service: str) -> str:
+        return f"{self.jitsi_repo}/{service}:{self.jitsi_version}"
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    enabled: bool
+    allowed_networks: tuple[str, ...]
+    webhook_url: str
+    failures_before_action: int
+    max_restarts_per_hour: int
+
+
+@dataclass(frozen=True)
+class Tuning:
+    docker_source: str
+    docker_storage_driver: str
+    docker_address_pool: str
+    udp_buffer_bytes: int
+    nofile_limit: int
+    memory: Mapping[str, str]
+    fail2ban: bool
+
+
+@dataclass(frozen=True)
+class Site:
+    """Everything about the service one host runs, validated and typed."""
+
+    public_url: str
+    meet_hostname: str
+    monitor_hostname: str
+    timezone: str
+    tls: Tls
+    auth: Auth
+    rooms: RoomPolicy
+    images: Images
+    monitoring: Monitoring
+    tuning: Tuning
+    secrets: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The hosts of an inventory, each with the Site settings that apply to it."""
+
+    hosts: tuple[Host, ...]
+    sites: Mapping[str, Site]
+
+    @property
+    def core(self) -> Host | None:
+        return next((h for h in self.hosts if h.role == "core"), None)
+
+
+def load(env_path: Path, hosts_path: Path, secrets_path: Path) -> Deployment:
+    """Read and validate everything; raises ConfigError naming each problem and its fix."""
+    env, problems = read_env(env_path)
+    try:
+        hosts = load_inventory(hosts_path)
+    except ConfigError as error:
+        raise ConfigError(problems + error.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    secrets = load_secrets(secrets_path)
+    sites: dict[str, Site] = {}
+    for host in hosts:
+        reader = _reader(env_path.name, env, host)
+        sites[host.name] = read_site(reader, secrets)
+        problems += [p for p in reader.problems if p not in problems]
+    if problems:
+        raise ConfigError(problems)
+    return Deployment(tuple(hosts), sites)
+
+
+def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
+    """The `.env` values over the defaults, and a problem for each unknown key."""
+    if not path.is_file():
+        return {}, [Problem(path.name, "-", "not found. Copy .env.example to .env and edit it.")]
+    raw = {k: v or "" for k, v in dotenv_values(path).items()}
+    problems = [
+        Problem(path.name, key, f"is not a setting.{suggest(key, schema.BY_NAME)}")
+        for key in raw
+        if key not in schema.BY_NAME
+    ]
+    defaults = {k.name: k.default for k in schema.KEYS if k.default is not None}
+    return {**defaults, **raw}, problems
+
+
+def _reader(env_name: str, env: dict[str, str], host: Host) -> Reader:
+    sources = {key: env_name for key in env} | {key: host.source for key in host.overrides}
+    return Reader({**env, **host.overrides}, sources)
+
+
+def read_site(reader: Reader, secrets: Mapping[str, str]) -> Site:
+    public_url, meet_hostname = reader.https_url("PUBLIC_URL")
+    monitor_hostname = reader.hostname("MONITOR_HOSTNAME", "status.example.org")
+    if monitor_hostname and monitor_hostname == meet_hostname:
+        reader.fail(
+            "MONITOR_HOSTNAME",
+            f"{monitor_hostname!r} is the meeting host name too. Give the monitor its own name.",
+        )
+    return Site(
+        public_url=public_url,
+        meet_hostname=meet_hostname,
+        monitor_hostname=monitor_hostname,
+        timezone=_timezone(reader),
+        tls=_tls(reader),
+        auth=_auth(reader),
+        rooms=read_room_policy(reader, secrets["GENERATED_ROOM_PASSWORD"]),
+        images=_images(reader),
+        monitoring=_monitoring(reader),
+        tuning=_tuning(reader),
+        secrets=secrets,
+    )
+
+
+def _timezone(reader: Reader) -> str:
+    name = reader.text("TZ")
+    if name not in zoneinfo.available_timezones():
+        reader.fail("TZ", f"{name!r} is not a time zone name, e.g. Europe/Berlin or UTC.")
+    return name
+
+
+def _tls(reader: Reader) -> Tls:
+    mode = reader.choice("TLS_MODE", ("letsencrypt", "custom", "selfsigned"))
+    email = reader.email("LETSENCRYPT_EMAIL") if mode == "letsencrypt" else ""
+    acme_server = reader.text("ACME_SERVER")
+    if acme_server and not acme_server.startswith("https://"):
+        reader.fail("ACME_SERVER", f"{acme_server!r} is not an https directory URL.")
+    files = {key: _readable_file(reader, key) for key in ("TLS_CERT_FILE", "TLS_KEY_FILE")}
+    if mode == "custom" and not all(files.values()):
+        missing = " and ".join(key for key, path in files.items() if not path)
+        reader.fail("TLS_MODE", f"custom needs {missing}: the paths of your certificate files.")
+    return Tls(
+        mode=mode,
+        email=email,
+        staging=reader.flag("LETSENCRYPT_STAGING"),
+        acme_server=acme_server,
+        cert_file=files["TLS_CERT_FILE"],
+        key_file=files["TLS_KEY_FILE"],
+    )
+
+
+def _readable_file(reader: Reader, key: str) -> Path | None:
+    value = reader.text(key)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        reader.fail(key, f"{value!r} is not a readable file. Fix the path.")
+    return path
+
+
+def _auth(reader: Reader) -> Auth:
+    enabled = reader.flag("ENABLE_AUTH")
+    guests = reader.flag("ENABLE_GUESTS")
+    if guests and not enabled:
+        reader.fail("ENABLE_GUESTS", "guests only exist with ENABLE_AUTH=1. Set one or the other.")
+    return Auth(enabled, reader.choice("AUTH_TYPE", ("internal", "jwt", "ldap", "matrix")), guests)
+
+
+def _images(reader: Reader) -> Images:
+    version = reader.required("JITSI_IMAGE_VERSION", "stable-11146-2")
+    if version in ("latest", "unstable", "stable"):
+        reader.fail(
+            "JITSI_IMAGE_VERSION",
+            f"{version!r} is a moving tag. Pin a release, e.g. stable-11146-2.",
+        )
+    return Images(
+        jitsi_repo=reader.required("JITSI_IMAGE_REPO", "ghcr.io/jitsi").rstrip("/"),
+        jitsi_version=version,
+        uptime_kuma=reader.required("UPTIME_KUMA_IMAGE", "louislam/uptime-kuma:2"),
+        registry_mirror=reader.text("REGISTRY_MIRROR"),
+        source=reader.choice("IMAGE_SOURCE", ("pull", "bundle")),
+    )
+
+
+def _monitoring(reader: Reader) -> Monitoring:
+    return Monitoring(
+        enabled=reader.flag("ENABLE_MONITORING"),
+        allowed_networks=reader.networks("MONITOR_ALLOWED_NETWORKS"),
+        webhook_url=reader.text("HEALTH_WEBHOOK_URL"),
+        failures_before_action=reader.integer("HEALTH_FAILURES_BEFORE_ACTION", 1, 60),
+        max_restarts_per_hour=reader.integer("HEALTH_MAX_RESTARTS_PER_HOUR", 1, 60),
+    )
+
+
+MEMORY_KEYS = {
+    "web": "WEB_MEMORY_LIMIT",
+    "prosody": "PROSODY_MEMORY_LIMIT",
+    "jicofo": "JICOFO_MEMORY_LIMIT",
+    "jvb": "JVB_MEMORY_LIMIT",
+    "uptime-kuma": "KUMA_MEMORY_LIMIT",
+}
+
+
+def _tuning(reader: Reader) -> Tuning:
+    return Tuning(
+        docker_source=reader.choice("DOCKER_SOURCE", ("official", "distro")),
+        docker_storage_driver=reader.text("DOCKER_STORAGE_DRIVER"),
+        docker_address_pool=(reader.networks("DOCKER_ADDRESS_POOL") or ("",))[0],
+        udp_buffer_bytes=reader.integer("UDP_BUFFER_BYTES", 212992, 1 << 30),
+        nofile_limit=reader.integer("NOFILE_LIMIT", 1024, 1 << 20),
+        memory={service: reader.size(key) for service, key in MEMORY_KEYS.items()},
+        fail2ban=reader.flag("ENABLE_FAIL2BAN"),
+    )

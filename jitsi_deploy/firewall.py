@@ -1,0 +1,32 @@
+"""The firewall plan of a host: which ports are open, from where, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Deployment
+from .inventory import Host
+
+
+@dataclass(frozen=True)
+class Rule:
+    port: int
+    protocol: str
+    source: str
+    purpose: str
+
+
+def firewall_rules(deployment: Deployment, host: Host) -> tuple[Rule, ...]:
+    """Inbound rules of ``host``; SSH first, so enabling the firewall never locks us out."""
+    rules = [Rule(host.port, "tcp", "any", "ssh")]
+    if host.role == "core":
+        rules += [Rule(80, "tcp", "any", "http: ACME challenges, redirect to https")]
+        rules += [Rule(443, "tcp", "any", "https: the meeting site and the monitor")]
+    rules += [Rule(10000, "udp", "any", "media to the video bridge")]
+    if host.role == "core":
+        rules += [
+            Rule(5222, "tcp", bridge.public_ip, f"xmpp from the video bridge {bridge.name}")
+            for bridge in deployment.hosts
+            if bridge.role == "jvb"
+        ]
+    return tuple(rules)

@@ -1,0 +1,229 @@
+"""Render the complete set of files one host receives, in memory, deterministically."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import paths
+from .config import Deployment, Site
+from .errors import RenderError
+from .firewall import firewall_rules
+from .inventory import Host
+from .templating import TEMPLATES_DIR, render_template
+
+ROOT = ("root", "root")
+CONTAINER = (str(paths.CONTAINER_UID), str(paths.CONTAINER_UID))
+
+
+@dataclass(frozen=True)
+class File:
+    """A file as it must be on the host.
+
+    + path: absolute remote path.
+    + content: the exact bytes.
+    + mode, owner, group: what the file must carry.
+    + reacts: what has to happen when it changes, e.g. "reload:nginx", "restart:prosody".
+    """
+
+    path: str
+    content: bytes
+    mode: int = 0o644
+    owner: str = "root"
+    group: str = "root"
+    reacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Directory:
+    path: str
+    mode: int = 0o755
+    owner: str = "root"
+    group: str = "root"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Everything one host receives."""
+
+    host: Host
+    site: Site
+    directories: tuple[Directory, ...]
+    files: tuple[File, ...]
+
+    def file(self, path: str) -> File:
+        return next(f for f in self.files if f.path == path)
+
+
+def render_host(deployment: Deployment, host: Host) -> Rendered:
+    site = deployment.sites[host.name]
+    context = _context(deployment, host, site)
+    files = _stack_files(context) + _kernel_files(context) + _plan_files(deployment, host, site)
+    if host.role == "core":
+        files += _prosody_files(context)
+    return Rendered(host, site, _directories(host, site), tuple(files))
+
+
+def _context(deployment: Deployment, host: Host, site: Site) -> dict[str, Any]:
+    bridges = [h for h in deployment.hosts if h.role == "jvb"]
+    return {
+        "host": host,
+        "site": site,
+        "core": deployment.core,
+        "bridges": bridges,
+        "paths": paths,
+        "muc_modules": ["room_policy"],
+    }
+
+
+def template(name: str, context: dict[str, Any]) -> bytes:
+    """Render ``name``; a template bug names the template and line instead of a bare traceback."""
+    try:
+        return render_template(name, **context).encode()
+    except jinja2.TemplateError as error:
+        line = getattr(error, "lineno", None)
+        where = f"templates/{name}" + (f":{line}" if line else "")
+        raise RenderError(f"{where}: {error}") from error
+
+
+def _stack_files(context: dict[str, Any]) -> list[File]:
+    return [
+        File(
+            paths.COMPOSE_FILE,
+            template("compose/docker-compose.yml.j2", context),
+            reacts=("up:stack",),
+        ),
+        File(
+            paths.COMPOSE_ENV, template("compose/env.j2", context), mode=0o600, reacts=("up:stack",)
+        ),
+    ]
+
+
+def _kernel_files(context: dict[str, Any]) -> list[File]:
+    site: Site = context["site"]
+    return [
+        File(paths.SYSCTL_FILE, template("kernel/sysctl.conf.j2", context), reacts=("sysctl",)),
+        File(paths.LIMITS_FILE, template("kernel/limits.conf.j2", context)),
+        File(
+            paths.DOCKER_LIMITS_DROPIN,
+            template("kernel/docker-limits.conf.j2", context),
+            reacts=("restart:docker",),
+        ),
+        File(
+            paths.DOCKER_DAEMON_SETTINGS,
+            _json(docker_daemon_settings(site)),
+            reacts=("merge:docker-daemon",),
+        ),
+    ]
+
+
+def _prosody_files(context: dict[str, Any]) -> list[File]:
+    module = (TEMPLATES_DIR / "prosody" / "mod_room_policy.lua").read_bytes()
+    settings = template("prosody/room-policy.cfg.lua.j2", {"rooms": context["site"].rooms})
+    owner, group = CONTAINER
+    return [
+        File(
+            f"{paths.PROSODY_PLUGINS_DIR}/mod_room_policy.lua",
+            module,
+            0o644,
+            owner,
+            group,
+            reacts=("restart:prosody",),
+        ),
+        File(
+            f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua",
+            settings,
+            0o600,
+            owner,
+            group,
+            reacts=("restart:prosody",),
+        ),
+    ]
+
+
+def _plan_files(deployment: Deployment, host: Host, site: Site) -> list[File]:
+    rules = firewall_rules(deployment, host)
+    plan = template("firewall/rules.j2", {"host": host, "rules": rules})
+    files = [File(paths.FIREWALL_PLAN, plan, reacts=("firewall",))]
+    if host.role == "core":
+        files.append(File(paths.MONITORS, _json(monitors(site))))
+    return files
+
+
+def docker_daemon_settings(site: Site) -> dict[str, Any]:
+    """The keys this project owns in /etc/docker/daemon.json; the deploy merges them in."""
+    settings: dict[str, Any] = {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "10m", "max-file": "3"},
+    }
+    if site.images.registry_mirror:
+        settings["registry-mirrors"] = [site.images.registry_mirror]
+    if site.tuning.docker_storage_driver:
+        settings["storage-driver"] = site.tuning.docker_storage_driver
+    if site.tuning.docker_address_pool:
+        settings["default-address-pools"] = [{"base": site.tuning.docker_address_pool, "size": 24}]
+    return settings
+
+
+def monitors(site: Site) -> list[dict[str, Any]]:
+    """What Uptime Kuma watches: the site, its certificate, BOSH, the websocket, the monitor."""
+    url = site.public_url
+    return [
+        {"name": "Meeting site", "type": "http", "url": f"{url}/", "expiryNotification": True},
+        {
+            "name": "BOSH",
+            "type": "keyword",
+            "url": f"{url}/http-bind",
+            "keyword": "It works! Now point your BOSH client to this URL",
+        },
+        {
+            "name": "XMPP websocket",
+            "type": "websocket-upgrade",
+            "url": f"wss://{site.meet_hostname}/xmpp-websocket",
+            "wsSubprotocol": "xmpp",
+        },
+        {
+            "name": "Status site",
+            "type": "http",
+            "url": f"https://{site.monitor_hostname}/",
+            "expiryNotification": True,
+        },
+    ]
+
+
+def _directories(host: Host, site: Site) -> tuple[Directory, ...]:
+    owner, group = CONTAINER
+    dirs = [Directory(paths.STACK_DIR), Directory(paths.ETC_DIR), Directory(paths.CONFIG_DIR)]
+    services = ["jvb"] if host.role == "jvb" else ["web", "web/crontabs", "jicofo", "jvb"]
+    if host.role == "core":
+        services += [
+            "prosody",
+            "prosody/config",
+            "prosody/config/conf.d",
+            "prosody/prosody-plugins-custom",
+        ]
+    dirs += [Directory(f"{paths.CONFIG_DIR}/{name}", 0o755, owner, group) for name in services]
+    if host.role == "core" and site.monitoring.enabled:
+        dirs.append(Directory(paths.KUMA_DATA_DIR, 0o700))
+    return tuple(dirs)
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+def write_tree(rendered: Rendered, build_dir: Path) -> Path:
+    """Write the files under ``build_dir/<host>/`` mirroring the remote paths; returns that dir."""
+    root = build_dir / rendered.host.name
+    for directory in rendered.directories:
+        (root / directory.path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for file in rendered.files:
+        target = root / file.path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(file.content)
+        target.chmod(file.mode)
+    return root

@@ -1,0 +1,127 @@
+"""The room access policy: which rooms are open, which need a password, what happens to the rest."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .reader import Reader
+
+OtherRooms = Literal["allow", "deny", "password"]
+OTHER_ROOM_MODES: tuple[OtherRooms, ...] = ("allow", "deny", "password")
+
+
+@dataclass(frozen=True)
+class RoomPolicy:
+    """What Prosody's room-policy module enforces on the MUC component.
+
+    + public_rooms: fixed rooms anyone with the link joins; nobody can lock them.
+    + private_prefix: rooms whose name starts with it need a password.
+    + default_password: the password of a private room without a password of its own.
+    + room_passwords: per-room passwords, by full (lowercase) room name.
+    + other_rooms: "allow" (Jitsi's default), "deny" (refuse) or "password" (default password).
+    + service_accounts: bare JIDs (or whole domains) that join every room without its password.
+      The default is what the Jitsi prosody image whitelists: focus (jicofo), which creates the
+      conference rooms. Add ``recorder@hidden.meet.jitsi`` when Jibri recording is enabled and
+      ``transcriber@hidden.meet.jitsi`` when Jigasi transcription is.
+    """
+
+    public_rooms: tuple[str, ...] = ()
+    private_prefix: str = "private-"
+    default_password: str = ""
+    room_passwords: dict[str, str] = field(default_factory=dict)
+    other_rooms: OtherRooms = "allow"
+    service_accounts: tuple[str, ...] = ("focus@auth.meet.jitsi",)
+
+
+# Room names become the local part of a MUC JID: keep to what every Jitsi client produces.
+_ROOM_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+MIN_PASSWORD_LENGTH = 12
+_COMMON_WORDS = ("password", "meeting", "jitsi", "welcome", "letmein", "qwerty", "secret", "admin")
+
+
+def password_weakness(password: str) -> str:
+    """Why a room password is too weak, or '' when it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"is too short ({len(password)} characters; use at least {MIN_PASSWORD_LENGTH})"
+    lowered = password.lower()
+    if any(word in lowered for word in _COMMON_WORDS) and len(set(lowered)) < 10:
+        return "is built from a common word and easy to guess"
+    if len(set(password)) < 5:
+        return "repeats too few characters to be hard to guess"
+    return ""
+
+
+def read_room_policy(reader: Reader, generated_password: str) -> RoomPolicy:
+    """The room policy from the rooms keys; ``generated_password`` serves when none is set."""
+    prefix = reader.text("PRIVATE_ROOM_PREFIX").lower()
+    if not _ROOM_NAME.match(prefix.rstrip("-_.") or "x"):
+        reader.fail("PRIVATE_ROOM_PREFIX", f"{prefix!r} is not a valid room name prefix.")
+    public = _public_rooms(reader, prefix)
+    default_password = _password(reader, "PRIVATE_ROOM_PASSWORD") or generated_password
+    return RoomPolicy(
+        public_rooms=public,
+        private_prefix=prefix,
+        default_password=default_password,
+        room_passwords=_room_passwords(reader, prefix, public),
+        other_rooms=reader.choice("OTHER_ROOMS", OTHER_ROOM_MODES),  # type: ignore[arg-type]
+    )
+
+
+def _room_name(reader: Reader, key: str, raw: str) -> str:
+    name = raw.strip().lower()
+    if not _ROOM_NAME.match(name):
+        reader.fail(
+            key,
+            f"{raw.strip()!r} is not a room name Jitsi accepts. Use letters, digits, '-', '_' "
+            "and '.', starting and ending with a letter or digit, at most 64 characters.",
+        )
+    return name
+
+
+def _public_rooms(reader: Reader, prefix: str) -> tuple[str, ...]:
+    rooms: list[str] = []
+    for raw in reader.listing("PUBLIC_ROOMS"):
+        name = _room_name(reader, "PUBLIC_ROOMS", raw)
+        if prefix and name.startswith(prefix):
+            reader.fail(
+                "PUBLIC_ROOMS",
+                f"{name!r} starts with the private prefix {prefix!r}, so it would need a "
+                "password. Rename the room or change PRIVATE_ROOM_PREFIX.",
+            )
+        if name in rooms:
+            reader.fail("PUBLIC_ROOMS", f"{name!r} is listed twice. Remove one.")
+        rooms.append(name)
+    return tuple(rooms)
+
+
+def _password(reader: Reader, key: str, value: str | None = None) -> str:
+    password = reader.text(key) if value is None else value
+    weakness = password and password_weakness(password)
+    if weakness:
+        reader.fail(
+            key,
+            f"the password {weakness}. Choose a longer one, or leave "
+            "PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
+        )
+    return password
+
+
+def _room_passwords(reader: Reader, prefix: str, public: tuple[str, ...]) -> dict[str, str]:
+    key = "PRIVATE_ROOM_PASSWORDS"
+    passwords: dict[str, str] = {}
+    for pair in reader.listing(key):
+        room, sep, password = pair.partition("=")
+        if not sep or not password:
+            reader.fail(key, f"{room.strip()!r} has no password. Write room=password pairs.")
+            continue
+        name = _room_name(reader, key, room)
+        if name in public or not name.startswith(prefix):
+            reader.fail(
+                key,
+                f"{name!r} is not a private room. Only rooms starting with {prefix!r} "
+                "take a password.",
+            )
+        passwords[name] = _password(reader, key, password)
+    return passwords

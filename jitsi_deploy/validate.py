@@ -1,0 +1,82 @@
+"""Check rendered files with the tools that will read them: Compose, nginx, luacheck, shellcheck."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from . import paths
+from .errors import ValidationError
+from .render import Rendered, write_tree
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def compose_command() -> list[str]:
+    """Compose v2 (`docker compose`) where the plugin exists, else v1 (`docker-compose`)."""
+    if shutil.which("docker") and _succeeds(["docker", "compose", "version"]):
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise ValidationError("neither `docker compose` nor `docker-compose` is installed here")
+
+
+def validate(rendered: Rendered) -> list[str]:
+    """Run every validator that applies; returns what passed, raises on the first failure."""
+    with tempfile.TemporaryDirectory(prefix="jitsi-deploy-check-") as scratch:
+        tree = write_tree(rendered, Path(scratch))
+        checks = _checks(tree)
+        for _, check in checks:
+            check()
+    return [label for label, _ in checks]
+
+
+def _checks(tree: Path) -> list[tuple[str, Callable[[], None]]]:
+    def label(tool: str, file: Path) -> str:
+        return f"{tool} /{file.relative_to(tree)}"
+
+    checks = [("compose config", partial(_compose, tree / paths.STACK_DIR.lstrip("/")))]
+    checks += [(label("luacheck", f), partial(_luacheck, f)) for f in sorted(tree.rglob("*.lua"))]
+    checks += [(label("shellcheck", f), partial(_shellcheck, f)) for f in _shell_scripts(tree)]
+    return checks
+
+
+def _compose(stack: Path) -> None:
+    _run([*compose_command(), "config", "--quiet"], "compose config", cwd=stack)
+
+
+def _luacheck(file: Path) -> None:
+    argv = ["luacheck", "--no-color", "--config", str(REPO / ".luacheckrc"), str(file)]
+    if file.name.endswith(".cfg.lua"):
+        # A Prosody config file is a list of global assignments: that is its format.
+        argv.append("--no-global")
+    _run(argv, "luacheck")
+
+
+def _shellcheck(file: Path) -> None:
+    _run(["shellcheck", str(file)], "shellcheck")
+
+
+def _shell_scripts(tree: Path) -> list[Path]:
+    return [f for f in sorted(tree.rglob("*")) if f.is_file() and _is_shell(f)]
+
+
+def _is_shell(file: Path) -> bool:
+    with file.open("rb") as handle:
+        first = handle.readline()
+    return first.startswith(b"#!") and (b"sh" in first.split(b"/")[-1])
+
+
+def _run(argv: list[str], what: str, cwd: Path | None = None) -> None:
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise ValidationError(f"{what} failed (exit {result.returncode}):\n{output}")
+
+
+def _succeeds(argv: list[str]) -> bool:
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0

@@ -1,0 +1,45 @@
+"""Local tasks (Invoke): render and validate deployments, run the tests and the benchmarks.
+
+Remote work (deploy, status, logs, ...) lives in fabfile.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke import Exit, task
+
+from jitsi_deploy.cli import load_or_exit, settings_paths
+from jitsi_deploy.errors import DeployError
+from jitsi_deploy.render import render_host, write_tree
+from jitsi_deploy.validate import validate
+
+
+@task(
+    help={
+        "env": "settings file (default: .env, else .env.example)",
+        "hosts": "inventory file (default: hosts, else hosts.example)",
+        "build": "output folder (default: build)",
+        "skip_validation": "write the files without running the validators",
+    }
+)
+def render(c, env=None, hosts=None, build="build", skip_validation=False):
+    """Render every host's files under build/<host>/ and validate them with the real tools."""
+    env_path, hosts_path = settings_paths(env, hosts)
+    deployment = load_or_exit(env_path, hosts_path)
+    try:
+        for host in deployment.hosts:
+            rendered = render_host(deployment, host)
+            root = write_tree(rendered, Path(build))
+            print(f"{host.name} ({host.role}): {len(rendered.files)} files in {root}/")
+            for check in [] if skip_validation else validate(rendered):
+                print(f"  ok  {check}")
+    except DeployError as error:
+        raise Exit(f"render failed: {error}", code=1) from None
+
+
+@task(help={"args": "extra pytest arguments, e.g. '-k prosody'"})
+def test(c, args=""):
+    """Run the whole test suite (needs the machine prepared by tests/rig/setup-machine.sh)."""
+    c.run(f"{sys.executable} -m pytest {args}", pty=False)

@@ -1,0 +1,137 @@
+"""Rendering: complete, deterministic, role-aware, and accepted by the real validators."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jitsi_deploy import paths
+from jitsi_deploy.config import Deployment, load
+from jitsi_deploy.errors import ValidationError
+from jitsi_deploy.render import File, Rendered, render_host
+from jitsi_deploy.validate import validate
+
+REPO = Path(__file__).resolve().parents[2]
+TWO_HOSTS = """\
+[core]
+meet.example.org address=203.0.113.10
+[jvb]
+jvb1.example.org address=203.0.113.11
+"""
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Deployment:
+    (tmp_path / "hosts").write_text(TWO_HOSTS)
+    return load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".secrets.env")
+
+
+def rendered(deployment: Deployment, name: str) -> Rendered:
+    host = next(h for h in deployment.hosts if h.name == name)
+    return render_host(deployment, host)
+
+
+def test_rendering_twice_gives_identical_bytes(deployment: Deployment) -> None:
+    for host in deployment.hosts:
+        assert render_host(deployment, host) == render_host(deployment, host)
+
+
+def test_core_gets_the_whole_stack_and_binds_private_ports_to_loopback(
+    deployment: Deployment,
+) -> None:
+    compose = rendered(deployment, "meet.example.org").file(paths.COMPOSE_FILE).content.decode()
+    for service in ("web:", "prosody:", "jicofo:", "jvb:", "uptime-kuma:"):
+        assert f"\n  {service}\n" in compose
+    published = [line.strip() for line in compose.splitlines() if line.strip().startswith('- "')]
+    public = [p for p in published if "127.0.0.1:" not in p]
+    assert public == ['- "5222:5222"', '- "10000:10000/udp"']
+    assert "ghcr.io/jitsi/web:stable-11146-2" in compose
+    assert 'JVB_ADVERTISE_IPS: "203.0.113.10"' in compose
+
+
+def test_bridge_host_gets_only_the_bridge_pointed_at_the_core(deployment: Deployment) -> None:
+    bridge = rendered(deployment, "jvb1.example.org")
+    compose = bridge.file(paths.COMPOSE_FILE).content.decode()
+    assert "\n  jvb:\n" in compose
+    assert "prosody:" not in compose and "uptime-kuma" not in compose
+    assert 'XMPP_SERVER: "203.0.113.10"' in compose
+    assert not any(f.path.startswith(paths.PROSODY_PLUGINS_DIR) for f in bridge.files)
+
+
+def test_secrets_stay_out_of_the_compose_file(deployment: Deployment) -> None:
+    core = rendered(deployment, "meet.example.org")
+    secret = core.site.secrets["JVB_AUTH_PASSWORD"]
+    assert secret not in core.file(paths.COMPOSE_FILE).content.decode()
+    env = core.file(paths.COMPOSE_ENV)
+    assert secret in env.content.decode() and env.mode == 0o600
+
+
+def test_core_firewall_admits_the_bridge_to_xmpp_only(deployment: Deployment) -> None:
+    rules = rendered(deployment, "meet.example.org").file(paths.FIREWALL_PLAN).content.decode()
+    assert "allow 22/tcp from any" in rules.splitlines()[2]
+    assert "allow 5222/tcp from 203.0.113.11" in rules
+
+
+@pytest.mark.parametrize("name", ["meet.example.org", "jvb1.example.org"])
+def test_the_real_validators_accept_the_rendering(deployment: Deployment, name: str) -> None:
+    passed = validate(rendered(deployment, name))
+    assert "compose config" in passed
+
+
+def test_a_broken_compose_file_is_refused(deployment: Deployment) -> None:
+    core = rendered(deployment, "meet.example.org")
+    broken = File(paths.COMPOSE_FILE, b"services:\n  web:\n    image: [unclosed\n")
+    files = tuple(broken if f.path == paths.COMPOSE_FILE else f for f in core.files)
+    with pytest.raises(ValidationError, match="compose config failed"):
+        validate(Rendered(core.host, core.site, core.directories, files))
+
+
+def test_invoke_render_writes_the_example_under_build(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "--search-root",
+            str(REPO),
+            "render",
+            "--build",
+            str(tmp_path / "build"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok  compose config" in result.stdout
+    assert (tmp_path / "build/meet.example.org/opt/jitsi-meet/docker-compose.yml").is_file()
+
+
+def test_invoke_render_refuses_bad_settings_with_exit_1(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text((REPO / ".env.example").read_text().replace("https://meet", "http://meet"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "--search-root",
+            str(REPO),
+            "render",
+            "--env",
+            str(env),
+            "--build",
+            str(tmp_path / "build"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "PUBLIC_URL: 'http://meet.example.org' is not an https URL" in result.stderr
+    assert not (tmp_path / "build").exists()
