@@ -12,7 +12,7 @@ import jinja2
 from . import paths
 from .config import Deployment, Site
 from .errors import RenderError
-from .firewall import firewall_rules
+from .firewall import Rule, firewall_rules
 from .inventory import Host
 from .templating import TEMPLATES_DIR, render_template
 
@@ -54,6 +54,7 @@ class Rendered:
     site: Site
     directories: tuple[Directory, ...]
     files: tuple[File, ...]
+    firewall: tuple[Rule, ...] = ()
 
     def file(self, path: str) -> File:
         return next(f for f in self.files if f.path == path)
@@ -62,10 +63,11 @@ class Rendered:
 def render_host(deployment: Deployment, host: Host) -> Rendered:
     site = deployment.sites[host.name]
     context = _context(deployment, host, site)
-    files = _stack_files(context) + _kernel_files(context) + _plan_files(deployment, host, site)
+    rules = firewall_rules(deployment, host)
+    files = _stack_files(context) + _kernel_files(context) + _plan_files(host, site, rules)
     if host.role == "core":
         files += _prosody_files(context)
-    return Rendered(host, site, _directories(host, site), tuple(files))
+    return Rendered(host, site, _directories(host, site), tuple(files), rules)
 
 
 def _context(deployment: Deployment, host: Host, site: Site) -> dict[str, Any]:
@@ -145,8 +147,7 @@ def _prosody_files(context: dict[str, Any]) -> list[File]:
     ]
 
 
-def _plan_files(deployment: Deployment, host: Host, site: Site) -> list[File]:
-    rules = firewall_rules(deployment, host)
+def _plan_files(host: Host, site: Site, rules: tuple[Rule, ...]) -> list[File]:
     plan = template("firewall/rules.j2", {"host": host, "rules": rules})
     files = [File(paths.FIREWALL_PLAN, plan, reacts=("firewall",))]
     if host.role == "core":

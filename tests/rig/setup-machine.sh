@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   docker.io debootstrap busybox-static nginx-light shellcheck lua-check lua5.4 prosody
-  pebble certbot openssl iproute2 curl
+  pebble certbot openssl iproute2 curl openssh-client docker-compose logrotate
 )
 
 missing=()

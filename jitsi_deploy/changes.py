@@ -1,0 +1,118 @@
+"""A plan is a list of Changes; each carries the commands that make it and a line saying what."""
+
+from __future__ import annotations
+
+import base64
+import difflib
+from dataclasses import dataclass
+
+from .commands import Command
+from .facts import RemoteFile
+from .render import Directory, File
+
+# Suffixes of the files a deploy leaves beside a managed file: the new one before its atomic
+# rename, and the previous one kept for rollback.
+NEW_SUFFIX = ".jitsi-deploy-new"
+PREVIOUS_SUFFIX = ".jitsi-deploy-prev"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing that differs from the wanted state.
+
+    + step: the concern it belongs to ("packages", "kernel", "firewall", "files", ...).
+    + summary: one line for the progress output and check mode.
+    + commands: what makes the change, run in order as root.
+    + detail: what check mode shows beneath the summary (a unified diff, a rule list).
+    + reacts: what must happen afterwards, e.g. ("reload:nginx",), collected by the handlers.
+    + warn_only: a failure is a warning in the recap (e.g. a kernel key a container refuses).
+    + file: for a file update, the wanted file (check mode diffs it against the host's copy).
+    """
+
+    step: str
+    summary: str
+    commands: tuple[Command, ...]
+    detail: str = ""
+    reacts: tuple[str, ...] = ()
+    warn_only: bool = False
+    file: File | None = None
+
+
+def write_file(file: File) -> Command:
+    """Install ``file`` atomically: write beside it, set owner and mode, keep the old, rename.
+
+    The content travels base64-encoded on stdin: never on a command line, where `ps` shows it.
+    """
+    script = (
+        'set -e; d=$(dirname "$1"); mkdir -p "$d"; '
+        f'base64 -d > "$1{NEW_SUFFIX}"; '
+        f'chown "$2" "$1{NEW_SUFFIX}"; chmod "$3" "$1{NEW_SUFFIX}"; '
+        f'if [ -e "$1" ]; then cp -p "$1" "$1{PREVIOUS_SUFFIX}"; fi; '
+        f'mv -f "$1{NEW_SUFFIX}" "$1"'
+    )
+    owner = f"{file.owner}:{file.group}"
+    return Command(
+        ("sh", "-c", script, "write", file.path, owner, f"{file.mode:o}"),
+        f"write {file.path}",
+        stdin=base64.encodebytes(file.content),
+    )
+
+
+def restore_previous(path: str) -> Command:
+    """Put back the version ``write_file`` kept (used when a validator refuses the new one)."""
+    script = f'if [ -e "$1{PREVIOUS_SUFFIX}" ]; then mv -f "$1{PREVIOUS_SUFFIX}" "$1"; fi'
+    return Command(("sh", "-c", script, "restore", path), f"restore the previous {path}")
+
+
+def file_change(step: str, file: File, actual: RemoteFile | None, old_text: str | None) -> Change:
+    """The change that brings ``actual`` to ``file``; ``old_text`` (if fetched) makes the diff."""
+    what = "create" if actual is None else "update"
+    return Change(
+        step,
+        f"{what} {file.path}",
+        (write_file(file),),
+        detail=file_diff(file, old_text),
+        reacts=file.reacts,
+        file=file if actual is not None else None,
+    )
+
+
+def file_diff(file: File, old_text: str | None) -> str:
+    """A unified diff; secret files (no group or other access) keep their content hidden."""
+    if file.mode & 0o077 == 0:
+        return "(secret content: diff not shown)"
+    new = file.content.decode(errors="replace").splitlines(keepends=True)
+    old = (old_text or "").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old, new, f"{file.path} (host)", f"{file.path} (wanted)"))
+
+
+def metadata_change(step: str, file: File | Directory, actual: RemoteFile) -> Change | None:
+    """chown/chmod only where owner, group or mode differ."""
+    commands = []
+    if not actual.owned_by(file.owner, file.group):
+        owner = f"{file.owner}:{file.group}"
+        commands.append(Command(("chown", owner, file.path), f"chown {owner} {file.path}"))
+    if actual.mode != file.mode:
+        mode = f"{file.mode:o}"
+        commands.append(Command(("chmod", mode, file.path), f"chmod {mode} {file.path}"))
+    if not commands:
+        return None
+    return Change(step, f"fix owner/mode of {file.path}", tuple(commands))
+
+
+def make_directory(directory: Directory) -> Command:
+    owner = f"{directory.owner}:{directory.group}"
+    return Command(
+        (
+            "install",
+            "-d",
+            "-m",
+            f"{directory.mode:o}",
+            "-o",
+            directory.owner,
+            "-g",
+            directory.group,
+            directory.path,
+        ),
+        f"create {directory.path} ({owner}, {directory.mode:o})",
+    )

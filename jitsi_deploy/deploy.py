@@ -1,0 +1,133 @@
+"""Converge one host: facts, plan (desired vs actual), apply step by step, react to changes.
+
+Check mode stops after the plan; deploy runs the same plan. Nothing branches on check mode
+below the plan, so what check mode shows is exactly what a deploy would do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .apply import Outcome, Step, run_step
+from .changes import Change, file_diff
+from .config import Deployment
+from .errors import DeployError
+from .facts import HostFacts, facts_script, parse_facts, split_sections
+from .inventory import Host
+from .render import Rendered, render_host
+from .steps import files, handlers, images, packages
+from .steps import firewall as firewall_step
+from .transport import Remote
+
+Say = Callable[[Host, Change, str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    known_hosts: Path
+    check: bool = False
+    trust_new_host_keys: bool = False
+    bundle: Path | None = None
+
+
+@dataclass
+class HostReport:
+    host: Host
+    outcomes: list[Outcome] = field(default_factory=list)
+    planned: list[Change] = field(default_factory=list)
+    error: str = ""
+    round_trips: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) -> HostReport:
+    """Converge ``host`` (or only plan, in check mode); never raises for a host's own failure."""
+    report = HostReport(host)
+    started = time.monotonic()
+    remote = Remote(host, options.known_hosts, options.trust_new_host_keys)
+    try:
+        rendered = render_host(deployment, host)
+        facts = gather_facts(remote, rendered)
+        steps = plan(rendered, facts, options)
+        if options.check:
+            report.planned = with_diffs(remote, steps)
+        else:
+            _apply(remote, host, steps, report, say)
+    except DeployError as error:
+        report.error = str(error)
+    finally:
+        report.round_trips = remote.round_trips
+        report.seconds = time.monotonic() - started
+        remote.close()
+    return report
+
+
+def gather_facts(remote: Remote, rendered: Rendered) -> HostFacts:
+    managed = [d.path for d in rendered.directories] + [f.path for f in rendered.files]
+    output = remote.run_script(facts_script(managed, packages.packages_to_ask()))
+    return parse_facts(output.stdout)
+
+
+def plan(rendered: Rendered, facts: HostFacts, options: Options) -> list[Step]:
+    """Every change the host needs, grouped by step, in the order they must run."""
+    site, host = rendered.site, rendered.host
+    file_changes = files.file_changes(rendered, facts)
+    reactions = {r for change in file_changes for r in change.reacts} | set(facts.pending)
+    if not set(images.wanted_services(host, site)) <= facts.running:
+        reactions.add("up:stack")
+    if file_changes:
+        file_changes.insert(0, handlers.remember(reactions))
+    nginx_files = [f.path for f in rendered.files if "reload:nginx" in f.reacts]
+    steps = [
+        Step("packages", packages.package_changes(facts, site.tuning.docker_source)),
+        Step("firewall", firewall_step.firewall_changes(facts, rendered.firewall)),
+        Step("files", file_changes),
+        images.image_step(host, site, facts, options.bundle),
+        Step(
+            "handlers",
+            handlers.service_changes(facts.services, images.system_services(host))
+            + handlers.reaction_changes(reactions, nginx_files),
+        ),
+    ]
+    return [step for step in steps if step.changes]
+
+
+def with_diffs(remote: Remote, steps: list[Step]) -> list[Change]:
+    """The planned changes; file updates carry a diff against the host's current content."""
+    updates = [c.file for s in steps for c in s.changes if c.file and c.file.mode & 0o077]
+    current = _fetch_texts(remote, [f.path for f in updates])
+    return [
+        replace(change, detail=file_diff(change.file, current[change.file.path]))
+        if change.file and change.file.path in current
+        else change
+        for step in steps
+        for change in step.changes
+    ]
+
+
+def _fetch_texts(remote: Remote, paths_: list[str]) -> dict[str, str]:
+    if not paths_:
+        return {}
+    script = "".join(f"echo '@@{p}'; cat '{p}'\n" for p in paths_)
+    sections = split_sections(remote.run_script(script).stdout)
+    return {p: "\n".join(sections.get(p, [])) + "\n" for p in paths_}
+
+
+def _apply(remote: Remote, host: Host, steps: list[Step], report: HostReport, say: Say) -> None:
+    for step in steps:
+        outcomes = run_step(remote, step)
+        for outcome in outcomes:
+            say(host, outcome.change, outcome.status)
+        report.outcomes += outcomes
+        failed = [o for o in outcomes if o.status == "failed"]
+        if failed:
+            detail = failed[0].output.strip().splitlines()[-15:]
+            raise DeployError(f"{failed[0].change.summary} failed:\n" + "\n".join(detail))
+        if len(outcomes) < len(step.changes):
+            raise DeployError(f"step {step.name} stopped early (connection lost?)")

@@ -1,0 +1,92 @@
+"""Many hosts at once: pick the targets, converge them in parallel, print progress and a recap."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from .changes import Change
+from .config import Deployment
+from .deploy import HostReport
+from .errors import ConfigError, Problem
+from .inventory import Host
+
+MAX_PARALLEL = 10
+_print_lock = threading.Lock()
+
+
+def select_hosts(deployment: Deployment, targets: str | None) -> list[Host]:
+    """The inventory's hosts, or those named by ``fab -H`` (user@host:port, by name or address).
+
+    A -H target missing from the inventory is deployed as a core host of the site.
+    """
+    if not targets:
+        return list(deployment.hosts)
+    return [_target(deployment, target) for target in targets.split(",") if target]
+
+
+def _target(deployment: Deployment, target: str) -> Host:
+    user, _, rest = target.rpartition("@")
+    address, _, port = rest.partition(":")
+    known = next((h for h in deployment.hosts if address in (h.name, h.address)), None)
+    host = known or Host(address, "core", address, _public_ip(address))
+    return replace(host, user=user or host.user, port=int(port) if port else host.port)
+
+
+def _public_ip(address: str) -> str:
+    try:
+        return socket.gethostbyname(address)
+    except OSError:
+        problem = Problem(
+            "-H", address, "does not resolve. List it in the inventory with public_ip."
+        )
+        raise ConfigError([problem]) from None
+
+
+def say(host: Host, change: Change, status: str) -> None:
+    """One progress line per change as it happens; threads never interleave within a line."""
+    with _print_lock:
+        print(f"{host.name:<24} {change.step:<9} {status:<8} {change.summary}", flush=True)
+
+
+def run_all(hosts: list[Host], work: Callable[[Host], HostReport]) -> list[HostReport]:
+    """Run ``work`` on every host in parallel; one host failing leaves the others running."""
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(hosts) or 1)) as pool:
+        return list(pool.map(work, hosts))
+
+
+def print_plan(report: HostReport) -> None:
+    if report.error:
+        return
+    print(f"\n== {report.host.name}: {len(report.planned) or 'no'} changes would be made")
+    for change in report.planned:
+        print(f"  {change.step:<9} {change.summary}")
+        for line in change.detail.splitlines():
+            print(f"      {line}")
+
+
+def print_recap(reports: list[HostReport], check: bool) -> bool:
+    """The per-host summary table; returns whether every host succeeded."""
+    print("\nRECAP" + (" (check mode: nothing was changed)" if check else ""))
+    for r in reports:
+        if r.error:
+            status = "FAILED"
+        elif check:
+            status = f"{len(r.planned)} to change" if r.planned else "no changes needed"
+        else:
+            changed = r.count("changed")
+            status = f"changed {changed}" if changed else "unchanged: nothing to do"
+        warnings = r.count("warning")
+        extra = f", {warnings} warnings" if warnings else ""
+        print(
+            f"  {r.host.name:<24} {status}{extra}  ({r.round_trips} round trips, {r.seconds:.1f}s)"
+        )
+        for outcome in (o for o in r.outcomes if o.status == "warning"):
+            print(f"      warning: {outcome.change.summary}: {outcome.output.splitlines()[-1:]}")
+        if r.error:
+            print("      " + r.error.replace("\n", "\n      "), file=sys.stdout)
+    return not any(r.error for r in reports)

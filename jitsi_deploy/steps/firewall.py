@@ -1,0 +1,305 @@
+"""The host firewall: ufw on Debian and Ubuntu, firewalld on the RHEL family.
+
+Only missing rules become commands; every rule is added before the firewall is switched on, so
+SSH (the ports sshd listens on and the inventory's) is open by then. Rules this project adds
+to ufw carry a comment starting with OUR_MARK; only those are ever removed. Ports a container
+publishes bypass both firewalls (Docker writes its own iptables chains): what the stack
+publishes is open whatever these rules say.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..changes import Change
+from ..commands import Command
+from ..errors import DeployError
+from ..facts import HostFacts
+from ..firewall import Rule
+
+STEP = "firewall"
+OUR_MARK = "jitsi-deploy:"
+
+
+class Opening(NamedTuple):
+    """Inbound traffic a firewall lets in: a port, its protocol, and "any" or a source address."""
+
+    port: int
+    protocol: str
+    source: str
+
+
+@dataclass(frozen=True)
+class FirewallState:
+    """What a firewall does now.
+
+    + active: it filters traffic.
+    + allowed: every opening some rule grants.
+    + ours: the openings granted by rules marked as this project's (ufw only: firewalld has no
+      comments, so nothing there is ever removed).
+    + default_allows: traffic no rule matches is let in.
+    """
+
+    active: bool
+    allowed: frozenset[Opening]
+    ours: frozenset[Opening] = frozenset()
+    default_allows: bool = False
+
+
+# Application profiles of the packaged ufw and services of the packaged firewalld that cover
+# ports of ours; others are ignored, which at worst adds an equal rule.
+UFW_PROFILES = {
+    "OpenSSH": ((22, "tcp"),),
+    "Nginx HTTP": ((80, "tcp"),),
+    "Nginx HTTPS": ((443, "tcp"),),
+    "Nginx Full": ((80, "tcp"), (443, "tcp")),
+}
+FIREWALLD_SERVICES = {"ssh": ((22, "tcp"),), "http": ((80, "tcp"),), "https": ((443, "tcp"),)}
+
+# One line of a rule in `ufw status verbose`: "To  Action [Direction]  From  [# comment]".
+UFW_RULE = re.compile(
+    r"^(?P<to>\S.*?)\s{2,}(?P<action>ALLOW|LIMIT|DENY|REJECT)(?: (?P<direction>IN|OUT|FWD))?"
+    r"\s+(?P<source>\S.*?)(?:\s+# (?P<comment>.*))?$"
+)
+PORT_SPEC = re.compile(r"^(?P<ports>[\d,:-]+)(?:/(?P<protocol>tcp|udp))?$")
+
+
+def opening(rule: Rule) -> Opening:
+    return Opening(rule.port, rule.protocol, rule.source)
+
+
+def port_openings(spec: str, source: str) -> set[Opening]:
+    """A port spec as the firewalls print it: 22/tcp, 22 (both protocols), 80,443/tcp,
+    60000:61000/udp (ufw), 60000-61000/udp (firewalld); nothing for a profile or a host."""
+    match = PORT_SPEC.match(spec)
+    if not match:
+        return set()
+    protocols = [match["protocol"]] if match["protocol"] else ["tcp", "udp"]
+    ports: set[int] = set()
+    for part in match["ports"].split(","):
+        first, _, last = re.split(r"([:-])", part) if re.search(r"[:-]", part) else (part, "", part)
+        ports.update(range(int(first), int(last) + 1))
+    return {Opening(port, protocol, source) for port in ports for protocol in protocols}
+
+
+def parse_ufw_status(lines: Iterable[str]) -> FirewallState:
+    """The state shown by `ufw status verbose`; an inactive ufw shows no rules at all."""
+    active = default_allows = False
+    allowed: set[Opening] = set()
+    ours: set[Opening] = set()
+    for line in lines:
+        if line.startswith("Status:"):
+            active = line.split()[1] == "active"
+        elif line.startswith("Default:"):
+            default_allows = "allow (incoming)" in line
+        elif match := UFW_RULE.match(line):
+            openings = ufw_rule_openings(match)
+            allowed |= openings
+            if (match["comment"] or "").startswith(OUR_MARK):
+                ours |= openings
+    return FirewallState(active, frozenset(allowed), frozenset(ours), default_allows)
+
+
+def ufw_rule_openings(match: re.Match[str]) -> set[Opening]:
+    """What one rule line lets in; nothing for deny, outbound, interface- or host-bound rules."""
+    if match["action"] not in ("ALLOW", "LIMIT") or match["direction"] not in (None, "IN"):
+        return set()
+    to = match["to"]
+    # "(v6)" marks the IPv6 half of a rule from anywhere; the IPv4 half is what must be there.
+    if to.endswith(" (v6)"):
+        return set()
+    source = "any" if match["source"] == "Anywhere" else match["source"]
+    if " " in source:  # a source port or an interface narrows the rule
+        return set()
+    if to in UFW_PROFILES:
+        return {Opening(port, protocol, source) for port, protocol in UFW_PROFILES[to]}
+    return port_openings(to, source)
+
+
+def parse_firewalld(lines: Iterable[str]) -> FirewallState:
+    """The state shown by `firewall-cmd --list-all` (the default zone); no lines when firewalld
+    is not running."""
+    fields: dict[str, list[str]] = {}
+    rich_rules: list[str] = []
+    for line in lines:
+        text = line.strip()
+        if text.startswith("rule "):
+            rich_rules.append(text)
+        elif ":" in text:
+            key, _, value = text.partition(":")
+            fields[key] = value.split()
+    allowed: set[Opening] = set()
+    for service in fields.get("services", []):
+        allowed |= {Opening(p, proto, "any") for p, proto in FIREWALLD_SERVICES.get(service, ())}
+    for spec in fields.get("ports", []):
+        allowed |= port_openings(spec, "any")
+    for rule in rich_rules:
+        allowed |= rich_rule_openings(rule)
+    return FirewallState(
+        active="target" in fields,
+        allowed=frozenset(allowed),
+        default_allows=fields.get("target") == ["ACCEPT"],
+    )
+
+
+def rich_rule_openings(rule: str) -> set[Opening]:
+    """What an accepting rich rule lets in, e.g.
+    `rule family="ipv4" source address="203.0.113.7" port port="5222" protocol="tcp" accept`;
+    nothing for inverted sources, ipsets, destinations or other actions."""
+    words = shlex.split(rule)
+    if "accept" not in words or {"not", "destination"} & set(words):
+        return set()
+    attributes: dict[str, str] = {}
+    element = ""
+    for word in words:
+        key, equals, value = word.partition("=")
+        if equals:
+            attributes[f"{element}.{key}"] = value
+        else:
+            element = word
+    if "source.ipset" in attributes or "source.mac" in attributes:
+        return set()
+    source = attributes.get("source.address", "any")
+    if "port.port" in attributes:
+        return port_openings(f"{attributes['port.port']}/{attributes['port.protocol']}", source)
+    services = FIREWALLD_SERVICES.get(attributes.get("service.name", ""), ())
+    return {Opening(port, protocol, source) for port, protocol in services}
+
+
+def firewall_changes(facts: HostFacts, rules: tuple[Rule, ...]) -> list[Change]:
+    """What makes the host's firewall grant exactly ``rules`` (and SSH); [] when it does."""
+    plan = PLANNERS.get(facts.family)
+    if plan is None:
+        raise DeployError(
+            f"no firewall support for {facts.os_id or 'this system'} {facts.os_version}: "
+            "ufw is used on Debian and Ubuntu, firewalld on Rocky, Alma and CentOS Stream"
+        )
+    return plan(facts.firewall, wanted_rules(facts, rules))
+
+
+def wanted_rules(facts: HostFacts, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """``rules`` with the ports sshd listens on first, each opening once: a host whose sshd
+    moved away from the inventory port must not be locked out."""
+    listening = (
+        Rule(port, "tcp", "any", "ssh: a port sshd listens on") for port in facts.ssh_ports
+    )
+    by_opening: dict[Opening, Rule] = {}
+    for rule in (*rules, *listening):
+        by_opening.setdefault(opening(rule), rule)
+    ssh_first = sorted(by_opening.values(), key=lambda r: r.port not in facts.ssh_ports)
+    return tuple(ssh_first)
+
+
+def describe(rule: Rule) -> str:
+    return f"{rule.port}/{rule.protocol} from {rule.source} ({rule.purpose})"
+
+
+def ufw_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[Change]:
+    state = parse_ufw_status(lines)
+    missing = [rule for rule in wanted if opening(rule) not in state.allowed]
+    commands = [ufw_allow(rule) for rule in missing]
+    detail = [f"allow {describe(rule)}" for rule in missing]
+    if not state.active or state.default_allows:
+        # An inactive ufw shows no defaults; whatever they are, incoming must be denied.
+        commands.append(Command(("ufw", "default", "deny", "incoming"), "deny incoming by default"))
+        detail.append("deny incoming traffic no rule allows")
+    if not state.active:
+        commands.append(Command(("ufw", "--force", "enable"), "enable ufw"))
+        detail.append("enable ufw")
+    changes = []
+    if commands:
+        summary = "enable ufw" if not state.active else "update ufw"
+        changes.append(
+            Change(
+                STEP, f"{summary}: {len(missing)} rules to add", tuple(commands), "\n".join(detail)
+            )
+        )
+    stale = sorted(state.ours - {opening(rule) for rule in wanted})
+    if stale:
+        changes.append(
+            Change(
+                STEP,
+                f"remove {len(stale)} ufw rules jitsi-deploy added and no longer wants",
+                tuple(ufw_delete(o) for o in stale),
+                "\n".join(f"remove {o.port}/{o.protocol} from {o.source}" for o in stale),
+            )
+        )
+    return changes
+
+
+def ufw_allow(rule: Rule) -> Command:
+    return Command(
+        (
+            *("ufw", "allow", "proto", rule.protocol, "from", rule.source),
+            *("to", "any", "port", str(rule.port), "comment", f"{OUR_MARK} {rule.purpose}"),
+        ),
+        f"allow {describe(rule)}",
+    )
+
+
+def ufw_delete(found: Opening) -> Command:
+    # ufw matches the rule without its comment and removes the IPv6 twin along with it.
+    return Command(
+        (
+            *("ufw", "delete", "allow", "proto", found.protocol, "from", found.source),
+            *("to", "any", "port", str(found.port)),
+        ),
+        f"remove the rule allowing {found.port}/{found.protocol} from {found.source}",
+    )
+
+
+def firewalld_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[Change]:
+    state = parse_firewalld(lines)
+    missing = [rule for rule in wanted if opening(rule) not in state.allowed]
+    detail = [f"allow {describe(rule)}" for rule in missing]
+    if state.active:
+        # Runtime and permanent alike: a reload would drop the runtime rules a person added.
+        commands = [
+            Command((*tool, firewalld_option(rule)), f"allow {describe(rule)}{when}")
+            for rule in missing
+            for tool, when in (
+                (("firewall-cmd", "--permanent"), " (permanent)"),
+                (("firewall-cmd",), " (now)"),
+            )
+        ]
+    else:
+        # firewalld is stopped: edit its permanent configuration, then start it.
+        commands = [
+            Command(("firewall-offline-cmd", firewalld_option(rule)), f"allow {describe(rule)}")
+            for rule in missing
+        ]
+        commands.append(Command(("systemctl", "enable", "--now", "firewalld"), "enable firewalld"))
+        detail.append("enable firewalld")
+    if state.default_allows:
+        # The zone's target is set only in the permanent configuration and applied by a reload.
+        commands += [
+            Command(("firewall-cmd", "--permanent", "--set-target=default"), "reject by default"),
+            Command(("firewall-cmd", "--reload"), "apply the zone's new target"),
+        ]
+        detail.append("reject incoming traffic no rule allows")
+    if not commands:
+        return []
+    summary = "update firewalld" if state.active else "enable firewalld"
+    return [
+        Change(STEP, f"{summary}: {len(missing)} rules to add", tuple(commands), "\n".join(detail))
+    ]
+
+
+def firewalld_option(rule: Rule) -> str:
+    if rule.source == "any":
+        return f"--add-port={rule.port}/{rule.protocol}"
+    family = "ipv6" if ":" in rule.source else "ipv4"
+    return (
+        f'--add-rich-rule=rule family="{family}" source address="{rule.source}" '
+        f'port port="{rule.port}" protocol="{rule.protocol}" accept'
+    )
+
+
+PLANNERS: dict[str, Callable[[tuple[str, ...], tuple[Rule, ...]], list[Change]]] = {
+    "debian": ufw_changes,
+    "rhel": firewalld_changes,
+}

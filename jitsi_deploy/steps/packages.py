@@ -1,0 +1,290 @@
+"""The packages a host needs (Docker and Compose, nginx, certbot, cron, a firewall, tools) and
+the commands that install the missing ones: apt on Debian and Ubuntu, dnf on the RHEL family.
+
+What differs between releases is data (the tables below), not branches in code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..changes import Change
+from ..commands import Command
+from ..errors import DeployError
+from ..facts import HostFacts
+
+STEP = "packages"
+
+DOCKER_DOWNLOADS = "https://download.docker.com/linux"
+APT_KEYRING = "/etc/apt/keyrings/docker.asc"
+APT_SOURCE = "/etc/apt/sources.list.d/docker.list"
+# Docker's own packages, the same names in its apt and dnf repositories.
+DOCKER_CE = ("docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin")
+
+# The engine package of each source: the two conflict (containerd vs containerd.io), and
+# swapping one for the other stops every container on the host, so that is left to a person.
+ENGINE = {"official": "docker-ce", "distro": "docker.io"}
+
+# Another package that counts as installed in place of a wanted one: RHEL 9 ships curl-minimal,
+# which conflicts with curl and serves this project just as well.
+ALTERNATIVES = {"curl": ("curl-minimal",)}
+
+# Keep the host's edited configuration files when a package brings a new version of one.
+APT_KEEP_CONFIG = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the releases of one family share.
+
+    + prerequisites: installed before a repository is added (to fetch its key, to manage it).
+    + packages: the rest of what the deploy uses besides Docker.
+    + services: started and enabled after installing (Debian starts them itself, RHEL does not);
+      the firewall is not among them: the firewall step enables it once SSH is allowed.
+    """
+
+    prerequisites: tuple[str, ...]
+    packages: tuple[str, ...]
+    services: tuple[str, ...]
+
+
+FAMILIES = {
+    "debian": Family(
+        prerequisites=("ca-certificates", "curl"),
+        packages=("nginx", "certbot", "cron", "ufw", "logrotate", "util-linux"),
+        services=("docker", "nginx", "cron"),
+    ),
+    "rhel": Family(
+        # dnf-plugins-core brings `dnf config-manager`; EPEL is where certbot lives.
+        prerequisites=("dnf-plugins-core", "epel-release"),
+        packages=(
+            *("ca-certificates", "curl", "nginx", "certbot", "cronie", "firewalld", "logrotate"),
+            "util-linux",
+        ),
+        services=("docker", "nginx", "crond"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Release:
+    """One supported release.
+
+    + name: how messages call it.
+    + family: a key of FAMILIES.
+    + docker_repo: its folder on Docker's download host.
+    + codename: the suite of Docker's apt repository (apt releases only).
+    + distro_docker: the distribution's own engine and Compose packages; () when it has none.
+    + builder_repo: the repository EPEL packages draw on (CRB on 9, PowerTools on 8).
+    """
+
+    name: str
+    family: str
+    docker_repo: str
+    codename: str = ""
+    distro_docker: tuple[str, ...] = ()
+    builder_repo: str = ""
+
+
+# Keyed by (os-release ID, VERSION_ID); the RHEL family by major version only (9.4 -> 9).
+# CentOS Stream 8 is absent: it ended in May 2024 and its mirrors are gone.
+RELEASES: dict[tuple[str, str], Release] = {
+    # docker-compose is Compose v1 (Python) up to Debian 12, v2 from Debian 13.
+    ("debian", "11"): Release(
+        "Debian 11", "debian", "debian", "bullseye", ("docker.io", "docker-compose")
+    ),
+    ("debian", "12"): Release(
+        "Debian 12", "debian", "debian", "bookworm", ("docker.io", "docker-compose")
+    ),
+    ("debian", "13"): Release(
+        "Debian 13", "debian", "debian", "trixie", ("docker.io", "docker-compose")
+    ),
+    # Ubuntu 20.04 has only Compose v1; 22.04 and later have v2 in universe.
+    ("ubuntu", "20.04"): Release(
+        "Ubuntu 20.04", "debian", "ubuntu", "focal", ("docker.io", "docker-compose")
+    ),
+    ("ubuntu", "22.04"): Release(
+        "Ubuntu 22.04", "debian", "ubuntu", "jammy", ("docker.io", "docker-compose-v2")
+    ),
+    ("ubuntu", "24.04"): Release(
+        "Ubuntu 24.04", "debian", "ubuntu", "noble", ("docker.io", "docker-compose-v2")
+    ),
+    # Docker builds one repository for CentOS and its rebuilds; no RHEL-family distribution
+    # packages Docker itself.
+    ("rocky", "8"): Release("Rocky Linux 8", "rhel", "centos", builder_repo="powertools"),
+    ("rocky", "9"): Release("Rocky Linux 9", "rhel", "centos", builder_repo="crb"),
+    ("almalinux", "8"): Release("AlmaLinux 8", "rhel", "centos", builder_repo="powertools"),
+    ("almalinux", "9"): Release("AlmaLinux 9", "rhel", "centos", builder_repo="crb"),
+    ("centos", "9"): Release("CentOS Stream 9", "rhel", "centos", builder_repo="crb"),
+}
+
+
+def release_of(facts: HostFacts) -> Release:
+    """The supported release the host runs; a DeployError naming it and the supported list."""
+    version = facts.os_version.partition(".")[0] if facts.family == "rhel" else facts.os_version
+    release = RELEASES.get((facts.os_id, version))
+    if release is None:
+        running = f"{facts.os_id} {facts.os_version}".strip() or "an unidentified system"
+        supported = ", ".join(r.name for r in RELEASES.values())
+        raise DeployError(
+            f"the host runs {running}, which is not supported; supported: {supported}"
+        )
+    return release
+
+
+def docker_packages(release: Release, docker_source: str) -> tuple[str, ...]:
+    if docker_source == "official":
+        return DOCKER_CE
+    if not release.distro_docker:
+        raise DeployError(
+            f"{release.name} has no Docker packages of its own: "
+            "set DOCKER_SOURCE=official in .env to install Docker's"
+        )
+    return release.distro_docker
+
+
+def wanted_packages(facts: HostFacts, docker_source: str) -> tuple[str, ...]:
+    """Every package the deploy needs on this host, prerequisites first."""
+    release = release_of(facts)
+    family = FAMILIES[release.family]
+    return (*family.prerequisites, *family.packages, *docker_packages(release, docker_source))
+
+
+def packages_to_ask() -> tuple[str, ...]:
+    """Every package name whose presence the plan may need, for the facts script: it runs
+    before the release is known."""
+    names = {*DOCKER_CE, *ENGINE.values()}
+    names.update(*(ALTERNATIVES.values()))
+    for family in FAMILIES.values():
+        names.update(family.prerequisites, family.packages)
+    for release in RELEASES.values():
+        names.update(release.distro_docker)
+    return tuple(sorted(names))
+
+
+def is_installed(facts: HostFacts, package: str) -> bool:
+    return any(name in facts.packages for name in (package, *ALTERNATIVES.get(package, ())))
+
+
+def check_engine(facts: HostFacts, docker_source: str) -> None:
+    """Refuse to install one Docker over the other: see ENGINE."""
+    for source, engine in ENGINE.items():
+        if source != docker_source and engine in facts.packages:
+            raise DeployError(
+                f"Docker is installed from the {source} packages ({engine}) but "
+                f"DOCKER_SOURCE={docker_source}: set DOCKER_SOURCE={source} in .env, "
+                f"or remove {engine} from the host first"
+            )
+
+
+def package_changes(facts: HostFacts, docker_source: str) -> list[Change]:
+    """Install what is missing, then start the services that are not running; [] when none."""
+    release = release_of(facts)
+    check_engine(facts, docker_source)
+    wanted = wanted_packages(facts, docker_source)
+    missing = tuple(p for p in wanted if not is_installed(facts, p))
+    changes = [install_change(release, docker_source, missing)] if missing else []
+    stopped = tuple(
+        s for s in FAMILIES[release.family].services if facts.services.get(s) != "active"
+    )
+    if stopped:
+        names = " ".join(stopped)
+        start = Command(("systemctl", "enable", "--now", *stopped), f"enable and start {names}")
+        changes.append(Change(STEP, f"enable and start {names}", (start,)))
+    return changes
+
+
+def install_change(release: Release, docker_source: str, missing: tuple[str, ...]) -> Change:
+    """Prerequisites, then repositories, then the rest; one install when no repository is new."""
+    install = INSTALLERS[release.family]
+    repositories = repository_commands(release, docker_source, missing)
+    if repositories:
+        prerequisites = FAMILIES[release.family].prerequisites
+        first = tuple(p for p in missing if p in prerequisites)
+        rest = tuple(p for p in missing if p not in prerequisites)
+        commands = (*install(first), *repositories, *install(rest))
+    else:
+        commands = install(missing)
+    return Change(
+        STEP,
+        f"install {len(missing)} packages: {' '.join(missing)}",
+        commands,
+        detail="\n".join(f"install {p}" for p in missing),
+    )
+
+
+def repository_commands(
+    release: Release, docker_source: str, missing: tuple[str, ...]
+) -> tuple[Command, ...]:
+    """The repositories the missing packages come from, added only when they are needed."""
+    commands: list[Command] = []
+    if release.builder_repo and "certbot" in missing:
+        commands.append(
+            Command(
+                ("dnf", "config-manager", "--set-enabled", release.builder_repo),
+                f"enable the {release.builder_repo} repository EPEL packages depend on",
+            )
+        )
+    if docker_source == "official" and set(DOCKER_CE) & set(missing):
+        commands += DOCKER_REPOSITORY[release.family](release)
+    return tuple(commands)
+
+
+def apt_install(packages: Iterable[str]) -> tuple[Command, ...]:
+    # Recommends stay on: docker.io recommends apparmor, without which Docker fails to start
+    # on kernels that enforce AppArmor.
+    packages = tuple(packages)
+    if not packages:
+        return ()
+    return (
+        Command(("apt-get", "update"), "refresh the package lists"),
+        Command(
+            (
+                *("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"),
+                *APT_KEEP_CONFIG,
+                *packages,
+            ),
+            f"install {' '.join(packages)}",
+        ),
+    )
+
+
+def dnf_install(packages: Iterable[str]) -> tuple[Command, ...]:
+    packages = tuple(packages)
+    if not packages:
+        return ()
+    return (Command(("dnf", "install", "-y", *packages), f"install {' '.join(packages)}"),)
+
+
+def apt_docker_repository(release: Release) -> tuple[Command, ...]:
+    """Docker's signing key and apt source, for this release's codename and the host's arch."""
+    base = f"{DOCKER_DOWNLOADS}/{release.docker_repo}"
+    script = 'echo "deb [arch=$(dpkg --print-architecture) signed-by=$1] $2 $3 stable" > "$4"'
+    return (
+        Command(("install", "-m", "0755", "-d", "/etc/apt/keyrings"), "create /etc/apt/keyrings"),
+        Command(
+            ("curl", "-fsSL", f"{base}/gpg", "-o", APT_KEYRING),
+            f"fetch Docker's signing key to {APT_KEYRING}",
+        ),
+        Command(("chmod", "a+r", APT_KEYRING), f"make {APT_KEYRING} readable by apt"),
+        Command(
+            ("sh", "-c", script, "docker-source", APT_KEYRING, base, release.codename, APT_SOURCE),
+            f"add Docker's apt repository for {release.codename} to {APT_SOURCE}",
+        ),
+    )
+
+
+def dnf_docker_repository(release: Release) -> tuple[Command, ...]:
+    url = f"{DOCKER_DOWNLOADS}/{release.docker_repo}/docker-ce.repo"
+    return (Command(("dnf", "config-manager", "--add-repo", url), "add Docker's dnf repository"),)
+
+
+INSTALLERS: dict[str, Callable[[Iterable[str]], tuple[Command, ...]]] = {
+    "debian": apt_install,
+    "rhel": dnf_install,
+}
+DOCKER_REPOSITORY: dict[str, Callable[[Release], tuple[Command, ...]]] = {
+    "debian": apt_docker_repository,
+    "rhel": dnf_docker_repository,
+}

@@ -1,0 +1,152 @@
+"""A throwaway Jitsi stack of stand-in images on the real Docker engine, and jitsi-health runs
+against it. Shared by the health tests and the benchmark.
+
+The real Jitsi images cannot be fetched on the test machines: the stack runs the busybox
+stand-ins from tests/standin, which answer the same endpoints on the same ports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SCRIPT = REPO / "scripts" / "jitsi-health"
+SERVICES = ("web", "prosody", "jicofo", "jvb", "uptime-kuma")
+IMAGE_VARS = {s: f"{s.upper()}_IMAGE" for s in SERVICES} | {"uptime-kuma": "KUMA_IMAGE"}
+
+
+def _load_builder():
+    spec = importlib.util.spec_from_file_location("standin_build", REPO / "tests/standin/build.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def compose_command() -> list[str]:
+    """Compose v2 when the docker CLI has it, else Debian 12's docker-compose v1."""
+    v2 = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    return ["docker", "compose"] if v2.returncode == 0 else ["docker-compose"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+
+
+@dataclass
+class Stack:
+    """One compose project in its own directory, with a health.conf pointing at it."""
+
+    workdir: Path
+    project: str = field(default_factory=lambda: f"jh{uuid.uuid4().hex[:10]}")
+    ports: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return self.workdir / "health.conf"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "health.log"
+
+    @property
+    def state(self) -> Path:
+        return self.workdir / "state"
+
+    def up(self) -> None:
+        images = _load_builder().build_standins()
+        self.ports = {"web": free_port(), "jicofo": free_port(), "jvb": free_port()}
+        env = {IMAGE_VARS[s]: img for s, img in images.items()}
+        env |= {f"{s.upper()}_PORT": str(p) for s, p in self.ports.items()}
+        shutil.copy(HERE / "stack.yml", self.workdir / "docker-compose.yml")
+        (self.workdir / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        self.compose("up", "-d")
+        self.configure()
+        self.wait_healthy()
+
+    def down(self) -> None:
+        self.compose("down", "-t", "0", "-v")
+
+    def compose(self, *args: str) -> None:
+        subprocess.run(
+            [*compose_command(), "-p", self.project, *args],
+            cwd=self.workdir,
+            check=True,
+            capture_output=True,
+        )
+
+    def configure(self, **overrides: str | int) -> None:
+        """(Re)write health.conf: fast timeouts, no systemd, nginx off unless a test turns it on."""
+        self.settings |= {
+            "COMPOSE_PROJECT": self.project,
+            "COMPOSE_DIR": str(self.workdir),
+            "WEB_URL": f"http://127.0.0.1:{self.ports['web']}/",
+            "JVB_HEALTH_URL": f"http://127.0.0.1:{self.ports['jvb']}/about/health",
+            "JICOFO_HEALTH_URL": f"http://127.0.0.1:{self.ports['jicofo']}/about/health",
+            "JICOFO_STATS_URL": f"http://127.0.0.1:{self.ports['jicofo']}/stats",
+            "CHECK_DOCKER": "0",
+            "CHECK_NGINX": "0",
+            "CHECK_TIMEOUT": "2",
+            "STOP_TIMEOUT": "1",
+            "BACKOFF_BASE": "0",
+            "STATE_DIR": str(self.state),
+            "LOG_FILE": str(self.log),
+        } | {k: str(v) for k, v in overrides.items()}
+        lines = (f"{k}='{v}'\n" for k, v in self.settings.items())
+        self.config.write_text("".join(lines))
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """One run of the real script, as cron would start it."""
+        return subprocess.run(
+            [str(SCRIPT), "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def container(self, service: str) -> str:
+        out = docker(
+            "ps", "-aq",
+            "--filter", f"label=com.docker.compose.project={self.project}",
+            "--filter", f"label=com.docker.compose.service={service}",
+        )  # fmt: skip
+        return out.split()[0]
+
+    def started_at(self) -> dict[str, str]:
+        """When each service's container last started: changes exactly when it was restarted."""
+        return {s: docker("inspect", "-f", "{{.State.StartedAt}}", self.container(s)).strip()
+                for s in SERVICES}  # fmt: skip
+
+    def exec(self, service: str, *cmd: str) -> None:
+        docker("exec", self.container(service), *cmd)
+
+    def wait_healthy(self, limit: float = 30.0) -> None:
+        """Wait until Docker reports every healthcheck healthy (a precondition, not a result)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            states = {docker("inspect", "-f", "{{.State.Health.Status}}", self.container(s)).strip()
+                      for s in SERVICES}  # fmt: skip
+            if states == {"healthy"}:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"stack {self.project} not healthy: {states}")
+
+    def log_lines(self, word: str) -> list[str]:
+        if not self.log.exists():
+            return []
+        return [line for line in self.log.read_text().splitlines() if f" {word} " in line]

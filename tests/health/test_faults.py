@@ -1,0 +1,169 @@
+"""Fault injection against a real compose stack: jitsi-health must restart exactly what broke.
+
+The stack runs stand-in images (tests/standin) because the real Jitsi images cannot be fetched
+here; they answer the same endpoints, run the same healthcheck.sh and fail on command.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import time
+
+import pytest
+from healthstack import SCRIPT, SERVICES, Stack, docker
+
+
+def restarted(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    return {s for s in SERVICES if before[s] != after[s]}
+
+
+def healthy_within(stack: Stack, runs: int) -> bool:
+    """Whether a run reports every check ok within `runs` further cron runs."""
+    return any(stack.run().returncode == 0 for _ in range(runs))
+
+
+# (fault name, how to inject it, services that must be restarted)
+FAULTS = [
+    ("jvb main process killed", lambda s: docker("kill", s.container("jvb")), {"jvb"}),
+    ("web container stopped", lambda s: docker("stop", "-t", "1", s.container("web")), {"web"}),
+    (
+        "jicofo frozen",
+        lambda s: docker("kill", "-s", "STOP", s.container("jicofo")),
+        {"jicofo"},
+    ),
+    (
+        "prosody frozen",
+        lambda s: docker("kill", "-s", "STOP", s.container("prosody")),
+        {"prosody", "jicofo", "jvb"},
+    ),
+    ("uptime-kuma paused", lambda s: docker("pause", s.container("uptime-kuma")), {"uptime-kuma"}),
+    ("jvb health 500", lambda s: s.exec("jvb", "touch", "/tmp/fault-health"), {"jvb"}),
+    (
+        "prosody health 500",
+        lambda s: s.exec("prosody", "touch", "/tmp/fault-health"),
+        {"prosody", "jicofo", "jvb"},
+    ),
+    (
+        "jicofo sees no bridge",
+        lambda s: s.exec("jvb", "touch", "/tmp/fault-xmpp-lost"),
+        {"jvb"},
+    ),
+    ("kuma container removed", lambda s: docker("rm", "-f", s.container("uptime-kuma")), set()),
+]
+
+
+@pytest.mark.parametrize(("name", "inject", "expected"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_fault_is_repaired_by_restarting_only_the_broken_service(stack, name, inject, expected):
+    before = stack.started_at()
+    inject(stack)
+
+    first = stack.run()
+    assert first.returncode != 0, f"{name} not detected"
+    assert stack.log_lines("FAIL"), "the failure is logged"
+    assert not stack.log_lines("ACTION"), "no action before FAILS_BEFORE_ACTION runs"
+
+    stack.run()
+    actions = stack.log_lines("ACTION")
+    assert actions and not any("FAILED" in a for a in actions), actions
+    if name == "kuma container removed":
+        # Recreated through compose from COMPOSE_DIR: a new container, everything else untouched.
+        assert any("restarted uptime-kuma" in a for a in actions)
+        before.pop("uptime-kuma")
+        after = stack.started_at()
+        after.pop("uptime-kuma")
+        assert before == after
+    else:
+        assert restarted(before, stack.started_at()) == expected
+    assert healthy_within(stack, 2), stack.run("--report").stdout
+
+
+def test_healthy_stack_sees_no_action_over_ten_runs(stack):
+    before = stack.started_at()
+    codes = [stack.run().returncode for _ in range(10)]
+    assert codes == [0] * 10
+    assert not stack.log.exists() or stack.log.read_text() == ""
+    assert stack.started_at() == before
+
+
+def test_report_lists_each_check_and_fails_without_acting(stack):
+    report = stack.run("--report")
+    assert report.returncode == 0
+    assert "ok    jicofo-bridges" in report.stdout
+    stack.exec("jvb", "touch", "/tmp/fault-xmpp-lost")
+    before = stack.started_at()
+    for _ in range(3):
+        report = stack.run("--report")
+        assert report.returncode == 1
+    assert "FAIL  jicofo-bridges: operational bridges: 0 < 1" in report.stdout
+    assert stack.started_at() == before
+    assert not stack.state.exists(), "report mode keeps no state"
+
+
+def test_backoff_doubles_between_restarts(stack):
+    """A permanent fault (flag outside the tmpfs survives restarts): restarts wait 2**n * base."""
+    stack.configure(FAILS_BEFORE_ACTION=1, BACKOFF_BASE=100, MAX_RESTARTS_PER_HOUR=5)
+    stack.exec("jvb", "touch", "/var/fault/health")
+    stack.run()
+    assert len(stack.log_lines("ACTION")) == 1
+    stack.run()
+    assert len(stack.log_lines("ACTION")) == 1
+    assert "next restart allowed in" in stack.log_lines("BACKOFF")[-1]
+
+    # Two restarts, the last 150 s ago: the third must wait 2 * 100 s, so not yet ...
+    now = int(time.time())
+    (stack.state / "restarts.jvb").write_text(f"{now - 400}\n{now - 150}\n")
+    before = stack.started_at()
+    stack.run()
+    assert stack.started_at() == before
+    # ... but 250 s after the last one it may.
+    (stack.state / "restarts.jvb").write_text(f"{now - 400}\n{now - 250}\n")
+    stack.run()
+    assert restarted(before, stack.started_at()) == {"jvb"}
+
+
+def test_breaker_opens_after_max_restarts_and_keeps_alerting(stack):
+    stack.configure(FAILS_BEFORE_ACTION=1, MAX_RESTARTS_PER_HOUR=2)
+    stack.exec("jvb", "touch", "/var/fault/health")
+    stack.run()
+    stack.run()
+    assert len(stack.log_lines("ACTION")) == 2
+    before = stack.started_at()
+    for _ in range(3):
+        assert stack.run().returncode == 1
+    assert stack.started_at() == before, "no restart once the breaker is open"
+    assert len(stack.log_lines("ACTION")) == 2
+    assert len([x for x in stack.log_lines("BREAKER") if "OPEN jvb" in x]) == 3
+    assert "BREAKER OPEN  jvb" in stack.run("--report").stdout
+
+
+def test_a_run_while_another_holds_the_lock_does_not_act(stack):
+    stack.configure(FAILS_BEFORE_ACTION=1)
+    stack.exec("jvb", "touch", "/tmp/fault-health")
+    stack.state.mkdir()
+    before = stack.started_at()
+    with open(stack.state / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = stack.run()
+    assert result.returncode == 0
+    assert stack.log_lines("SKIP") and not stack.log_lines("ACTION")
+    assert stack.started_at() == before
+
+
+def test_two_concurrent_runs_act_once(stack):
+    """jicofo frozen: each run spends seconds in timeouts, so two started together overlap."""
+    stack.configure(FAILS_BEFORE_ACTION=1)
+    docker("kill", "-s", "STOP", stack.container("jicofo"))
+    procs = [subprocess.Popen([str(SCRIPT), "--config", str(stack.config)]) for _ in range(2)]
+    for p in procs:
+        p.wait(timeout=120)
+    assert len(stack.log_lines("ACTION")) == 1
+    assert len(stack.log_lines("SKIP")) == 1
+
+
+def test_jvb_only_host_checks_only_the_bridge(stack):
+    stack.configure(SERVICES="jvb")
+    report = stack.run("--report")
+    checks = [line.split()[1].rstrip(":") for line in report.stdout.splitlines()[:-1]]
+    assert checks == ["container:jvb", "jvb-health"]
+    assert report.returncode == 0

@@ -1,0 +1,72 @@
+"""The rendered health.conf, cron and logrotate files, read back by the programs that use them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jitsi_deploy.health import CORE_SERVICES, HealthSettings
+from jitsi_deploy.templating import render_template
+
+TRICKY_URL = "https://kuma.example.org/api/push/a'b?x=1&y=$(touch /tmp/pwned)"
+
+
+def render(name: str, health: HealthSettings) -> str:
+    return render_template(
+        f"health/{name}", health=health, public_hostname="meet.example.org",
+        services=list(CORE_SERVICES),
+    )  # fmt: skip
+
+
+def test_health_conf_round_trips_through_bash(tmp_path: Path):
+    health = HealthSettings(webhook_url=TRICKY_URL, webhook_mode="kuma", check_nginx=False)
+    conf = tmp_path / "health.conf"
+    conf.write_text(render("health.conf.j2", health))
+    out = subprocess.run(
+        ["bash", "-c", 'source "$1"; printf "%s\\n" "$WEBHOOK_URL" "$SERVICES" "$CHECK_NGINX" '
+         '"$NGINX_RESTART_CMD" "$FAILS_BEFORE_ACTION"', "-", str(conf)],
+        check=True, capture_output=True, text=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert out == [TRICKY_URL, " ".join(CORE_SERVICES), "0", "systemctl restart nginx", "2"]
+
+
+def test_every_script_setting_is_rendered():
+    script = (Path(__file__).resolve().parents[2] / "scripts/jitsi-health").read_text()
+    defaults = script[script.index("# Defaults;") : script.index("usage()")]
+    keys = set(re.findall(r"^([A-Z_]+)=", defaults, re.MULTILINE))
+    conf = render("health.conf.j2", HealthSettings())
+    rendered = set(re.findall(r"^([A-Z_]+)=", conf, re.MULTILINE))
+    assert keys == rendered
+
+
+def test_cron_runs_the_script_every_minute_as_root():
+    lines = render("cron.j2", HealthSettings()).splitlines()
+    job = next(line for line in lines if line.startswith("* * * * *"))
+    assert job.split()[5:9] == [
+        "root", "/usr/local/sbin/jitsi-health", "--config", "/etc/jitsi-deploy/health.conf",
+    ]  # fmt: skip
+
+
+def test_logrotate_config_is_accepted_by_logrotate(tmp_path: Path):
+    """logrotate -d parses the file and reports errors without rotating (tests/rig installs it)."""
+    log = tmp_path / "health.log"
+    log.write_text("line\n")
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(render("logrotate.j2", HealthSettings(log_file=str(log))))
+    result = subprocess.run(
+        ["logrotate", "-d", "-s", str(tmp_path / "status"), str(conf)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and "error" not in result.stderr.lower(), result.stderr
+
+
+@pytest.mark.parametrize(
+    "bad", [{"webhook_mode": "slack"}, {"fails_before_action": 0}, {"backoff_base": -1}]
+)
+def test_invalid_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        HealthSettings(**bad)

@@ -1,0 +1,217 @@
+"""Runs a throw-away Prosody (0.12 on this machine, 13 in a trixie container) with the room policy.
+
+The room policy reaches Prosody the way a deployment ships it: the module file as is and the
+settings rendered from ``room-policy.cfg.lua.j2`` into ``conf.d/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from jitsi_deploy.rooms import RoomPolicy
+from jitsi_deploy.templating import TEMPLATES_DIR, lua_literal, render_template
+
+HERE = Path(__file__).resolve().parent
+PROSODY13_IMAGE = os.environ.get("PROSODY13_IMAGE", "jitsi-deploy/prosody13:trixie")
+VERSIONS = ("0.12", "13")
+C2S_PORT_13 = 5222
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass
+class Prosody:
+    version: str
+    directory: Path
+    address: str
+    port: int
+    container: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "prosody.log"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _scram_sha1_account(password: str) -> str:
+    """An internal_hashed account file, so no prosodyctl has to run before the server."""
+    salt = os.urandom(16).hex()
+    iterations = 4096
+    salted = hashlib.pbkdf2_hmac("sha1", password.encode(), salt.encode(), iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha1).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha1).digest()
+    fields = {
+        "iteration_count": iterations,
+        "salt": salt,
+        "stored_key": hashlib.sha1(client_key).hexdigest(),
+        "server_key": server_key.hex(),
+    }
+    return f"return {lua_literal(fields)};\n"
+
+
+def _write_account(data: Path, address: str, password: str) -> None:
+    user, host = address.split("@")
+    # Prosody's data directory encodes every non-alphanumeric character of a host name.
+    encoded = "".join(ch if ch.isalnum() else f"%{ord(ch):02x}" for ch in host)
+    accounts = data / encoded / "accounts"
+    accounts.mkdir(parents=True, exist_ok=True)
+    (accounts / f"{user}.dat").write_text(_scram_sha1_account(password))
+
+
+def _render_config(directory: Path, port: int, interface: str) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), undefined=jinja2.StrictUndefined)
+    env.filters["lua"] = lua_literal
+    template = env.get_template("prosody.cfg.lua.j2")
+    return template.render(dir=str(directory), port=port, interface=interface)
+
+
+def prepare(
+    directory: Path, policy: RoomPolicy, accounts: dict[str, str], port: int, interface: str
+) -> None:
+    for sub in ("plugins", "conf.d", "data", "certs"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copy(TEMPLATES_DIR / "prosody" / "mod_room_policy.lua", directory / "plugins")
+    settings = render_template("prosody/room-policy.cfg.lua.j2", rooms=policy)
+    (directory / "conf.d" / "room-policy.cfg.lua").write_text(settings)
+    (directory / "prosody.cfg.lua").write_text(_render_config(directory, port, interface))
+    for address, password in accounts.items():
+        _write_account(directory / "data", address, password)
+
+
+# The listening socket accepts connections while hosts and modules are still loading; only a
+# stream answer shows that Prosody finished starting and runs its event loop.
+STREAM_OPEN = (
+    b"<?xml version='1.0'?><stream:stream to='meet.jitsi' version='1.0' "
+    b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
+)
+
+
+def _answers_xmpp(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1) as connection:
+            connection.sendall(STREAM_OPEN)
+            answer = b""
+            while b"<stream:stream" not in answer:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    return False
+                answer += chunk
+            return True
+    except OSError:
+        return False
+
+
+def _wait_until_ready(address: str, port: int, server: Prosody, alive: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if not alive():
+            break
+        if _answers_xmpp(address, port):
+            return
+        time.sleep(0.1)
+    log = server.log_text() if server.log_path.exists() else "(no log)"
+    raise RuntimeError(f"Prosody {server.version} did not start:\n{log[-3000:]}")
+
+
+def ensure_prosody13_image() -> None:
+    """Builds the Prosody 13 image when missing (the builder skips cached work)."""
+    found = subprocess.run(
+        ["docker", "image", "inspect", PROSODY13_IMAGE], capture_output=True, check=False
+    )
+    if found.returncode != 0:
+        subprocess.run(["bash", str(HERE / "build-prosody13.sh")], check=True)
+
+
+def start(version: str, directory: Path, policy: RoomPolicy, accounts: dict[str, str]) -> Prosody:
+    if version == "0.12":
+        return _start_local(directory, policy, accounts)
+    return _start_container(directory, policy, accounts)
+
+
+def _start_local(directory: Path, policy: RoomPolicy, accounts: dict[str, str]) -> Prosody:
+    port = _free_port()
+    prepare(directory, policy, accounts, port, "127.0.0.1")
+    with (directory / "stdout.log").open("wb") as out:
+        process = subprocess.Popen(
+            ["prosody", "-F", "--config", str(directory / "prosody.cfg.lua")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Prosody("0.12", directory, "127.0.0.1", port, process=process)
+    _wait_until_ready(server.address, port, server, lambda: process.poll() is None)
+    return server
+
+
+def _start_container(directory: Path, policy: RoomPolicy, accounts: dict[str, str]) -> Prosody:
+    ensure_prosody13_image()
+    prepare(directory, policy, accounts, C2S_PORT_13, "*")
+    name = f"jitsi-deploy-prosody13-{os.getpid()}-{directory.name}"
+    config = str(directory / "prosody.cfg.lua")
+    subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-v",
+            f"{directory}:{directory}",
+            PROSODY13_IMAGE,
+            "prosody",
+            "-F",
+            "--config",
+            config,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    address = subprocess.run(
+        [
+            "docker",
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    server = Prosody("13", directory, address, C2S_PORT_13, container=name)
+    _wait_until_ready(address, C2S_PORT_13, server, lambda: _container_running(name))
+    return server
+
+
+def _container_running(name: str) -> bool:
+    state = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True
+    )
+    return state.stdout.strip() == "true"
+
+
+def stop(server: Prosody) -> None:
+    if server.container:
+        subprocess.run(["docker", "rm", "-f", server.container], capture_output=True, check=False)
+        return
+    if server.process:
+        server.process.terminate()
+        server.process.wait(timeout=15)

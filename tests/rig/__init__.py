@@ -1,0 +1,1 @@
+"""Test rig: Debian test hosts in Docker, reachable over real SSH."""
