@@ -51,6 +51,7 @@ def deploy(
         check=check,
         trust_new_host_keys=trust_new_host_keys,
         bundle=Path(bundle) if bundle else None,
+        ssh_config=c.config,
     )
     reports = run_all(hosts, partial(deploy_host, deployment, options=options, say=say))
     if check:

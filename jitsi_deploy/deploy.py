@@ -17,20 +17,23 @@ from .config import Deployment
 from .errors import DeployError
 from .facts import HostFacts, facts_script, parse_facts, split_sections
 from .inventory import Host
-from .render import Rendered, render_host
+from .render import Rendered, render_host, services_of
 from .steps import files, handlers, images, packages
 from .steps import firewall as firewall_step
-from .transport import Remote
+from .transport import Remote, SshConfig
 
 Say = Callable[[Host, Change, str], None]
 
 
 @dataclass(frozen=True)
 class Options:
+    """How to deploy: check mode, host key trust, the image bundle, and fab's SSH config."""
+
     known_hosts: Path
     check: bool = False
     trust_new_host_keys: bool = False
     bundle: Path | None = None
+    ssh_config: SshConfig | None = None
 
 
 @dataclass
@@ -50,7 +53,7 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     """Converge ``host`` (or only plan, in check mode); never raises for a host's own failure."""
     report = HostReport(host)
     started = time.monotonic()
-    remote = Remote(host, options.known_hosts, options.trust_new_host_keys)
+    remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
         rendered = render_host(deployment, host)
         facts = gather_facts(remote, rendered)
@@ -79,7 +82,7 @@ def plan(rendered: Rendered, facts: HostFacts, options: Options) -> list[Step]:
     site, host = rendered.site, rendered.host
     file_changes = files.file_changes(rendered, facts)
     reactions = {r for change in file_changes for r in change.reacts} | set(facts.pending)
-    if not set(images.wanted_services(host, site)) <= facts.running:
+    if not set(services_of(host, site)) <= facts.running:
         reactions.add("up:stack")
     if file_changes:
         file_changes.insert(0, handlers.remember(reactions))

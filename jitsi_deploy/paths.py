@@ -20,12 +20,9 @@ SYSCTL_FILE = "/etc/sysctl.d/60-jitsi-deploy.conf"
 LIMITS_FILE = "/etc/security/limits.d/60-jitsi-deploy.conf"
 DOCKER_LIMITS_DROPIN = "/etc/systemd/system/docker.service.d/60-jitsi-deploy.conf"
 
-HEALTH_SCRIPT = "/usr/local/sbin/jitsi-health"
-HEALTH_CONF = f"{ETC_DIR}/health.conf"
+# The health check's own paths (script, config, state, log) are HealthSettings defaults.
 HEALTH_CRON = "/etc/cron.d/jitsi-health"
 HEALTH_LOGROTATE = "/etc/logrotate.d/jitsi-health"
-HEALTH_STATE_DIR = "/var/lib/jitsi-health"
-HEALTH_LOG = "/var/log/jitsi-health.log"
 
 # The Jitsi containers run as this user and abort when their mounted folders are not theirs.
 CONTAINER_UID = 1000

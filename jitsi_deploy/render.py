@@ -13,6 +13,7 @@ from . import paths
 from .config import Deployment, Site
 from .errors import RenderError
 from .firewall import Rule, firewall_rules
+from .health import HealthSettings
 from .inventory import Host
 from .templating import TEMPLATES_DIR, render_template
 
@@ -65,6 +66,7 @@ def render_host(deployment: Deployment, host: Host) -> Rendered:
     context = _context(deployment, host, site)
     rules = firewall_rules(deployment, host)
     files = _stack_files(context) + _kernel_files(context) + _plan_files(host, site, rules)
+    files += _health_files(host, site)
     if host.role == "core":
         files += _prosody_files(context)
     return Rendered(host, site, _directories(host, site), tuple(files), rules)
@@ -144,6 +146,46 @@ def _prosody_files(context: dict[str, Any]) -> list[File]:
             group,
             reacts=("restart:prosody",),
         ),
+    ]
+
+
+def services_of(host: Host, site: Site) -> tuple[str, ...]:
+    """The stack's services on ``host``: a bridge host runs the bridge alone."""
+    if host.role == "jvb":
+        return ("jvb",)
+    return ("web", "prosody", "jicofo", "jvb") + (
+        ("uptime-kuma",) if site.monitoring.enabled else ()
+    )
+
+
+def health_settings(host: Host, site: Site) -> HealthSettings:
+    webhook = site.monitoring.webhook_url
+    return HealthSettings(
+        compose_project=paths.COMPOSE_PROJECT,
+        compose_dir=paths.STACK_DIR,
+        check_nginx=host.role == "core",
+        # A self-signed certificate is only trusted for the check, which pins the host name.
+        tls_insecure=site.tls.mode == "selfsigned",
+        fails_before_action=site.monitoring.failures_before_action,
+        max_restarts_per_hour=site.monitoring.max_restarts_per_hour,
+        webhook_url=webhook,
+        webhook_mode="kuma" if "/api/push/" in webhook else "json",
+    )
+
+
+def _health_files(host: Host, site: Site) -> list[File]:
+    health = health_settings(host, site)
+    context = {
+        "health": health,
+        "public_hostname": site.meet_hostname,
+        "services": list(services_of(host, site)),
+    }
+    script = (TEMPLATES_DIR.parent / "scripts" / "jitsi-health").read_bytes()
+    return [
+        File(health.script_path, script, 0o755),
+        File(health.config_path, template("health/health.conf.j2", context), 0o600),
+        File(paths.HEALTH_CRON, template("health/cron.j2", context)),
+        File(paths.HEALTH_LOGROTATE, template("health/logrotate.j2", context)),
     ]
 
 

@@ -7,18 +7,17 @@ number of round trips is counted in one place for the benchmark.
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
 from fabric import Config, Connection
-from invoke.exceptions import CommandTimedOut
 
 from .errors import DeployError
 from .inventory import Host
 
+SshConfig = Config  # what `fab` parsed: -i keys, ~/.ssh/config, timeouts, the sudo password
 CONNECT_TIMEOUT = 15
 # paramiko logs connection failures with tracebacks; ConnectError says the same in one line.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -59,19 +58,21 @@ class Remote:
         host: Host,
         known_hosts: Path,
         trust_new_host_keys: bool = False,
-        command_timeout: int = COMMAND_TIMEOUT,
+        config: Config | None = None,
     ) -> None:
+        """``config`` carries what `fab` was told: -i keys, ~/.ssh/config, the sudo password."""
         self.host = host
-        self.command_timeout = command_timeout
         self.round_trips = 0
-        connect_kwargs = {"key_filename": [str(host.key)]} if host.key else {}
+        self._sudo: str | None = None
+        config = config.clone() if config else Config()
+        self.sudo_password = config.sudo.password
         self.connection = Connection(
             host.address,
             user=host.user,
             port=host.port,
-            connect_timeout=CONNECT_TIMEOUT,
-            connect_kwargs=connect_kwargs,
-            config=Config(overrides={"run": {"hide": True, "warn": True}}),
+            connect_timeout=config.timeouts.connect or CONNECT_TIMEOUT,
+            connect_kwargs={"key_filename": [str(host.key)]} if host.key else {},
+            config=config,
         )
         client = self.connection.client
         if known_hosts.exists():
@@ -79,20 +80,50 @@ class Remote:
         policy = _RecordNewHostKey(known_hosts) if trust_new_host_keys else paramiko.RejectPolicy()
         client.set_missing_host_key_policy(policy)
 
-    def run_script(self, script: str, timeout: int | None = None) -> Output:
+    def run_script(self, script: str, timeout: int = COMMAND_TIMEOUT) -> Output:
         """Run ``script`` as root with ``sh -s``; the script travels on stdin."""
+        sudo = self._sudo_prefix()
+        if sudo.startswith("sudo -S"):
+            script = f"{self.sudo_password}\n{script}"  # sudo reads the first line, sh the rest
+        return self._run(f"{sudo}sh -s", script, timeout)
+
+    def _run(self, command: str, stdin: str, timeout: int) -> Output:
+        """One exec request; stdin is sent whole, then closed, so the script can run to its end.
+
+        (Invoke's runner feeds stdin a byte at a time, which costs minutes for a large script.)
+        """
         self._open()
         self.round_trips += 1
-        sudo = "" if self.host.user == "root" else "sudo -n "
+        channel = self.connection.client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
         try:
-            result = self.connection.run(
-                f"{sudo}sh -s",
-                in_stream=io.StringIO(script),
-                timeout=timeout or self.command_timeout,
-            )
-        except CommandTimedOut as error:
-            raise DeployError(f"{self.host.name}: a command ran past {error.timeout}s") from None
-        return Output(result.exited, result.stdout, result.stderr)
+            channel.settimeout(timeout)
+            channel.exec_command(command)
+            channel.sendall(stdin.encode())
+            channel.shutdown_write()
+            stdout = channel.makefile("rb").read().decode(errors="replace")
+            stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
+            return Output(channel.recv_exit_status(), stdout, stderr)
+        except TimeoutError:
+            raise DeployError(f"{self.host.name}: a command ran past {timeout}s") from None
+        finally:
+            channel.close()
+
+    def _sudo_prefix(self) -> str:
+        """How to become root: nothing for root, `sudo -n` where no password is asked, else
+        `sudo -S` with the password on stdin (-k: sudo always reads it, never a cached login)."""
+        if self._sudo is None:
+            if self.host.user == "root":
+                self._sudo = ""
+            elif self._run("sudo -n true", "", 30).exit_code == 0:
+                self._sudo = "sudo -n "
+            elif self.sudo_password:
+                self._sudo = "sudo -S -k -p '' "
+            else:
+                raise ConnectError(
+                    f"{self.host.name}: {self.host.user} cannot sudo without a password. Allow "
+                    "it (NOPASSWD) or run fab with --prompt-for-sudo-password."
+                )
+        return self._sudo
 
     def upload(self, local: Path, remote: str) -> None:
         """Copy a (large) local file to ``remote``, a path the SSH user may write."""

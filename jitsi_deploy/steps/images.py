@@ -16,22 +16,16 @@ from ..config import Site
 from ..errors import DeployError
 from ..facts import HostFacts
 from ..inventory import Host
+from ..render import services_of
 
 STEP = "images"
 BUNDLE_UPLOAD = "/tmp/jitsi-deploy-images.tar"
 
 
-def wanted_services(host: Host, site: Site) -> tuple[str, ...]:
-    if host.role == "jvb":
-        return ("jvb",)
-    kuma = ("uptime-kuma",) if site.monitoring.enabled else ()
-    return ("web", "prosody", "jicofo", "jvb", *kuma)
-
-
 def wanted_images(host: Host, site: Site) -> tuple[str, ...]:
-    jitsi = tuple(site.images.jitsi(s) for s in wanted_services(host, site) if s != "uptime-kuma")
-    kuma = (site.images.uptime_kuma,) if "uptime-kuma" in wanted_services(host, site) else ()
-    return jitsi + kuma
+    services = services_of(host, site)
+    jitsi = tuple(site.images.jitsi(s) for s in services if s != "uptime-kuma")
+    return jitsi + ((site.images.uptime_kuma,) if "uptime-kuma" in services else ())
 
 
 def system_services(host: Host) -> tuple[str, ...]:
