@@ -12,17 +12,36 @@ from pathlib import Path
 from fabric import task
 from invoke import Exit
 
+from jitsi_deploy import operate
 from jitsi_deploy.cli import load_or_exit, settings_paths
 from jitsi_deploy.deploy import Options, deploy_host
 from jitsi_deploy.executor import whole_group
 from jitsi_deploy.fleet import print_plan, print_recap, run_all, say, select_hosts
 
+KNOWN_HOSTS = "~/.ssh/known_hosts"
 SHARED_HELP = {
     "env": "settings file (default: .env)",
     "inventory": "inventory file (default: hosts)",
     "known_hosts": "known_hosts file checked for host keys (default: ~/.ssh/known_hosts)",
     "trust_new_host_keys": "accept and record the key of a host seen for the first time",
 }
+
+
+def _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys, **extra):
+    """The selected hosts and how to reach them: what every remote task starts with."""
+    deployment = load_or_exit(*settings_paths(env, inventory))
+    options = Options(
+        known_hosts=Path(known_hosts).expanduser(),
+        trust_new_host_keys=trust_new_host_keys,
+        ssh_config=c.config,
+        **extra,
+    )
+    return deployment, select_hosts(deployment, targets), options
+
+
+def _exit_on_failure(outputs) -> None:
+    if any(output.exit_code for output in outputs):
+        raise Exit(code=1)
 
 
 @whole_group
@@ -40,18 +59,19 @@ def deploy(
     env=None,
     inventory=None,
     bundle=None,
-    known_hosts="~/.ssh/known_hosts",
+    known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
-    deployment = load_or_exit(*settings_paths(env, inventory))
-    hosts = select_hosts(deployment, targets)
-    options = Options(
-        known_hosts=Path(known_hosts).expanduser(),
+    deployment, hosts, options = _connect(
+        c,
+        targets,
+        env,
+        inventory,
+        known_hosts,
+        trust_new_host_keys,
         check=check,
-        trust_new_host_keys=trust_new_host_keys,
         bundle=Path(bundle) if bundle else None,
-        ssh_config=c.config,
     )
     reports = run_all(hosts, partial(deploy_host, deployment, options=options, say=say))
     if check:
@@ -64,12 +84,7 @@ def deploy(
 @whole_group
 @task(help=SHARED_HELP)
 def check(
-    c,
-    targets="",
-    env=None,
-    inventory=None,
-    known_hosts="~/.ssh/known_hosts",
-    trust_new_host_keys=False,
+    c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
 ):
     """Show exactly what a deploy would change on every host, changing nothing."""
     deploy(
@@ -81,3 +96,62 @@ def check(
         known_hosts=known_hosts,
         trust_new_host_keys=trust_new_host_keys,
     )
+
+
+@whole_group
+@task(help=SHARED_HELP)
+def health(
+    c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
+):
+    """Run the health checks now on every host: what is healthy, what not, recent actions."""
+    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    _exit_on_failure(operate.health(hosts, options))
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
+        "service": "a container's log instead (web, prosody, jicofo, jvb)",
+        "lines": "how many lines (default 50)",
+    }
+)
+def logs(
+    c,
+    targets="",
+    service="",
+    lines=50,
+    env=None,
+    inventory=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """Show the health check's log (actions taken), or the log of one service."""
+    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    _exit_on_failure(operate.logs(hosts, options, service, int(lines)))
+
+
+@whole_group
+@task(help=SHARED_HELP)
+def status(
+    c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
+):
+    """Show the system services and the containers of every host."""
+    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    _exit_on_failure(operate.status(hosts, options))
+
+
+@whole_group
+@task(help={**SHARED_HELP, "service": "one service to restart (default: the whole stack)"})
+def restart(
+    c,
+    targets="",
+    service="",
+    env=None,
+    inventory=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """Restart the stack, or one of its services, on every host."""
+    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    _exit_on_failure(operate.restart(hosts, options, service))

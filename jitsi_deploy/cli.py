@@ -10,7 +10,7 @@ from invoke import Exit
 from .config import Deployment, load
 from .errors import ConfigError
 
-SECRETS_FILE = Path(".secrets.env")
+SECRETS_NAME = ".secrets.env"
 
 
 def settings_paths(env: str | None, hosts: str | None) -> tuple[Path, Path]:
@@ -30,7 +30,8 @@ def _first_existing(own: str, example: str) -> Path:
 def load_or_exit(env_path: Path, hosts_path: Path) -> Deployment:
     """Load the deployment, or stop with every problem listed and a non-zero exit."""
     try:
-        return load(env_path, hosts_path, SECRETS_FILE)
+        # Secrets live beside the settings they belong to, readable by their owner only.
+        return load(env_path, hosts_path, env_path.parent / SECRETS_NAME)
     except ConfigError as error:
         lines = "\n".join(f"  {problem}" for problem in error.problems)
         message = f"The configuration has problems; nothing was rendered or touched:\n{lines}"

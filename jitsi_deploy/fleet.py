@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import TypeVar
 
 from .changes import Change
 from .config import Deployment
@@ -16,6 +17,7 @@ from .errors import ConfigError, Problem
 from .inventory import Host
 
 MAX_PARALLEL = 10
+Result = TypeVar("Result")
 _print_lock = threading.Lock()
 
 
@@ -53,7 +55,7 @@ def say(host: Host, change: Change, status: str) -> None:
         print(f"{host.name:<24} {change.step:<9} {status:<8} {change.summary}", flush=True)
 
 
-def run_all(hosts: list[Host], work: Callable[[Host], HostReport]) -> list[HostReport]:
+def run_all(hosts: list[Host], work: Callable[[Host], Result]) -> list[Result]:
     """Run ``work`` on every host in parallel; one host failing leaves the others running."""
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(hosts) or 1)) as pool:
         return list(pool.map(work, hosts))

@@ -1,0 +1,87 @@
+"""A site to deploy to rig hosts: settings, inventory, known_hosts and image bundle in a folder,
+and `fab` run on it the way a person runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.rig.hosts import TestHost, host_exec
+from tests.standin.build import build_standins, image_names, save_bundle
+
+REPO = Path(__file__).resolve().parents[2]
+
+# What differs from the example on test hosts: no registry (images come as a bundle), Docker
+# from the distribution (Docker's repository is out of reach), and no DNS for Let's Encrypt.
+TEST_SETTINGS = {
+    "DOCKER_SOURCE": "distro",
+    "IMAGE_SOURCE": "bundle",
+    "TLS_MODE": "selfsigned",
+    "HEALTH_FAILURES_BEFORE_ACTION": "1",
+}
+
+
+@dataclass
+class Site:
+    folder: Path
+    hosts: list[TestHost]
+
+    @property
+    def env(self) -> Path:
+        return self.folder / ".env"
+
+    def write(self, settings: dict[str, str] | None = None, extra_lines: str = "") -> None:
+        example = (REPO / ".env.example").read_text().splitlines()
+        wanted = {**TEST_SETTINGS, **(settings or {})}
+        lines = [line for line in example if line.partition("=")[0] not in wanted]
+        self.env.write_text("\n".join(lines + [f"{k}={v}" for k, v in wanted.items()]) + "\n")
+        inventory = ["[core]"] + [_line(host) for host in self.hosts]
+        (self.folder / "hosts").write_text("\n".join(inventory) + "\n" + extra_lines)
+
+    def trust(self, *hosts: TestHost) -> None:
+        lines = "".join(h.known_hosts_line() + "\n" for h in hosts or self.hosts)
+        (self.folder / "known_hosts").write_text(lines)
+
+    def fab(self, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess[str]:
+        argv = [
+            sys.executable,
+            "-m",
+            "fabric",
+            *args,
+            "--env",
+            str(self.env),
+            "--inventory",
+            str(self.folder / "hosts"),
+            "--known-hosts",
+            str(self.folder / "known_hosts"),
+        ]
+        if args and args[0] == "deploy":
+            argv += ["--bundle", str(bundle(self.folder))]
+        return subprocess.run(
+            argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+
+def _line(host: TestHost) -> str:
+    return f"{host.name} address={host.address} user={host.user} key={host.key_path}"
+
+
+def bundle(folder: Path) -> Path:
+    path = folder / "images.tar"
+    if not path.exists():
+        save_bundle(build_standins(image_names()), path)
+    return path
+
+
+def host_state(host: TestHost, paths: list[str]) -> str:
+    """What a deploy could change: managed files (content, mode, owner, time), containers,
+    firewall, services. Equal before and after means nothing was touched."""
+    script = (
+        f"for f in {' '.join(paths)}; do [ -e $f ] && stat -c '%n %a %U %G %Y' $f "
+        "&& sha256sum $f 2>/dev/null; done; "
+        "docker ps -aq | xargs -r docker inspect -f '{{.Name}} {{.Id}} {{.State.StartedAt}}'; "
+        "ufw status verbose; systemctl is-active nginx docker cron"
+    )
+    return host_exec(host, "sh", "-c", script).stdout

@@ -1,0 +1,199 @@
+"""`fab deploy` over real SSH to fresh Debian 12 and 13 test hosts, in parallel.
+
+The hosts are rig containers booting systemd and sshd; the deploy installs Docker, nginx,
+certbot and ufw from Debian's packages inside them and runs the stack on their own Docker
+engine. The Jitsi images cannot be fetched here, so the stack runs stand-in images (built
+locally under the real image names, answering the same health endpoints), pushed as an
+offline image bundle.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jitsi_deploy import paths
+from tests.e2e.site import REPO, Site, bundle, host_state
+from tests.rig.hosts import TestHost, host_exec
+
+pytestmark = pytest.mark.slow
+
+STACK = ("web", "prosody", "jicofo", "jvb", "uptime-kuma")
+MANAGED = [
+    paths.COMPOSE_FILE,
+    paths.COMPOSE_ENV,
+    paths.SYSCTL_FILE,
+    paths.LIMITS_FILE,
+    paths.DOCKER_DAEMON_JSON,
+    paths.HEALTH_CRON,
+    "/usr/local/sbin/jitsi-health",
+    f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua",
+]
+
+
+@pytest.fixture(scope="module")
+def site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """Two fresh hosts (root on Debian 12, a sudo user on Debian 13), deployed once."""
+    bookworm = make_host("bookworm")
+    trixie = make_host("trixie").as_user("deploy")
+    site = Site(tmp_path_factory.mktemp("site"), [bookworm, trixie])
+    site.write()
+    site.trust()
+    first = site.fab("deploy")
+    site.first_output = first.stdout + first.stderr  # type: ignore[attr-defined]
+    assert first.returncode == 0, site.first_output
+    return site
+
+
+def running_services(host: TestHost) -> set[str]:
+    result = host_exec(host, "docker", "ps", "--format", '{{.Label "com.docker.compose.service"}}')
+    return set(result.stdout.split())
+
+
+def recap_line(output: str, host: TestHost) -> str:
+    recap = output.split("RECAP", 1)[1]
+    return next(line for line in recap.splitlines() if line.strip().startswith(host.name))
+
+
+def test_first_deploy_converges_both_hosts(site: Site) -> None:
+    for host in site.hosts:
+        assert "changed" in recap_line(site.first_output, host)  # type: ignore[attr-defined]
+        assert running_services(host) == set(STACK)
+        firewall = host_exec(host, "ufw", "status").stdout
+        assert "Status: active" in firewall and "10000/udp" in firewall
+        assert host_exec(host, "test", "-x", "/usr/local/sbin/jitsi-health").returncode == 0
+
+
+def test_both_compose_generations_run_the_stack(site: Site) -> None:
+    bookworm, trixie = site.hosts
+    assert "docker-compose version 1." in host_exec(bookworm, "docker-compose", "version").stdout
+    assert "version 2." in host_exec(trixie, "docker", "compose", "version").stdout
+
+
+def test_second_deploy_changes_nothing(site: Site) -> None:
+    before = [host_state(h, MANAGED) for h in site.hosts]
+    again = site.fab("deploy")
+    assert again.returncode == 0, again.stdout + again.stderr
+    for host, state in zip(site.hosts, before, strict=True):
+        assert "unchanged: nothing to do" in recap_line(again.stdout, host)
+        assert host_state(host, MANAGED) == state
+    assert not re.search(r"\bchanged\b ", again.stdout.split("RECAP")[0])
+
+
+def test_check_mode_shows_the_diff_and_changes_nothing(site: Site) -> None:
+    before = [host_state(h, MANAGED) for h in site.hosts]
+    site.write({"JVB_MEMORY_LIMIT": "2g"})
+    try:
+        check = site.fab("deploy", "--check")
+    finally:
+        site.write()
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "-    mem_limit: 3g" in check.stdout and "+    mem_limit: 2g" in check.stdout
+    assert "start or update the containers that changed" in check.stdout
+    assert "(check mode: nothing was changed)" in check.stdout
+    assert [host_state(h, MANAGED) for h in site.hosts] == before
+
+
+def test_only_the_public_ports_answer_from_another_host(site: Site, make_host) -> None:
+    prober = make_host("bookworm")
+    target = site.hosts[0]
+    answering = {
+        port
+        for port in (22, 80, 443, 3001, 5222, 5280, 8000, 8080, 8888)
+        if host_exec(
+            prober, "timeout", "3", "bash", "-c", f"echo > /dev/tcp/{target.address}/{port}"
+        ).returncode
+        == 0
+    }
+    # 443 joins once the TLS step serves the site; nothing private may ever answer.
+    assert answering <= {22, 80, 443} and 22 in answering
+
+
+def test_an_unreachable_host_fails_alone(site: Site) -> None:
+    bookworm = site.hosts[0]
+    extra = f"ghost address={bookworm.address} port=1 key={bookworm.key_path}\n"
+    site.write(extra_lines=extra)
+    try:
+        result = site.fab("deploy")
+    finally:
+        site.write()
+    assert result.returncode == 1
+    assert "ghost: cannot connect to" in result.stdout
+    for host in site.hosts:
+        assert "unchanged: nothing to do" in recap_line(result.stdout, host)
+
+
+def test_an_unknown_host_key_is_refused_with_advice(site: Site, tmp_path: Path) -> None:
+    (site.folder / "known_hosts").write_text("")
+    try:
+        result = site.fab("deploy", "--check")
+    finally:
+        site.trust()
+    assert result.returncode == 1
+    assert "unknown host key. Check the server's fingerprint" in result.stdout
+
+
+def test_a_user_without_sudo_gets_a_clear_error(site: Site) -> None:
+    lonely = site.hosts[0].as_user("nosudo")
+    other = Site(site.folder, [lonely])
+    other.write()
+    try:
+        result = other.fab("deploy", "--check")
+    finally:
+        site.write()
+    assert result.returncode == 1
+    assert "nosudo cannot sudo without a password" in result.stdout
+
+
+def test_a_killed_container_comes_back_by_itself(site: Site) -> None:
+    """The cron-driven health check sees the dead bridge and restarts it (one failure is enough
+    with HEALTH_FAILURES_BEFORE_ACTION=1); cron runs each minute, so this waits up to 3."""
+    host = site.hosts[0]
+    container = host_exec(
+        host, "docker", "ps", "-q", "--filter", "label=com.docker.compose.service=jvb"
+    ).stdout.strip()
+    host_exec(host, "docker", "kill", container, check=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and "jvb" not in running_services(host):
+        time.sleep(5)
+    assert "jvb" in running_services(host)
+    log = host_exec(host, "cat", "/var/log/jitsi-health.log").stdout
+    assert "jvb" in log
+
+
+def test_an_interrupted_deploy_converges_on_the_next_run(make_host, tmp_path: Path) -> None:
+    host = make_host("bookworm")
+    site = Site(tmp_path, [host])
+    site.write()
+    site.trust()
+    argv = [
+        sys.executable,
+        "-m",
+        "fabric",
+        "deploy",
+        "--env",
+        str(site.env),
+        "--inventory",
+        str(tmp_path / "hosts"),
+        "--known-hosts",
+        str(tmp_path / "known_hosts"),
+        "--bundle",
+        str(bundle(tmp_path)),
+    ]
+    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True) as first:
+        assert first.stdout is not None
+        for line in first.stdout:
+            if " files " in line:
+                first.send_signal(signal.SIGKILL)  # cut off in the middle of the files step
+                break
+    resumed = site.fab("deploy")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert running_services(host) == set(STACK)
+    settled = site.fab("deploy")
+    assert "unchanged: nothing to do" in recap_line(settled.stdout, host)
