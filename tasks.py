@@ -43,3 +43,10 @@ def render(c, env=None, hosts=None, build="build", skip_validation=False):
 def test(c, args=""):
     """Run the whole test suite (needs the machine prepared by tests/rig/setup-machine.sh)."""
     c.run(f"{sys.executable} -m pytest {args}", pty=False)
+
+
+@task(help={"hosts": "deploy benchmark host counts, comma-separated (default 1,5)"})
+def bench(c, hosts="1,5"):
+    """Benchmarks, figures side by side: deploy (first and no-op, 1 vs 5 hosts), health check."""
+    c.run(f"{sys.executable} -m tests.bench.deploy --hosts {hosts}", pty=False)
+    c.run(f"{sys.executable} tests/health/bench.py", pty=False)

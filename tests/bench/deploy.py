@@ -1,0 +1,72 @@
+"""Benchmark of `fab deploy` on rig hosts: a first deploy and a no-op re-deploy, to 1 host and
+to 5 hosts, side by side (wall time, SSH round trips per host). Goal: a no-op re-deploy of
+5 hosts in under 5 s with a handful of round trips per host.
+
+    python -m tests.bench.deploy [--hosts 1,5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+from jitsi_deploy.cli import load_or_exit
+from jitsi_deploy.deploy import HostReport, Options, deploy_host
+from jitsi_deploy.fleet import run_all
+from tests.e2e.site import Site, bundle
+from tests.rig.hosts import start_host, stop_host
+
+
+def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
+    deployment = load_or_exit(site.env, site.folder / "hosts")
+    options = Options(known_hosts=site.folder / "known_hosts", bundle=bundle(site.folder))
+    started = time.monotonic()
+    reports = run_all(
+        list(deployment.hosts),
+        partial(deploy_host, deployment, options=options, say=lambda *_: None),
+    )
+    failed = [r for r in reports if r.error]
+    if failed:
+        raise SystemExit(f"{failed[0].host.name}: {failed[0].error}")
+    return time.monotonic() - started, reports
+
+
+def bench(counts: list[int]) -> list[tuple[int, str, float, float]]:
+    """(hosts, run, wall seconds, round trips per host) for a first and a no-op deploy."""
+    rows = []
+    for count in counts:
+        names = [f"bench-{count}-{n}" for n in range(count)]
+        try:
+            hosts = [start_host(name, "bookworm") for name in names]
+            with tempfile.TemporaryDirectory() as folder:
+                site = Site(Path(folder), hosts)
+                site.write()
+                site.trust()
+                for run in ("first deploy", "no-op re-deploy"):
+                    wall, reports = deploy_once(site)
+                    trips = sum(r.round_trips for r in reports) / len(reports)
+                    rows.append((count, run, wall, trips))
+        finally:
+            for name in names:
+                stop_host(name)
+    return rows
+
+
+def print_table(rows: list[tuple[int, str, float, float]]) -> None:
+    print(f"{'hosts':>5}  {'run':<16} {'wall s':>8}  {'round trips/host':>16}")
+    for count, run, wall, trips in rows:
+        print(f"{count:>5}  {run:<16} {wall:>8.2f}  {trips:>16.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", default="1,5", help="host counts, comma-separated")
+    counts = [int(n) for n in parser.parse_args().hosts.split(",")]
+    print_table(bench(counts))
+
+
+if __name__ == "__main__":
+    main()
