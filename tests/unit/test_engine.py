@@ -1,0 +1,109 @@
+"""The deploy engine without a server: fact parsers, file changes, step scripts and outcomes."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+
+from jitsi_deploy.apply import parse_outcomes, step_script
+from jitsi_deploy.changes import Change, file_change, metadata_change, write_file
+from jitsi_deploy.commands import Command
+from jitsi_deploy.facts import RemoteFile, parse_facts
+from jitsi_deploy.render import File
+
+CAPTURED = """\
+@@os-release
+PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+ID=debian
+VERSION_ID="12"
+@@init
+systemd
+@@ssh-ports
+22
+2222
+@@packages
+nginx
+docker.io
+@@commands
+docker
+nginx
+docker-compose-v2
+@@files
+9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 644 root:0 root:0 /etc/a.conf
+dir 755 UNKNOWN:1000 UNKNOWN:1000 /opt/jitsi-meet/config/web
+- - - - /etc/missing.conf
+@@daemon-json
+{"log-driver": "journald"}
+@@firewall
+Status: inactive
+@@images
+ghcr.io/jitsi/web:stable-11146-2
+@@services
+docker active
+nginx inactive
+@@pending
+up:stack
+@@running
+web
+@@end
+"""
+
+
+def test_facts_are_parsed_from_captured_output() -> None:
+    facts = parse_facts(CAPTURED)
+    assert (facts.os_id, facts.os_version, facts.family) == ("debian", "12", "debian")
+    assert facts.ssh_ports == (22, 2222)
+    assert facts.compose == ("docker", "compose")
+    assert facts.files["/etc/missing.conf"] is None
+    config = facts.files["/opt/jitsi-meet/config/web"]
+    assert config is not None and config.owned_by("1000", "1000") and config.mode == 0o755
+    assert facts.daemon_json == '{"log-driver": "journald"}'
+    assert facts.services == {"docker": "active", "nginx": "inactive"}
+    assert facts.pending == {"up:stack"} and facts.running == {"web"}
+
+
+def test_an_identical_file_needs_no_change_but_a_wrong_mode_does() -> None:
+    file = File("/etc/a.conf", b"test", 0o600)
+    actual = RemoteFile(hashlib.sha256(b"test").hexdigest(), 0o644, "root:0", "root:0")
+    change = metadata_change("files", file, actual)
+    assert change is not None
+    assert [c.argv for c in change.commands] == [("chmod", "600", "/etc/a.conf")]
+
+
+def test_secret_files_never_show_their_content_in_a_diff() -> None:
+    secret = File("/opt/jitsi-meet/.env", b"JVB_AUTH_PASSWORD=s3cret\n", 0o600)
+    change = file_change("files", secret, None, "JVB_AUTH_PASSWORD=old\n")
+    assert "s3cret" not in change.detail and "old" not in change.detail
+    public = File("/etc/a.conf", b"new\n")
+    assert "-old\n+new" in file_change("files", public, None, "old\n").detail
+
+
+def test_file_content_travels_on_stdin_not_in_argv() -> None:
+    command = write_file(File("/etc/x", b"password=hunter2\n", 0o600))
+    assert all("hunter2" not in part for part in command.argv)
+    assert command.stdin is not None
+
+
+def test_a_step_script_runs_for_real_and_reports_each_change(tmp_path) -> None:
+    """The generated script runs in a real sh here: file written atomically, old kept,
+    a warning tolerated, a failure stopping the step."""
+    target = tmp_path / "etc" / "x.conf"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    owner = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    group = subprocess.run(["id", "-gn"], capture_output=True, text=True).stdout.strip()
+    changes = [
+        Change("files", "write", (write_file(File(str(target), b"new\n", 0o640, owner, group)),)),
+        Change("kernel", "tolerated", (Command(("false",), "fails"),), warn_only=True),
+        Change("files", "fails", (Command(("sh", "-c", "echo boom; exit 3"), "fails"),)),
+        Change("files", "never runs", (Command(("touch", str(tmp_path / "never")), "no"),)),
+    ]
+    done = subprocess.run(
+        ["sh", "-s"], input=step_script(changes), capture_output=True, text=True, check=False
+    )
+    outcomes = parse_outcomes(changes, done.stdout, done.returncode)
+    assert [o.status for o in outcomes] == ["changed", "warning", "failed"]
+    assert outcomes[2].output == "boom"
+    assert target.read_text() == "new\n" and oct(target.stat().st_mode & 0o777) == "0o640"
+    assert (tmp_path / "etc" / "x.conf.jitsi-deploy-prev").read_text() == "old\n"
+    assert not (tmp_path / "never").exists()
