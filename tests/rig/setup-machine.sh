@@ -3,6 +3,7 @@
 # protocol peers (nginx, Prosody, pebble), debootstrap for test hosts and a Docker engine.
 # Idempotent: a second run on the same machine installs nothing and keeps dockerd running.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 
 packages=(
   docker.io debootstrap busybox-static nginx-light shellcheck lua-check lua5.4 prosody
@@ -28,3 +29,10 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "dockerd did not start: see /var/log/dockerd-tests.log" >&2; exit 1; }
 fi
+
+# The test-host images and the Prosody 13 image, side by side; both are cached under
+# /var/cache/jitsi-deploy, so a rerun on the same machine takes seconds.
+python3 -m tests.rig build &
+rig=$!
+bash tests/prosody/build-prosody13.sh
+wait "$rig"
