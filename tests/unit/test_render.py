@@ -135,3 +135,16 @@ def test_invoke_render_refuses_bad_settings_with_exit_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "PUBLIC_URL: 'http://meet.example.org' is not an https URL" in result.stderr
     assert not (tmp_path / "build").exists()
+
+
+def test_the_room_policy_is_wired_into_prosody(deployment: Deployment) -> None:
+    core = rendered(deployment, "meet.example.org")
+    compose = core.file(paths.COMPOSE_FILE).content.decode()
+    assert 'XMPP_MUC_MODULES: "room_policy"' in compose
+    settings = core.file(f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua")
+    assert (settings.mode, settings.owner) == (0o600, "1000")
+    text = settings.content.decode()
+    assert 'room_policy_public_rooms = { "daily-standup"; "team-meeting"; "weekly-review" }' in text
+    assert f'room_policy_default_password = "{core.site.rooms.default_password}"' in text
+    module = core.file(f"{paths.PROSODY_PLUGINS_DIR}/mod_room_policy.lua")
+    assert module.content == (REPO / "templates/prosody/mod_room_policy.lua").read_bytes()
