@@ -89,23 +89,13 @@ def test_a_broken_compose_file_is_refused(deployment: Deployment) -> None:
         validate(Rendered(core.host, core.site, core.directories, files))
 
 
+def invoke_render(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "invoke", "--search-root", str(REPO), "render", *args]
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=False)
+
+
 def test_invoke_render_writes_the_example_under_build(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "--search-root",
-            str(REPO),
-            "render",
-            "--build",
-            str(tmp_path / "build"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = invoke_render("--build", str(tmp_path / "build"))
     assert result.returncode == 0, result.stderr
     assert "ok  compose config" in result.stdout
     assert (tmp_path / "build/meet.example.org/opt/jitsi-meet/docker-compose.yml").is_file()
@@ -114,24 +104,7 @@ def test_invoke_render_writes_the_example_under_build(tmp_path: Path) -> None:
 def test_invoke_render_refuses_bad_settings_with_exit_1(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text((REPO / ".env.example").read_text().replace("https://meet", "http://meet"))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "--search-root",
-            str(REPO),
-            "render",
-            "--env",
-            str(env),
-            "--build",
-            str(tmp_path / "build"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = invoke_render("--env", str(env), "--build", str(tmp_path / "build"))
     assert result.returncode == 1
     assert "PUBLIC_URL: 'http://meet.example.org' is not an https URL" in result.stderr
     assert not (tmp_path / "build").exists()
