@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .commands import Command
@@ -27,6 +28,7 @@ class Change:
     + reacts: what must happen afterwards, e.g. ("reload:nginx",), collected by the handlers.
     + warn_only: a failure is a warning in the recap (e.g. a kernel key a container refuses).
     + file: for a file update, the wanted file (check mode diffs it against the host's copy).
+    + explain: turns the output of a failure into advice (e.g. why certbot got no certificate).
     """
 
     step: str
@@ -36,6 +38,7 @@ class Change:
     reacts: tuple[str, ...] = ()
     warn_only: bool = False
     file: File | None = None
+    explain: Callable[[str], str] | None = None
 
 
 def write_file(file: File) -> Command:
@@ -47,7 +50,8 @@ def write_file(file: File) -> Command:
         'set -e; d=$(dirname "$1"); mkdir -p "$d"; '
         f'base64 -d > "$1{NEW_SUFFIX}"; '
         f'chown "$2" "$1{NEW_SUFFIX}"; chmod "$3" "$1{NEW_SUFFIX}"; '
-        f'if [ -e "$1" ]; then cp -p "$1" "$1{PREVIOUS_SUFFIX}"; fi; '
+        f'if [ -e "$1" ]; then cp -p "$1" "$1{PREVIOUS_SUFFIX}"; '
+        f'else rm -f "$1{PREVIOUS_SUFFIX}"; fi; '
         f'mv -f "$1{NEW_SUFFIX}" "$1"'
     )
     owner = f"{file.owner}:{file.group}"
@@ -56,12 +60,6 @@ def write_file(file: File) -> Command:
         f"write {file.path}",
         stdin=base64.encodebytes(file.content),
     )
-
-
-def restore_previous(path: str) -> Command:
-    """Put back the version ``write_file`` kept (used when a validator refuses the new one)."""
-    script = f'if [ -e "$1{PREVIOUS_SUFFIX}" ]; then mv -f "$1{PREVIOUS_SUFFIX}" "$1"; fi'
-    return Command(("sh", "-c", script, "restore", path), f"restore the previous {path}")
 
 
 def file_change(step: str, file: File, actual: RemoteFile | None, old_text: str | None) -> Change:

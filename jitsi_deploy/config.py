@@ -15,16 +15,7 @@ from .inventory import Host, load_inventory
 from .reader import Reader, suggest
 from .rooms import RoomPolicy, read_room_policy
 from .secrets import load_secrets
-
-
-@dataclass(frozen=True)
-class Tls:
-    mode: str
-    email: str
-    staging: bool
-    acme_server: str
-    cert_file: Path | None
-    key_file: Path | None
+from .tls import TLS_MODES, TlsSettings
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ class Site:
     meet_hostname: str
     monitor_hostname: str
     timezone: str
-    tls: Tls
+    tls: TlsSettings
     auth: Auth
     rooms: RoomPolicy
     images: Images
@@ -164,24 +155,32 @@ def _timezone(reader: Reader) -> str:
     return name
 
 
-def _tls(reader: Reader) -> Tls:
-    mode = reader.choice("TLS_MODE", ("letsencrypt", "custom", "selfsigned"))
+def _tls(reader: Reader) -> TlsSettings:
+    mode = reader.choice("TLS_MODE", TLS_MODES)
     email = reader.email("LETSENCRYPT_EMAIL") if mode == "letsencrypt" else ""
     acme_server = reader.text("ACME_SERVER")
     if acme_server and not acme_server.startswith("https://"):
         reader.fail("ACME_SERVER", f"{acme_server!r} is not an https directory URL.")
+    staging = reader.flag("LETSENCRYPT_STAGING")
+    if staging and acme_server:
+        reader.fail(
+            "LETSENCRYPT_STAGING", "staging is Let's Encrypt's: leave it 0 with ACME_SERVER."
+        )
     files = {key: _readable_file(reader, key) for key in ("TLS_CERT_FILE", "TLS_KEY_FILE")}
     if mode == "custom" and not all(files.values()):
         missing = " and ".join(key for key, path in files.items() if not path)
         reader.fail("TLS_MODE", f"custom needs {missing}: the paths of your certificate files.")
-    return Tls(
-        mode=mode,
-        email=email,
-        staging=reader.flag("LETSENCRYPT_STAGING"),
-        acme_server=acme_server,
-        cert_file=files["TLS_CERT_FILE"],
-        key_file=files["TLS_KEY_FILE"],
-    )
+    try:
+        return TlsSettings(
+            mode=mode,  # type: ignore[arg-type]
+            email=email,
+            staging=staging,
+            acme_server=acme_server,
+            custom_cert=str(files["TLS_CERT_FILE"] or ""),
+            custom_key=str(files["TLS_KEY_FILE"] or ""),
+        )
+    except ValueError:
+        return TlsSettings()  # the problems above already say what is wrong
 
 
 def _readable_file(reader: Reader, key: str) -> Path | None:

@@ -18,8 +18,9 @@ from .errors import DeployError
 from .facts import HostFacts, facts_script, parse_facts, split_sections
 from .inventory import Host
 from .render import Rendered, render_host, services_of
-from .steps import files, handlers, images, packages
+from .steps import certificates, files, handlers, images, packages
 from .steps import firewall as firewall_step
+from .steps.packages import release_of
 from .transport import Remote, SshConfig
 
 Say = Callable[[Host, Change, str], None]
@@ -55,8 +56,9 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     started = time.monotonic()
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
-        rendered = render_host(deployment, host)
-        facts = gather_facts(remote, rendered)
+        facts = gather_facts(remote, render_host(deployment, host))
+        # The host's nginx version decides one line of the site: render again knowing it.
+        rendered = render_host(deployment, host, release_of(facts).nginx_http2)
         steps = plan(rendered, facts, options)
         if options.check:
             report.planned = with_diffs(remote, steps)
@@ -73,7 +75,8 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
 
 def gather_facts(remote: Remote, rendered: Rendered) -> HostFacts:
     managed = [d.path for d in rendered.directories] + [f.path for f in rendered.files]
-    output = remote.run_script(facts_script(managed, packages.packages_to_ask()))
+    script = facts_script(managed, packages.packages_to_ask(), certificates.tls_probe(rendered))
+    output = remote.run_script(script)
     return parse_facts(output.stdout)
 
 
@@ -90,6 +93,7 @@ def plan(rendered: Rendered, facts: HostFacts, options: Options) -> list[Step]:
     steps = [
         Step("packages", packages.package_changes(facts, site.tuning.docker_source)),
         Step("firewall", firewall_step.firewall_changes(facts, rendered.firewall)),
+        Step("tls", certificates.placeholder_changes(rendered, facts)),
         Step("files", file_changes),
         images.image_step(host, site, facts, options.bundle),
         Step(
@@ -97,6 +101,7 @@ def plan(rendered: Rendered, facts: HostFacts, options: Options) -> list[Step]:
             handlers.service_changes(facts.services, images.system_services(host))
             + handlers.reaction_changes(reactions, nginx_files),
         ),
+        Step("tls", certificates.certificate_changes(rendered, facts)),
     ]
     return [step for step in steps if step.changes]
 
@@ -114,6 +119,12 @@ def with_diffs(remote: Remote, steps: list[Step]) -> list[Change]:
     ]
 
 
+def _failure_text(outcome: Outcome) -> str:
+    if outcome.change.explain:
+        return outcome.change.explain(outcome.output)
+    return "\n".join(outcome.output.strip().splitlines()[-15:])
+
+
 def _fetch_texts(remote: Remote, paths_: list[str]) -> dict[str, str]:
     if not paths_:
         return {}
@@ -128,9 +139,8 @@ def _apply(remote: Remote, host: Host, steps: list[Step], report: HostReport, sa
         for outcome in outcomes:
             say(host, outcome.change, outcome.status)
         report.outcomes += outcomes
-        failed = [o for o in outcomes if o.status == "failed"]
+        failed = next((o for o in outcomes if o.status == "failed"), None)
         if failed:
-            detail = failed[0].output.strip().splitlines()[-15:]
-            raise DeployError(f"{failed[0].change.summary} failed:\n" + "\n".join(detail))
+            raise DeployError(f"{failed.change.summary} failed:\n{_failure_text(failed)}")
         if len(outcomes) < len(step.changes):
             raise DeployError(f"step {step.name} stopped early (connection lost?)")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import paths
+from .tls import HostTlsFacts, parse_probe
 
 # Where the deploy notes the reloads and restarts it owes the host (see steps/handlers.py).
 PENDING_FILE = "/var/lib/jitsi-deploy/pending-reactions"
@@ -61,6 +62,7 @@ class HostFacts:
     firewall: tuple[str, ...] = ()
     images: frozenset[str] = frozenset()
     services: dict[str, str] = field(default_factory=dict)
+    tls: HostTlsFacts = field(default_factory=lambda: HostTlsFacts({}))
     pending: frozenset[str] = frozenset()
     running: frozenset[str] = frozenset()
 
@@ -72,8 +74,9 @@ class HostFacts:
         return ("docker-compose",) if "docker-compose" in self.commands else None
 
 
-def facts_script(managed_paths: Iterable[str], packages: Iterable[str]) -> str:
-    """The shell script that prints every fact the deploy needs, for these paths and packages."""
+def facts_script(managed_paths: Iterable[str], packages: Iterable[str], tls_probe: str) -> str:
+    """The shell script that prints every fact the deploy needs: for these paths and packages,
+    and the state of the certificates as ``tls_probe`` (a shell command line) prints it."""
     quoted_paths = " ".join(shlex.quote(p) for p in sorted(set(managed_paths)))
     quoted_packages = " ".join(shlex.quote(p) for p in sorted(set(packages)))
     commands = " ".join(INTERESTING_COMMANDS)
@@ -107,6 +110,7 @@ echo @@firewall; ufw status verbose 2>/dev/null || firewall-cmd --list-all 2>/de
 echo @@images; docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' 2>/dev/null
 echo @@services
 for s in docker nginx cron crond; do echo "$s $(systemctl is-active "$s" 2>/dev/null)"; done
+echo @@tls; {tls_probe}
 echo @@pending; cat {PENDING_FILE} 2>/dev/null
 echo @@running
 docker ps --filter label=com.docker.compose.project={paths.COMPOSE_PROJECT} \\
@@ -133,6 +137,7 @@ def parse_facts(output: str) -> HostFacts:
         firewall=tuple(sections.get("firewall", [])),
         images=frozenset(sections.get("images", [])),
         services=dict(line.split(" ", 1) for line in sections.get("services", []) if " " in line),
+        tls=parse_probe("\n".join(sections.get("tls", []))),
         pending=frozenset(sections.get("pending", [])),
         running=frozenset(sections.get("running", [])),
     )
@@ -145,7 +150,7 @@ def split_sections(output: str) -> dict[str, list[str]]:
         if line.startswith("@@"):
             current = sections.setdefault(line[2:].strip(), [])
         elif current is not None and line.strip():
-            current.append(line.rstrip())
+            current.append(line)  # trailing tabs separate empty fields (the TLS probe)
     return sections
 
 

@@ -15,6 +15,7 @@ from .errors import RenderError
 from .firewall import Rule, firewall_rules
 from .health import HealthSettings
 from .inventory import Host
+from .proxy import SITE_PATH, SITE_TEMPLATE, Http2Style, ProxySettings
 from .templating import TEMPLATES_DIR, render_template
 
 ROOT = ("root", "root")
@@ -61,15 +62,33 @@ class Rendered:
         return next(f for f in self.files if f.path == path)
 
 
-def render_host(deployment: Deployment, host: Host) -> Rendered:
+def render_host(deployment: Deployment, host: Host, nginx_http2: Http2Style = "listen") -> Rendered:
+    """Every file of ``host``; ``nginx_http2`` is the HTTP/2 syntax of the host's nginx."""
     site = deployment.sites[host.name]
     context = _context(deployment, host, site)
     rules = firewall_rules(deployment, host)
     files = _stack_files(context) + _kernel_files(context) + _plan_files(host, site, rules)
     files += _health_files(host, site)
     if host.role == "core":
-        files += _prosody_files(context)
+        files += [*_prosody_files(context), _nginx_site(proxy_settings(site, nginx_http2))]
     return Rendered(host, site, _directories(host, site), tuple(files), rules)
+
+
+def proxy_settings(site: Site, nginx_http2: Http2Style = "listen") -> ProxySettings:
+    """The host nginx of a core host: the meeting site and, with monitoring, the status site."""
+    return ProxySettings(
+        meet_host=site.meet_hostname,
+        monitor_host=site.monitor_hostname if site.monitoring.enabled else "",
+        monitor_allow=site.monitoring.allowed_networks,
+        http2_style=nginx_http2,
+        # HSTS pins browsers to https for years: not while the certificate is a self-signed one.
+        hsts_max_age=0 if site.tls.mode == "selfsigned" else ProxySettings.hsts_max_age,
+        fail2ban=site.tuning.fail2ban,
+    )
+
+
+def _nginx_site(proxy: ProxySettings) -> File:
+    return File(SITE_PATH, template(SITE_TEMPLATE, {"proxy": proxy}), reacts=("reload:nginx",))
 
 
 def _context(deployment: Deployment, host: Host, site: Site) -> dict[str, Any]:
@@ -252,6 +271,12 @@ def _directories(host: Host, site: Site) -> tuple[Directory, ...]:
     dirs += [Directory(f"{paths.CONFIG_DIR}/{name}", 0o755, owner, group) for name in services]
     if host.role == "core" and site.monitoring.enabled:
         dirs.append(Directory(paths.KUMA_DATA_DIR, 0o700))
+    if host.role == "core":
+        webroot = ProxySettings.acme_webroot  # served on port 80 for ACME HTTP-01 challenges
+        dirs += [
+            Directory(f"{webroot}{sub}")
+            for sub in ("", "/.well-known", "/.well-known/acme-challenge")
+        ]
     return tuple(dirs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import ValidationError
+from .proxy import SITE_PATH, TLS_ROOT
 from .render import Rendered, write_tree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +42,7 @@ def _checks(tree: Path) -> list[tuple[str, Callable[[], None]]]:
         return f"{tool} /{file.relative_to(tree)}"
 
     checks = [("compose config", partial(_compose, tree / paths.STACK_DIR.lstrip("/")))]
+    checks += [(label("nginx -t", f), partial(_nginx, f)) for f in _under(tree, SITE_PATH)]
     checks += [(label("luacheck", f), partial(_luacheck, f)) for f in sorted(tree.rglob("*.lua"))]
     checks += [(label("shellcheck", f), partial(_shellcheck, f)) for f in _shell_scripts(tree)]
     return checks
@@ -47,6 +50,46 @@ def _checks(tree: Path) -> list[tuple[str, Callable[[], None]]]:
 
 def _compose(stack: Path) -> None:
     _run([*compose_command(), "config", "--quiet"], "compose config", cwd=stack)
+
+
+def _nginx(site: Path) -> None:
+    """`nginx -t` on the site inside a minimal main config, under a scratch prefix.
+
+    The site names the certificate links the deploy manages on the host; here they point at a
+    throwaway self-signed pair, since nginx loads the certificates when it tests a config.
+    """
+    scratch = site.parent / ".nginx-test"
+    certs = scratch / "tls"
+    certs.mkdir(parents=True)
+    pair = ("fullchain.pem", "privkey.pem")
+    _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=validate",
+            "-keyout",
+            str(certs / pair[1]),
+            "-out",
+            str(certs / pair[0]),
+        ],
+        "openssl",
+    )
+    text = site.read_text()
+    for link in sorted(set(re.findall(rf"{re.escape(TLS_ROOT)}/[^;\s]+", text))):
+        text = text.replace(link, str(certs / (pair[0] if "fullchain" in link else pair[1])))
+    (scratch / "site.conf").write_text(text)
+    (scratch / "nginx.conf").write_text(
+        f"pid {scratch}/nginx.pid;\nerror_log {scratch}/error.log;\nevents {{}}\n"
+        f"http {{ include /etc/nginx/mime.types; include {scratch}/site.conf; }}\n"
+    )
+    _run(["nginx", "-t", "-q", "-p", str(scratch), "-c", str(scratch / "nginx.conf")], "nginx -t")
 
 
 def _luacheck(file: Path) -> None:
@@ -59,6 +102,11 @@ def _luacheck(file: Path) -> None:
 
 def _shellcheck(file: Path) -> None:
     _run(["shellcheck", str(file)], "shellcheck")
+
+
+def _under(tree: Path, remote_path: str) -> list[Path]:
+    file = tree / remote_path.lstrip("/")
+    return [file] if file.is_file() else []
 
 
 def _shell_scripts(tree: Path) -> list[Path]:

@@ -6,14 +6,17 @@ the reactions ran, so a deploy cut off in between still reloads on the next run.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 
 from .. import paths
 from ..changes import PREVIOUS_SUFFIX, Change
 from ..commands import Command, sh
 from ..facts import PENDING_FILE
+from ..proxy import NginxControl
 
 STEP = "handlers"
+HOST_NGINX = NginxControl()
 ORDER = ("sysctl", "restart:docker", "reload:nginx", "up:stack", "restart:prosody")
 
 COMPOSE = (
@@ -69,15 +72,17 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
     raise ValueError(f"unknown reaction {name!r}")
 
 
-def reload_nginx(files: tuple[str, ...]) -> Command:
-    """Reload only a config `nginx -t` accepts; otherwise put the previous files back."""
-    restore = " ".join(
-        f'[ ! -e "{path}{PREVIOUS_SUFFIX}" ] || mv -f "{path}{PREVIOUS_SUFFIX}" "{path}";'
+def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Command:
+    """Reload only a config `nginx -t` accepts; otherwise put back the files as they were
+    before this deploy (or remove the ones it added), so nginx never stays on a broken config."""
+    restore = "".join(
+        f'if [ -e "{path}{PREVIOUS_SUFFIX}" ]; then mv -f "{path}{PREVIOUS_SUFFIX}" "{path}"; '
+        f'else rm -f "{path}"; fi; '
         for path in files
     )
     return sh(
-        "if nginx -t; then systemctl reload-or-restart nginx; "
-        f"else {restore} echo 'nginx -t refused the new config: the previous one stays'; "
+        f"if {shlex.join(nginx.test)}; then {shlex.join(nginx.reload)}; "
+        f"else {restore}echo 'nginx -t refused the new config: the previous one stays'; "
         "exit 1; fi",
         "test the nginx config, then reload nginx",
     )

@@ -13,6 +13,7 @@ from ..changes import Change
 from ..commands import Command
 from ..errors import DeployError
 from ..facts import HostFacts
+from ..proxy import Http2Style
 
 STEP = "packages"
 
@@ -52,15 +53,15 @@ class Family:
 FAMILIES = {
     "debian": Family(
         prerequisites=("ca-certificates", "curl"),
-        packages=("nginx", "certbot", "cron", "ufw", "logrotate", "util-linux"),
+        packages=("nginx", "certbot", "openssl", "cron", "ufw", "logrotate", "util-linux"),
         services=("docker", "nginx", "cron"),
     ),
     "rhel": Family(
         # dnf-plugins-core brings `dnf config-manager`; EPEL is where certbot lives.
         prerequisites=("dnf-plugins-core", "epel-release"),
         packages=(
-            *("ca-certificates", "curl", "nginx", "certbot", "cronie", "firewalld", "logrotate"),
-            "util-linux",
+            *("ca-certificates", "curl", "nginx", "certbot", "openssl", "cronie", "firewalld"),
+            *("logrotate", "util-linux"),
         ),
         services=("docker", "nginx", "crond"),
     ),
@@ -77,6 +78,8 @@ class Release:
     + codename: the suite of Docker's apt repository (apt releases only).
     + distro_docker: the distribution's own engine and Compose packages; () when it has none.
     + builder_repo: the repository EPEL packages draw on (CRB on 9, PowerTools on 8).
+    + nginx_http2: how its nginx turns HTTP/2 on: "listen" (`listen ... http2`) before nginx
+      1.25.1, "directive" (`http2 on;`) from then on, where the old form is deprecated.
     """
 
     name: str
@@ -85,6 +88,7 @@ class Release:
     codename: str = ""
     distro_docker: tuple[str, ...] = ()
     builder_repo: str = ""
+    nginx_http2: Http2Style = "listen"
 
 
 # Keyed by (os-release ID, VERSION_ID); the RHEL family by major version only (9.4 -> 9).
@@ -98,7 +102,12 @@ RELEASES: dict[tuple[str, str], Release] = {
         "Debian 12", "debian", "debian", "bookworm", ("docker.io", "docker-compose")
     ),
     ("debian", "13"): Release(
-        "Debian 13", "debian", "debian", "trixie", ("docker.io", "docker-compose")
+        "Debian 13",
+        "debian",
+        "debian",
+        "trixie",
+        ("docker.io", "docker-compose"),
+        nginx_http2="directive",
     ),
     # Ubuntu 20.04 has only Compose v1; 22.04 and later have v2 in universe.
     ("ubuntu", "20.04"): Release(

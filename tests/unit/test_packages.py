@@ -14,8 +14,16 @@ from jitsi_deploy.steps.packages import (
     wanted_packages,
 )
 
-DEBIAN_BASE = ("ca-certificates", "curl", "nginx", "certbot", "cron", "ufw", "logrotate")
-RHEL_BASE = ("dnf-plugins-core", "epel-release", "ca-certificates", "curl", "nginx", "certbot")
+DEBIAN_BASE = ("ca-certificates", "curl", "nginx", "certbot", "openssl", "cron", "ufw", "logrotate")
+RHEL_BASE = (
+    "dnf-plugins-core",
+    "epel-release",
+    "ca-certificates",
+    "curl",
+    "nginx",
+    "certbot",
+    "openssl",
+)
 RHEL_REST = ("cronie", "firewalld", "logrotate", "util-linux")
 DOCKER_CE = ("docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin")
 KEEP_CONFIG = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")

@@ -1,0 +1,102 @@
+"""The host nginx in front of the stack: its site settings and how it is tested and reloaded.
+
+The site always names the stable certificate paths of `tls.py` (symlinks the deploy manages), so
+the rendered configuration never depends on whether a certificate was obtained yet: nginx starts
+with the self-signed placeholder and keeps running when Let's Encrypt is unreachable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Literal
+
+from jitsi_deploy.commands import Command
+from jitsi_deploy.templating import render_template
+
+Http2Style = Literal["listen", "directive"]
+TLS_ROOT = "/etc/jitsi-deploy/tls"
+# conf.d is read inside the http block by the nginx packages of Debian, Ubuntu and RHEL alike.
+SITE_PATH = "/etc/nginx/conf.d/jitsi-meet.conf"
+
+
+def cert_paths(name: str, tls_root: str = TLS_ROOT) -> tuple[str, str]:
+    """The stable (fullchain, privkey) paths nginx reads for a host name."""
+    base = PurePosixPath(tls_root) / name
+    return str(base / "fullchain.pem"), str(base / "privkey.pem")
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """What the site template needs; rendered as `render_template(SITE_TEMPLATE, proxy=...)`.
+
+    + meet_host / monitor_host: public names of Jitsi Meet and of Uptime Kuma ("" = no monitor).
+    + web_upstream / monitor_upstream: where the containers are published on the host.
+    + monitor_allow: client networks (CIDRs) allowed to reach the monitor; empty = everyone.
+    + acme_webroot: directory served at /.well-known/acme-challenge/ on port 80.
+    + tls_root: holds <name>/fullchain.pem and <name>/privkey.pem symlinks (see tls.py).
+    + websocket_rate / bosh_rate: requests per second per client IP on /xmpp-websocket (one
+      handshake per participant) and /http-bind (BOSH polls continuously, so it gets more).
+    + burst: requests above the rate accepted at once: 50 people behind one NAT joining together
+      fit; a flood does not.
+    + conns_per_ip: concurrent XMPP requests per client IP (a websocket holds one all meeting).
+    + http_listen / https_listen: nginx `listen` addresses (a multi-IP host can pin one).
+    + http2_style: "listen" (`listen … http2`, nginx < 1.25.1) or "directive" (`http2 on;`);
+      see `http2_style_for`.
+    + hsts_max_age: seconds; 0 leaves HSTS out (for a first try with a self-signed cert).
+    + frame_ancestors: CSP frame-ancestors sources (add an origin that embeds the meeting).
+    + fail2ban: write this site's errors, among them nginx's "limiting requests" refusals, to
+      `fail2ban_log` for a jail with fail2ban's stock nginx-limit-req filter.
+    """
+
+    meet_host: str
+    monitor_host: str = ""
+    web_upstream: str = "127.0.0.1:8000"
+    monitor_upstream: str = "127.0.0.1:3001"
+    monitor_allow: tuple[str, ...] = ()
+    acme_webroot: str = "/var/www/jitsi-deploy-acme"
+    tls_root: str = TLS_ROOT
+    websocket_rate: int = 10
+    bosh_rate: int = 60
+    burst: int = 200
+    conns_per_ip: int = 200
+    http_listen: tuple[str, ...] = ("80", "[::]:80")
+    https_listen: tuple[str, ...] = ("443", "[::]:443")
+    http2_style: Http2Style = "listen"
+    hsts_max_age: int = 63072000
+    frame_ancestors: tuple[str, ...] = ("'self'",)
+    fail2ban: bool = False
+    fail2ban_log: str = "/var/log/nginx/jitsi-meet.error.log"
+
+    def host_names(self) -> tuple[str, ...]:
+        return (self.meet_host, self.monitor_host) if self.monitor_host else (self.meet_host,)
+
+    def cert(self, name: str) -> tuple[str, str]:
+        return cert_paths(name, self.tls_root)
+
+
+SITE_TEMPLATE = "nginx/jitsi.conf.j2"
+
+
+def render_site(proxy: ProxySettings) -> str:
+    return render_template(SITE_TEMPLATE, proxy=proxy)
+
+
+@dataclass(frozen=True)
+class NginxControl:
+    """How to check and reload the host's nginx (a test runs its own instance instead)."""
+
+    test: tuple[str, ...] = ("nginx", "-t", "-q")
+    # reload-or-restart also starts an nginx that is not running yet (RHEL does not start it).
+    reload: tuple[str, ...] = ("systemctl", "reload-or-restart", "nginx")
+
+
+def sha256(content: str | bytes) -> str:
+    data = content.encode() if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest()
+
+
+def sh_args(script: str, args: tuple[str, ...], description: str) -> Command:
+    """A shell script with positional arguments (paths stay out of the script text)."""
+    return Command(("sh", "-c", script, "sh", *args), description)
