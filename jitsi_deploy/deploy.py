@@ -6,6 +6,8 @@ below the plan, so what check mode shows is exactly what a deploy would do.
 
 from __future__ import annotations
 
+import base64
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -125,12 +127,15 @@ def _failure_text(outcome: Outcome) -> str:
     return "\n".join(outcome.output.strip().splitlines()[-15:])
 
 
-def _fetch_texts(remote: Remote, paths_: list[str]) -> dict[str, str]:
-    if not paths_:
+def _fetch_texts(remote: Remote, paths: list[str]) -> dict[str, str]:
+    """The host's copies of ``paths``, base64-encoded on the way so every byte survives."""
+    if not paths:
         return {}
-    script = "".join(f"echo '@@{p}'; cat '{p}'\n" for p in paths_)
+    script = "".join(f"echo @@{shlex.quote(p)}; base64 -w0 {shlex.quote(p)}; echo\n" for p in paths)
     sections = split_sections(remote.run_script(script).stdout)
-    return {p: "\n".join(sections.get(p, [])) + "\n" for p in paths_}
+    return {
+        p: base64.b64decode("".join(sections.get(p, []))).decode(errors="replace") for p in paths
+    }
 
 
 def _apply(remote: Remote, host: Host, steps: list[Step], report: HostReport, say: Say) -> None:
