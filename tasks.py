@@ -33,8 +33,8 @@ def render(c, env=None, hosts=None, build="build", skip_validation=False):
             rendered = render_host(deployment, host)
             root = write_tree(rendered, Path(build))
             print(f"{host.name} ({host.role}): {len(rendered.files)} files in {root}/")
-            for check in [] if skip_validation else validate(rendered):
-                print(f"  ok  {check}")
+            for result in [] if skip_validation else validate(rendered):
+                print(f"  {result}")
     except DeployError as error:
         raise Exit(f"render failed: {error}", code=1) from None
 

@@ -16,6 +16,18 @@ from .proxy import SITE_PATH, TLS_ROOT
 from .render import Rendered, write_tree
 
 REPO = Path(__file__).resolve().parent.parent
+# The Debian package of each validator, for the hint when one is missing.
+PACKAGES = {
+    "docker-compose": "docker-compose",
+    "nginx": "nginx-light",
+    "openssl": "openssl",
+    "luacheck": "lua-check",
+    "shellcheck": "shellcheck",
+}
+
+
+class MissingTool(ValidationError):
+    """A validator is not installed here: its check is skipped and said so, not failed."""
 
 
 def compose_command() -> list[str]:
@@ -24,17 +36,24 @@ def compose_command() -> list[str]:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    raise ValidationError("neither `docker compose` nor `docker-compose` is installed here")
+    raise _missing("docker-compose")
 
 
 def validate(rendered: Rendered) -> list[str]:
-    """Run every validator that applies; returns what passed, raises on the first failure."""
+    """Run every validator that applies; one line per check ("ok ..." or "skipped ...: why").
+
+    Raises ValidationError on the first file a validator refuses.
+    """
+    results = []
     with tempfile.TemporaryDirectory(prefix="jitsi-deploy-check-") as scratch:
         tree = write_tree(rendered, Path(scratch))
-        checks = _checks(tree)
-        for _, check in checks:
-            check()
-    return [label for label, _ in checks]
+        for label, check in _checks(tree):
+            try:
+                check()
+                results.append(f"ok       {label}")
+            except MissingTool as missing:
+                results.append(f"skipped  {label}: {missing}")
+    return results
 
 
 def _checks(tree: Path) -> list[tuple[str, Callable[[], None]]]:
@@ -89,7 +108,8 @@ def _nginx(site: Path) -> None:
         f"pid {scratch}/nginx.pid;\nerror_log {scratch}/error.log;\nevents {{}}\n"
         f"http {{ include /etc/nginx/mime.types; include {scratch}/site.conf; }}\n"
     )
-    _run(["nginx", "-t", "-q", "-p", str(scratch), "-c", str(scratch / "nginx.conf")], "nginx -t")
+    nginx = ["nginx", "-t", "-q", "-e", str(scratch / "error.log"), "-p", str(scratch)]
+    _run([*nginx, "-c", str(scratch / "nginx.conf")], "nginx -t")
 
 
 def _luacheck(file: Path) -> None:
@@ -119,7 +139,13 @@ def _is_shell(file: Path) -> bool:
     return first.startswith(b"#!") and (b"sh" in first.split(b"/")[-1])
 
 
+def _missing(tool: str) -> MissingTool:
+    return MissingTool(f"{tool} is not installed here (apt-get install {PACKAGES[tool]})")
+
+
 def _run(argv: list[str], what: str, cwd: Path | None = None) -> None:
+    if not shutil.which(argv[0]):
+        raise _missing(argv[0])
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()

@@ -77,8 +77,9 @@ def test_core_firewall_admits_the_bridge_to_xmpp_only(deployment: Deployment) ->
 
 @pytest.mark.parametrize("name", ["meet.example.org", "jvb1.example.org"])
 def test_the_real_validators_accept_the_rendering(deployment: Deployment, name: str) -> None:
-    passed = validate(rendered(deployment, name))
-    assert "compose config" in passed
+    results = validate(rendered(deployment, name))
+    assert "ok       compose config" in results
+    assert not [r for r in results if not r.startswith("ok")], results
 
 
 def test_a_broken_compose_file_is_refused(deployment: Deployment) -> None:
@@ -97,7 +98,8 @@ def invoke_render(*args: str) -> subprocess.CompletedProcess[str]:
 def test_invoke_render_writes_the_example_under_build(tmp_path: Path) -> None:
     result = invoke_render("--build", str(tmp_path / "build"))
     assert result.returncode == 0, result.stderr
-    assert "ok  compose config" in result.stdout
+    assert "ok       compose config" in result.stdout
+    assert "ok       nginx -t /etc/nginx/conf.d/jitsi-meet.conf" in result.stdout
     assert (tmp_path / "build/meet.example.org/opt/jitsi-meet/docker-compose.yml").is_file()
 
 
