@@ -57,7 +57,7 @@ class Site:
             "--known-hosts",
             str(self.folder / "known_hosts"),
         ]
-        if args and args[0] == "deploy":
+        if "deploy" in args:
             argv += ["--bundle", str(bundle(self.folder))]
         return subprocess.run(
             argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False

@@ -14,11 +14,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from jitsi_deploy import paths
+from jitsi_deploy.cli import load_or_exit as load
+from jitsi_deploy.deploy import Options, deploy_host
+from jitsi_deploy.transport import SshConfig
 from tests.e2e.site import REPO, Site, bundle, host_state
 from tests.rig.hosts import TestHost, host_exec
 
@@ -149,6 +153,38 @@ def test_a_user_without_sudo_gets_a_clear_error(site: Site) -> None:
         site.write()
     assert result.returncode == 1
     assert "nosudo cannot sudo without a password" in result.stdout
+
+
+def test_hosts_named_with_dash_h_are_looked_up_in_the_inventory(site: Site) -> None:
+    bookworm = site.hosts[0]
+    result = site.fab("-H", f"root@{bookworm.address}", "deploy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "unchanged: nothing to do" in recap_line(result.stdout, bookworm)
+    assert site.hosts[1].name not in result.stdout
+
+
+def test_a_user_with_password_sudo_deploys_with_the_password(site: Site) -> None:
+    """What `fab --prompt-for-sudo-password` sets; sudo reads it from stdin, never argv."""
+    host = site.hosts[0]
+    password = "Sudo-pw-for-tests-42"
+    host_exec(host, "sh", "-c", PASSWORD_SUDO_USER, input=f"pwsudo:{password}\n", check=True)
+    deployment = load(site.env, site.folder / "hosts")
+    target = replace(deployment.hosts[0], user="pwsudo")
+    config = SshConfig(overrides={"sudo": {"password": password}})
+    options = Options(site.folder / "known_hosts", check=True, ssh_config=config)
+    report = deploy_host(deployment, target, options, say=lambda *_: None)
+    assert report.error == "" and report.planned == []
+    without = deploy_host(deployment, target, replace(options, ssh_config=None), lambda *_: None)
+    assert "pwsudo cannot sudo without a password" in without.error
+
+
+PASSWORD_SUDO_USER = """
+id pwsudo >/dev/null 2>&1 || useradd -m -s /bin/sh pwsudo
+chpasswd
+echo 'pwsudo ALL=(ALL) ALL' > /etc/sudoers.d/pwsudo
+mkdir -p /home/pwsudo/.ssh && cp /root/.ssh/authorized_keys /home/pwsudo/.ssh/
+chown -R pwsudo /home/pwsudo/.ssh
+"""
 
 
 def test_a_killed_container_comes_back_by_itself(site: Site) -> None:
