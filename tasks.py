@@ -10,9 +10,11 @@ from pathlib import Path
 
 from invoke import Exit, task
 
+from jitsi_deploy.bundle import save_bundle
 from jitsi_deploy.cli import load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.render import render_host, write_tree
+from jitsi_deploy.steps.images import wanted_images
 from jitsi_deploy.validate import validate
 
 
@@ -37,6 +39,25 @@ def render(c, env=None, hosts=None, build="build", skip_validation=False):
                 print(f"  {result}")
     except DeployError as error:
         raise Exit(f"render failed: {error}", code=1) from None
+
+
+@task(
+    help={
+        "out": "bundle folder to write (default: bundle)",
+        "env": "settings file (default: .env, else .env.example)",
+        "hosts": "inventory file (default: hosts, else hosts.example)",
+    }
+)
+def bundle(c, out="bundle", env=None, hosts=None):
+    """Save the images the hosts run, from this machine's Docker, into an offline bundle folder.
+
+    Pull them here first (docker pull); deploy with --bundle for hosts with IMAGE_SOURCE=bundle.
+    """
+    deployment = load_or_exit(*settings_paths(env, hosts))
+    images = sorted(
+        {image for h in deployment.hosts for image in wanted_images(h, deployment.sites[h.name])}
+    )
+    print(f"saved {len(images)} images into {save_bundle(images, Path(out))}/")
 
 
 @task(help={"args": "extra pytest arguments, e.g. '-k prosody'"})

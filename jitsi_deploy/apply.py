@@ -32,11 +32,11 @@ class Upload:
 
 @dataclass(frozen=True)
 class Step:
-    """The changes of one concern, applied together in one round trip (after the upload)."""
+    """The changes of one concern, applied together in one round trip (after the uploads)."""
 
     name: str
     changes: list[Change]
-    upload: Upload | None = None
+    uploads: tuple[Upload, ...] = ()
 
 
 def step_script(changes: list[Change]) -> str:
@@ -63,8 +63,8 @@ def command_lines(command: Command, on_error: str, marker: str) -> list[str]:
 
 def run_step(remote: Remote, step: Step) -> list[Outcome]:
     """Apply the step's changes in order; stops at the first failure, the last outcome."""
-    if step.upload:
-        remote.upload(step.upload.local, step.upload.remote)
+    for upload in step.uploads:
+        remote.upload(upload.local, upload.remote)
     result = remote.run_script(step_script(step.changes))
     return parse_outcomes(step.changes, result.stdout + result.stderr, result.exit_code)
 

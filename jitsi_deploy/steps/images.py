@@ -1,8 +1,8 @@
 """Container images and services: what a host's role runs, and loading images without a registry.
 
 Hosts that can pull get their images when Compose starts the stack. Hosts that cannot reach a
-registry get an offline bundle (`docker save` output) pushed over SSH and loaded, but only when
-an image is missing, so a re-deploy sends nothing.
+registry get the images they lack from an offline bundle (see bundle.py), pushed over SSH and
+loaded; images a host already has are not sent, so a re-deploy sends nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..apply import Step, Upload
+from ..bundle import archive_name
 from ..changes import Change
 from ..commands import Command
 from ..config import Site
@@ -19,7 +20,6 @@ from ..inventory import Host
 from ..render import services_of
 
 STEP = "images"
-BUNDLE_UPLOAD = "/tmp/jitsi-deploy-images.tar"
 
 
 def wanted_images(host: Host, site: Site) -> tuple[str, ...]:
@@ -34,16 +34,31 @@ def system_services(host: Host) -> tuple[str, ...]:
 
 
 def image_step(host: Host, site: Site, facts: HostFacts, bundle: Path | None) -> Step:
-    """Load the bundle when the host uses one and lacks an image; nothing otherwise."""
+    """Load the images the host lacks from the bundle, when the host uses one."""
     missing = [image for image in wanted_images(host, site) if image not in facts.images]
     if site.images.source != "bundle" or not missing:
         return Step(STEP, [])
-    if bundle is None or not bundle.is_file():
-        raise DeployError(
-            f"IMAGE_SOURCE=bundle, and {host.name} lacks {', '.join(missing)}: pass the image "
-            "bundle with --bundle FILE (made by `docker save`, e.g. `invoke bundle`)."
-        )
-    load = Command(("docker", "load", "-i", BUNDLE_UPLOAD), "load the image bundle")
-    remove = Command(("rm", "-f", BUNDLE_UPLOAD), "remove the uploaded bundle")
-    change = Change(STEP, f"load {len(missing)} missing images from {bundle.name}", (load, remove))
-    return Step(STEP, [change], Upload(bundle, BUNDLE_UPLOAD))
+    if bundle is None:
+        raise _bundle_lacks(host, missing)
+    archives = {image: bundle / archive_name(image) for image in missing}
+    absent = [image for image, archive in archives.items() if not archive.is_file()]
+    if absent:
+        raise _bundle_lacks(host, absent)
+    uploads = {
+        image: Upload(archive, f"/tmp/{archive.name}") for image, archive in archives.items()
+    }
+    changes = [_load(image, upload.remote) for image, upload in uploads.items()]
+    return Step(STEP, changes, tuple(uploads.values()))
+
+
+def _bundle_lacks(host: Host, images: list[str]) -> DeployError:
+    return DeployError(
+        f"IMAGE_SOURCE=bundle, and {host.name} lacks {', '.join(images)}: pass a bundle folder "
+        "that holds them with --bundle DIR (made by `invoke bundle`)."
+    )
+
+
+def _load(image: str, archive: str) -> Change:
+    load = Command(("docker", "load", "-i", archive), f"load {image}")
+    remove = Command(("rm", "-f", archive), "remove the uploaded archive")
+    return Change(STEP, f"load {image}", (load, remove))

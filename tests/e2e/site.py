@@ -8,8 +8,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from jitsi_deploy.bundle import save_bundle
 from tests.rig.hosts import TestHost, host_exec
-from tests.standin.build import build_standins, image_names, save_bundle
+from tests.standin.build import build_standins, image_names
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,9 +70,9 @@ def _line(host: TestHost) -> str:
 
 
 def bundle(folder: Path) -> Path:
-    path = folder / "images.tar"
+    path = folder / "images"
     if not path.exists():
-        save_bundle(build_standins(image_names()), path)
+        save_bundle(build_standins(image_names()).values(), path)
     return path
 
 

@@ -90,6 +90,17 @@ def test_second_deploy_changes_nothing(site: Site) -> None:
     assert not re.search(r"\bchanged\b ", again.stdout.split("RECAP")[0])
 
 
+def test_only_the_images_a_host_lacks_are_sent(site: Site) -> None:
+    host = site.hosts[0]
+    jvb = "ghcr.io/jitsi/jvb:stable-11146-2"
+    host_exec(host, "docker", "image", "rm", "-f", jvb, check=True)
+    result = site.fab("deploy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaded = [line for line in result.stdout.splitlines() if " images " in line]
+    assert len(loaded) == 1 and loaded[0].endswith(f"load {jvb}")
+    assert "unchanged: nothing to do" in recap_line(result.stdout, site.hosts[1])
+
+
 def test_check_mode_shows_the_diff_and_changes_nothing(site: Site) -> None:
     before = [host_state(h, MANAGED) for h in site.hosts]
     site.write({"JVB_MEMORY_LIMIT": "2g"})

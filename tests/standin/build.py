@@ -6,7 +6,7 @@ told by STANDIN_SERVICE which service to play. Each answers that service's healt
 the same port and ships /usr/local/bin/healthcheck.sh like the real image; faults are injected
 with flag files (see rootfs/standin/http).
 
-    python tests/standin/build.py [--jitsi-tag TAG] [--save bundle.tar]
+    python tests/standin/build.py [--jitsi-tag TAG] [--save BUNDLE_DIR]
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import io
 import subprocess
 import tarfile
 from pathlib import Path
+
+from jitsi_deploy.bundle import save_bundle
 
 BUSYBOX = Path("/bin/busybox")
 ROOTFS = Path(__file__).resolve().parent / "rootfs"
@@ -119,24 +121,18 @@ def build_standins(images: dict[str, str] | None = None) -> dict[str, str]:
     return images
 
 
-def save_bundle(images: dict[str, str], path: Path) -> Path:
-    """Write the images into one `docker save` tarball (what `docker load` reads)."""
-    subprocess.run(["docker", "save", "-o", str(path), *images.values()], check=True)
-    return path
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jitsi-repo", default=JITSI_REPO)
     parser.add_argument("--jitsi-tag", default=JITSI_TAG)
     parser.add_argument("--kuma-image", default=KUMA_IMAGE)
-    parser.add_argument("--save", type=Path, help="also write all images to this tarball")
+    parser.add_argument("--save", type=Path, help="also write the images to this bundle folder")
     args = parser.parse_args()
     images = build_standins(image_names(args.jitsi_repo, args.jitsi_tag, args.kuma_image))
     for service, image in images.items():
         print(f"{service}: {image}")
     if args.save:
-        print(f"saved {save_bundle(images, args.save)}")
+        print(f"saved {save_bundle(images.values(), args.save)}")
 
 
 if __name__ == "__main__":

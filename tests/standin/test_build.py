@@ -1,4 +1,4 @@
-"""The stand-in builder: images under configurable names, and one `docker save` bundle."""
+"""The stand-in builder: images under configurable names, saved as an offline bundle."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import subprocess
 import tarfile
 from pathlib import Path
+
+from jitsi_deploy.bundle import archive_name, save_bundle
 
 spec = importlib.util.spec_from_file_location("standin_build", Path(__file__).with_name("build.py"))
 assert spec and spec.loader
@@ -17,11 +19,13 @@ spec.loader.exec_module(build)
 def test_bundle_holds_every_image_under_the_requested_names(tmp_path: Path):
     images = build.build_standins(build.image_names("localhost/jitsi-test", "t1", "kuma-test:t1"))
     try:
-        bundle = build.save_bundle(images, tmp_path / "images.tar")
+        bundle = save_bundle(images.values(), tmp_path / "images")
     finally:
         subprocess.run(["docker", "rmi", *images.values()], capture_output=True)
-    with tarfile.open(bundle) as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))
-    tags = sorted(tag for entry in manifest for tag in entry["RepoTags"])
-    assert tags == sorted(images.values())
+    tags = []
+    for image in images.values():
+        with tarfile.open(bundle / archive_name(image)) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+        tags += [tag for entry in manifest for tag in entry["RepoTags"]]
+    assert sorted(tags) == sorted(images.values())
     assert images["jvb"] == "localhost/jitsi-test/jvb:t1"
