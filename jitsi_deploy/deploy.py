@@ -92,8 +92,9 @@ def plan(rendered: Rendered, facts: HostFacts, options: Options) -> list[Step]:
     if file_changes:
         file_changes.insert(0, handlers.remember(reactions))
     nginx_files = [f.path for f in rendered.files if "reload:nginx" in f.reacts]
+    features = ("fail2ban",) if site.tuning.fail2ban else ()
     steps = [
-        Step("packages", packages.package_changes(facts, site.tuning.docker_source)),
+        Step("packages", packages.package_changes(facts, site.tuning.docker_source, features)),
         Step("firewall", firewall_step.firewall_changes(facts, rendered.firewall)),
         Step("tls", certificates.placeholder_changes(rendered, facts)),
         Step("files", file_changes),

@@ -16,6 +16,7 @@ MONITORS = f"{ETC_DIR}/monitors.json"
 DOCKER_DAEMON_SETTINGS = f"{ETC_DIR}/docker-daemon.json"
 DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"
 
+FAIL2BAN_JAILS = "/etc/fail2ban/jail.d/jitsi-deploy.local"
 SYSCTL_FILE = "/etc/sysctl.d/60-jitsi-deploy.conf"
 LIMITS_FILE = "/etc/security/limits.d/60-jitsi-deploy.conf"
 DOCKER_LIMITS_DROPIN = "/etc/systemd/system/docker.service.d/60-jitsi-deploy.conf"

@@ -69,6 +69,8 @@ def render_host(deployment: Deployment, host: Host, nginx_http2: Http2Style = "l
     rules = firewall_rules(deployment, host)
     files = _stack_files(context) + _kernel_files(context) + _plan_files(host, site, rules)
     files += _health_files(host, site)
+    if site.tuning.fail2ban:
+        files.append(_fail2ban_jails(host, site))
     if host.role == "core":
         files += [*_prosody_files(context), _nginx_site(proxy_settings(site, nginx_http2))]
     return Rendered(host, site, _directories(host, site), tuple(files), rules)
@@ -85,6 +87,13 @@ def proxy_settings(site: Site, nginx_http2: Http2Style = "listen") -> ProxySetti
         hsts_max_age=0 if site.tls.mode == "selfsigned" else ProxySettings.hsts_max_age,
         fail2ban=site.tuning.fail2ban,
     )
+
+
+def _fail2ban_jails(host: Host, site: Site) -> File:
+    nginx_log = proxy_settings(site).fail2ban_log if host.role == "core" else ""
+    context = {"ssh_port": host.port, "nginx_log": nginx_log}
+    jails = template("fail2ban/jail.local.j2", context)
+    return File(paths.FAIL2BAN_JAILS, jails, reacts=("restart:fail2ban",))
 
 
 def _nginx_site(proxy: ProxySettings) -> File:

@@ -17,7 +17,14 @@ from ..proxy import NginxControl
 
 STEP = "handlers"
 HOST_NGINX = NginxControl()
-ORDER = ("sysctl", "restart:docker", "reload:nginx", "up:stack", "restart:prosody")
+ORDER = (
+    "sysctl",
+    "restart:docker",
+    "reload:nginx",
+    "restart:fail2ban",
+    "up:stack",
+    "restart:prosody",
+)
 
 COMPOSE = (
     f"cd {paths.STACK_DIR} && "
@@ -63,6 +70,9 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
         return Change(STEP, "restart the Docker daemon", (reload_units, restart))
     if name == "reload:nginx":
         return Change(STEP, "test and reload nginx", (reload_nginx(nginx_files),))
+    if name == "restart:fail2ban":
+        restart = Command(("systemctl", "restart", "fail2ban"), "restart fail2ban")
+        return Change(STEP, "restart fail2ban for its new jails", (restart,))
     if name == "up:stack":
         up = compose("up", "-d", "--remove-orphans", description="start or update the stack")
         return Change(STEP, "start or update the containers that changed", (up,))

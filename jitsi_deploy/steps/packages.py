@@ -31,6 +31,9 @@ ENGINE = {"official": "docker-ce", "distro": "docker.io"}
 # which conflicts with curl and serves this project just as well.
 ALTERNATIVES = {"curl": ("curl-minimal",)}
 
+# Packages of features a setting switches on (same name in every family; fail2ban is in EPEL).
+OPTIONAL = ("fail2ban",)
+
 # Keep the host's edited configuration files when a package brings a new version of one.
 APT_KEEP_CONFIG = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
 
@@ -153,17 +156,21 @@ def docker_packages(release: Release, docker_source: str) -> tuple[str, ...]:
     return release.distro_docker
 
 
-def wanted_packages(facts: HostFacts, docker_source: str) -> tuple[str, ...]:
-    """Every package the deploy needs on this host, prerequisites first."""
+def wanted_packages(
+    facts: HostFacts, docker_source: str, options: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """Every package the deploy needs on this host, prerequisites first, then ``options``
+    (packages of switched-on features, from OPTIONAL)."""
     release = release_of(facts)
     family = FAMILIES[release.family]
-    return (*family.prerequisites, *family.packages, *docker_packages(release, docker_source))
+    docker = docker_packages(release, docker_source)
+    return (*family.prerequisites, *family.packages, *docker, *options)
 
 
 def packages_to_ask() -> tuple[str, ...]:
     """Every package name whose presence the plan may need, for the facts script: it runs
     before the release is known."""
-    names = {*DOCKER_CE, *ENGINE.values()}
+    names = {*DOCKER_CE, *ENGINE.values(), *OPTIONAL}
     names.update(*(ALTERNATIVES.values()))
     for family in FAMILIES.values():
         names.update(family.prerequisites, family.packages)
@@ -187,11 +194,13 @@ def check_engine(facts: HostFacts, docker_source: str) -> None:
             )
 
 
-def package_changes(facts: HostFacts, docker_source: str) -> list[Change]:
+def package_changes(
+    facts: HostFacts, docker_source: str, options: tuple[str, ...] = ()
+) -> list[Change]:
     """Install what is missing, then start the services that are not running; [] when none."""
     release = release_of(facts)
     check_engine(facts, docker_source)
-    wanted = wanted_packages(facts, docker_source)
+    wanted = wanted_packages(facts, docker_source, options)
     missing = tuple(p for p in wanted if not is_installed(facts, p))
     changes = [install_change(release, docker_source, missing)] if missing else []
     stopped = tuple(

@@ -244,3 +244,16 @@ def test_an_interrupted_deploy_converges_on_the_next_run(make_host, tmp_path: Pa
     assert running_services(host) == set(STACK)
     settled = site.fab("deploy")
     assert "unchanged: nothing to do" in recap_line(settled.stdout, host)
+
+
+def test_fail2ban_guards_ssh_and_the_rate_limits_when_switched_on(
+    make_host, tmp_path: Path
+) -> None:
+    host = make_host("bookworm")
+    site = Site(tmp_path, [host])
+    site.write({"ENABLE_FAIL2BAN": "1"})
+    site.trust()
+    result = site.fab("deploy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = host_exec(host, "fail2ban-client", "status").stdout
+    assert "sshd" in status and "nginx-limit-req" in status

@@ -123,3 +123,19 @@ def test_the_room_policy_is_wired_into_prosody(deployment: Deployment) -> None:
     assert f'room_policy_default_password = "{core.site.rooms.default_password}"' in text
     module = core.file(f"{paths.PROSODY_PLUGINS_DIR}/mod_room_policy.lua")
     assert module.content == (REPO / "templates/prosody/mod_room_policy.lua").read_bytes()
+
+
+def test_fail2ban_jails_follow_the_switch(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text(TWO_HOSTS.replace("203.0.113.10", "203.0.113.10 port=2222"))
+    env = tmp_path / ".env"
+    env.write_text((REPO / ".env.example").read_text().replace("FAIL2BAN=0", "FAIL2BAN=1"))
+    deployment = load(env, tmp_path / "hosts", tmp_path / ".secrets.env")
+    core = rendered(deployment, "meet.example.org").file(paths.FAIL2BAN_JAILS)
+    assert "[sshd]\nenabled = true\nport = 2222" in core.content.decode()
+    assert "logpath = /var/log/nginx/jitsi-meet.error.log" in core.content.decode()
+    bridge = rendered(deployment, "jvb1.example.org").file(paths.FAIL2BAN_JAILS)
+    assert "[sshd]" in bridge.content.decode() and "nginx" not in bridge.content.decode()
+    off = rendered(
+        load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".s2"), "jvb1.example.org"
+    )
+    assert paths.FAIL2BAN_JAILS not in [f.path for f in off.files]
