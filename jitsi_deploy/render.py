@@ -145,11 +145,7 @@ def _kernel_files(context: dict[str, Any]) -> list[File]:
             template("kernel/docker-limits.conf.j2", context),
             reacts=("restart:docker",),
         ),
-        File(
-            paths.DOCKER_DAEMON_SETTINGS,
-            _json(docker_daemon_settings(site)),
-            reacts=("merge:docker-daemon",),
-        ),
+        File(paths.DOCKER_DAEMON_SETTINGS, _json(docker_daemon_settings(site))),
     ]
 
 
@@ -219,7 +215,7 @@ def _health_files(host: Host, site: Site) -> list[File]:
 
 def _plan_files(host: Host, site: Site, rules: tuple[Rule, ...]) -> list[File]:
     plan = template("firewall/rules.j2", {"host": host, "rules": rules})
-    files = [File(paths.FIREWALL_PLAN, plan, reacts=("firewall",))]
+    files = [File(paths.FIREWALL_PLAN, plan)]
     if host.role == "core":
         files.append(File(paths.MONITORS, _json(monitors(site))))
     return files
