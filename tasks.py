@@ -28,8 +28,7 @@ from jitsi_deploy.validate import validate
 )
 def render(c, env=None, hosts=None, build="build", skip_validation=False):
     """Render every host's files under build/<host>/ and validate them with the real tools."""
-    env_path, hosts_path = settings_paths(env, hosts)
-    deployment = load_or_exit(env_path, hosts_path)
+    deployment = load_or_exit(*settings_paths(env, hosts, examples=True))
     try:
         for host in deployment.hosts:
             rendered = render_host(deployment, host)
@@ -53,7 +52,7 @@ def bundle(c, out="bundle", env=None, hosts=None):
 
     Pull them here first (docker pull); deploy with --bundle for hosts with IMAGE_SOURCE=bundle.
     """
-    deployment = load_or_exit(*settings_paths(env, hosts))
+    deployment = load_or_exit(*settings_paths(env, hosts, examples=True))
     images = sorted(
         {image for h in deployment.hosts for image in wanted_images(h, deployment.sites[h.name])}
     )

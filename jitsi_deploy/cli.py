@@ -13,15 +13,16 @@ from .errors import ConfigError
 SECRETS_NAME = ".secrets.env"
 
 
-def settings_paths(env: str | None, hosts: str | None) -> tuple[Path, Path]:
-    """The given files, else `.env`/`hosts`, else the committed examples (said on stderr)."""
-    env_path = Path(env) if env else _first_existing(".env", ".env.example")
-    hosts_path = Path(hosts) if hosts else _first_existing("hosts", "hosts.example")
+def settings_paths(env: str | None, hosts: str | None, examples: bool = False) -> tuple[Path, Path]:
+    """The given files, else `.env`/`hosts`; with ``examples`` (rendering only, never to reach
+    servers) the committed examples stand in for missing ones, as said on stderr."""
+    env_path = Path(env) if env else _own_file(".env", ".env.example", examples)
+    hosts_path = Path(hosts) if hosts else _own_file("hosts", "hosts.example", examples)
     return env_path, hosts_path
 
 
-def _first_existing(own: str, example: str) -> Path:
-    if Path(own).exists():
+def _own_file(own: str, example: str, examples: bool) -> Path:
+    if Path(own).exists() or not examples:
         return Path(own)
     print(f"note: no {own} here, using {example} (copy it to {own} and edit it)", file=sys.stderr)
     return Path(example)

@@ -53,6 +53,9 @@ class _Entry:
 
 def load_inventory(path: Path) -> list[Host]:
     """Parse and validate ``path``; raises ConfigError listing every problem found."""
+    if not path.is_file():
+        message = f"not found. Copy {path.name}.example to {path.name} and list your servers."
+        raise ConfigError([Problem(path.name, "-", message)])
     entries, group_vars, problems = _parse(path)
     hosts = [_host(entry, group_vars, problems) for entry in entries]
     problems += _whole_inventory_problems(path.name, hosts)

@@ -224,3 +224,13 @@ def test_env_example_documents_every_key_once() -> None:
     keys = [line.partition("=")[0] for line in EXAMPLE_ENV.splitlines() if "=" in line]
     keys = [k for k in keys if not k.startswith("#")]
     assert sorted(keys) == sorted(k.name for k in KEYS)
+
+
+def test_missing_settings_files_are_named_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path / ".env", tmp_path / "hosts", tmp_path / ".secrets.env")
+    assert [str(p) for p in caught.value.problems] == [
+        ".env: -: not found. Copy .env.example to .env and edit it.",
+        "hosts: -: not found. Copy hosts.example to hosts and list your servers.",
+    ]
+    assert not (tmp_path / ".secrets.env").exists()
