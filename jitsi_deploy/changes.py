@@ -62,25 +62,26 @@ def write_file(file: File) -> Command:
     )
 
 
-def file_change(step: str, file: File, actual: RemoteFile | None, old_text: str | None) -> Change:
-    """The change that brings ``actual`` to ``file``; ``old_text`` (if fetched) makes the diff."""
+def file_change(step: str, file: File, actual: RemoteFile | None) -> Change:
+    """The change that brings ``actual`` to ``file``; its diff is against an empty file until
+    check mode fetches the host's copy of an update (see deploy.with_diffs)."""
     what = "create" if actual is None else "update"
     return Change(
         step,
         f"{what} {file.path}",
         (write_file(file),),
-        detail=file_diff(file, old_text),
+        detail=file_diff(file, ""),
         reacts=file.reacts,
         file=file if actual is not None else None,
     )
 
 
-def file_diff(file: File, old_text: str | None) -> str:
+def file_diff(file: File, old_text: str) -> str:
     """A unified diff; secret files (no group or other access) keep their content hidden."""
     if file.mode & 0o077 == 0:
         return "(secret content: diff not shown)"
     new = file.content.decode(errors="replace").splitlines(keepends=True)
-    old = (old_text or "").splitlines(keepends=True)
+    old = old_text.splitlines(keepends=True)
     return "".join(difflib.unified_diff(old, new, f"{file.path} (host)", f"{file.path} (wanted)"))
 
 

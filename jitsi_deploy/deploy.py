@@ -99,11 +99,7 @@ def plan(rendered: Rendered, facts: HostFacts, options: Options) -> list[Step]:
         Step("tls", certificates.placeholder_changes(rendered, facts)),
         Step("files", file_changes),
         images.image_step(host, site, facts, options.bundle),
-        Step(
-            "handlers",
-            handlers.service_changes(facts.services, images.system_services(host))
-            + handlers.reaction_changes(reactions, nginx_files),
-        ),
+        Step("handlers", handlers.reaction_changes(reactions, nginx_files)),
         Step("tls", certificates.certificate_changes(rendered, facts)),
     ]
     return [step for step in steps if step.changes]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -90,5 +89,5 @@ def print_recap(reports: list[HostReport], check: bool) -> bool:
         for outcome in (o for o in r.outcomes if o.status == "warning"):
             print(f"      warning: {outcome.change.summary}: {outcome.output.splitlines()[-1:]}")
         if r.error:
-            print("      " + r.error.replace("\n", "\n      "), file=sys.stdout)
+            print("      " + r.error.replace("\n", "\n      "))
     return not any(r.error for r in reports)

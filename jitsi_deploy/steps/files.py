@@ -30,7 +30,7 @@ def file_changes(rendered: Rendered, facts: HostFacts) -> list[Change]:
     for file in managed_files(rendered, facts):
         actual = facts.files.get(file.path)
         if actual is None or actual.sha256 != hashlib.sha256(file.content).hexdigest():
-            changes.append(file_change(STEP, file, actual, None))
+            changes.append(file_change(STEP, file, actual))
         elif fix := metadata_change(STEP, file, actual):
             changes.append(fix)
     return changes

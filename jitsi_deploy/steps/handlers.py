@@ -96,16 +96,3 @@ def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Co
         "exit 1; fi",
         "test the nginx config, then reload nginx",
     )
-
-
-def service_changes(services: dict[str, str], wanted: Iterable[str]) -> list[Change]:
-    """Start (and enable) the system services that must run but do not."""
-    return [
-        Change(
-            STEP,
-            f"start {name}",
-            (Command(("systemctl", "enable", "--now", name), f"enable and start {name}"),),
-        )
-        for name in wanted
-        if services.get(name) != "active"
-    ]

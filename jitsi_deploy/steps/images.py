@@ -28,11 +28,6 @@ def wanted_images(host: Host, site: Site) -> tuple[str, ...]:
     return jitsi + ((site.images.uptime_kuma,) if "uptime-kuma" in services else ())
 
 
-def system_services(host: Host) -> tuple[str, ...]:
-    """The host's own services that must be running: nginx only fronts the core."""
-    return ("docker", "nginx") if host.role == "core" else ("docker",)
-
-
 def image_step(host: Host, site: Site, facts: HostFacts, bundle: Path | None) -> Step:
     """Load the images the host lacks from the bundle, when the host uses one."""
     missing = [image for image in wanted_images(host, site) if image not in facts.images]
