@@ -12,11 +12,11 @@ from pathlib import Path
 from fabric import task
 from invoke import Exit
 
-from jitsi_deploy import operate
-from jitsi_deploy.cli import load_or_exit, settings_paths
-from jitsi_deploy.deploy import Options, deploy_host
-from jitsi_deploy.executor import whole_group
-from jitsi_deploy.fleet import print_plan, print_recap, run_all, say, select_hosts
+from jitsi_deploy.deploy import operate
+from jitsi_deploy.deploy.fleet import print_plan, print_recap, run_all, say, select_hosts
+from jitsi_deploy.deploy.host import Options, deploy_host
+from jitsi_deploy.entry import load_or_exit, settings_paths
+from jitsi_deploy.remote.group_executor import whole_group
 
 KNOWN_HOSTS = "~/.ssh/known_hosts"
 SHARED_HELP = {

@@ -11,11 +11,13 @@ from pathlib import Path
 from invoke import Exit, task
 
 from jitsi_deploy.bundle import save_bundle
-from jitsi_deploy.cli import load_or_exit, settings_paths
+from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
-from jitsi_deploy.render import render_host, write_tree
+from jitsi_deploy.render.host import render_host, write_tree
+from jitsi_deploy.model.deployment import SPEC
+from jitsi_deploy.render.validate import validate
+from jitsi_deploy.settings.schema import env_example
 from jitsi_deploy.steps.images import wanted_images
-from jitsi_deploy.validate import validate
 
 
 @task(
@@ -54,9 +56,16 @@ def bundle(c, out="bundle", env=None, hosts=None):
     """
     deployment = load_or_exit(*settings_paths(env, hosts, examples=True))
     images = sorted(
-        {image for h in deployment.hosts for image in wanted_images(h, deployment.sites[h.name])}
+        {image for h in deployment.hosts for image in wanted_images(render_host(deployment, h))}
     )
     print(f"saved {len(images)} images into {save_bundle(images, Path(out))}/")
+
+
+@task
+def settings_example(c):
+    """Write .env.example from the settings' schema (every key, its default and meaning)."""
+    Path(".env.example").write_text(env_example(SPEC.keys))
+    print(f"wrote .env.example: {len(SPEC.keys)} settings")
 
 
 @task(help={"args": "extra pytest arguments, e.g. '-k prosody'"})

@@ -1,1 +1,19 @@
-"""Deploy steps: pure functions from a host's facts to the Changes that reach the wanted state."""
+"""Deploy steps, in the order they run: each reads facts and plans changes (see step.py).
+
+Adding a step is one module with its facts and plan function, and one line here.
+"""
+
+from __future__ import annotations
+
+from . import files, firewall, handlers, images, packages, tls
+from .step import Step
+
+STEPS: tuple[Step, ...] = (
+    packages.STEP,
+    firewall.STEP,
+    tls.PLACEHOLDERS,  # before the site that names the certificates
+    files.STEP,
+    images.STEP,
+    handlers.STEP,
+    tls.OBTAIN,  # after nginx serves the ACME challenge directory
+)

@@ -1,45 +1,84 @@
-"""Directories and files: create or update only what differs by content, owner or mode."""
+"""Directories and files: create or update only what differs by content, owner or mode.
+
+Before anything changes, the reloads and restarts the changes call for are noted on the host
+(see handlers.py), so a deploy cut off half-way still reacts on the next run.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
-from .. import paths
-from ..changes import Change, file_change, make_directory, metadata_change
 from ..errors import DeployError
-from ..facts import HostFacts, daemon_settings
-from ..render import File, Rendered, docker_daemon_settings
+from ..model import paths
+from ..model.docker_daemon import docker_daemon_settings
+from ..model.managed import File
+from ..render.host import Rendered
+from .changes import Change, RemoteFile, file_change, make_directory, metadata_change
+from .facts import Fact, HostFacts, quoted
+from .handlers import remember
+from .step import PlanInput, Step
 
-STEP = "files"
+NAME = "files"
 
 
-def managed_files(rendered: Rendered, facts: HostFacts) -> list[File]:
-    """The rendered files plus /etc/docker/daemon.json with this project's keys merged in."""
-    return [*rendered.files, *_daemon_json(rendered, facts)]
+def managed_paths(rendered: Rendered) -> list[str]:
+    return [d.path for d in rendered.directories] + [f.path for f in rendered.files]
+
+
+def parse_files(output: list[str]) -> dict[str, RemoteFile | None]:
+    """``sha mode user:uid group:gid path`` lines; ``-`` when missing, ``dir`` for a folder."""
+    files: dict[str, RemoteFile | None] = {}
+    for line in output:
+        sha, mode, owner, group, path = line.split(" ", 4)
+        files[path] = None if sha == "-" else RemoteFile(sha, int(mode, 8), owner, group)
+    return files
+
+
+MANAGED = Fact(
+    "files",
+    lambda rendered: (
+        f"""for f in {quoted(managed_paths(rendered))}; do
+  if [ -f "$f" ]; then
+    echo "$(sha256sum "$f" | cut -c1-64) $(stat -c '%a %U:%u %G:%g' "$f") $f"
+  elif [ -d "$f" ]; then
+    echo "dir $(stat -c '%a %U:%u %G:%g' "$f") $f"
+  else
+    echo "- - - - $f"
+  fi
+done"""
+    ),
+    parse_files,
+)
+DAEMON_JSON = Fact(
+    "daemon-json",
+    lambda rendered: f"cat {paths.DOCKER_DAEMON_JSON} 2>/dev/null",
+    lambda output: "\n".join(output) or None,
+)
 
 
 def file_changes(rendered: Rendered, facts: HostFacts) -> list[Change]:
     changes = []
+    actual_files = facts[MANAGED]
     for directory in rendered.directories:
-        actual = facts.files.get(directory.path)
+        actual = actual_files.get(directory.path)
         if actual is None:
-            changes.append(Change(STEP, f"create {directory.path}", (make_directory(directory),)))
-        elif fix := metadata_change(STEP, directory, actual):
+            changes.append(Change(NAME, f"create {directory.path}", (make_directory(directory),)))
+        elif fix := metadata_change(NAME, directory, actual):
             changes.append(fix)
-    for file in managed_files(rendered, facts):
-        actual = facts.files.get(file.path)
+    for file in [*rendered.files, *_daemon_json(rendered, facts[DAEMON_JSON])]:
+        actual = actual_files.get(file.path)
         if actual is None or actual.sha256 != hashlib.sha256(file.content).hexdigest():
-            changes.append(file_change(STEP, file, actual))
-        elif fix := metadata_change(STEP, file, actual):
+            changes.append(file_change(NAME, file, actual))
+        elif fix := metadata_change(NAME, file, actual):
             changes.append(fix)
     return changes
 
 
-def _daemon_json(rendered: Rendered, facts: HostFacts) -> list[File]:
+def _daemon_json(rendered: Rendered, current_text: str | None) -> list[File]:
     """Merge, never overwrite: keys the admin set in daemon.json stay as they are."""
     try:
-        current = daemon_settings(facts)
+        current = json.loads(current_text) if current_text else {}
     except json.JSONDecodeError as error:
         raise DeployError(
             f"{paths.DOCKER_DAEMON_JSON} on the host is not valid JSON ({error}). Fix it by "
@@ -50,3 +89,13 @@ def _daemon_json(rendered: Rendered, facts: HostFacts) -> list[File]:
         return []
     content = (json.dumps(merged, indent=2, sort_keys=True) + "\n").encode()
     return [File(paths.DOCKER_DAEMON_JSON, content, reacts=("restart:docker",))]
+
+
+def plan(given: PlanInput) -> list[Change]:
+    changes = file_changes(given.rendered, given.facts)
+    if not changes:
+        return []
+    return [remember(r for change in changes for r in change.reacts), *changes]
+
+
+STEP = Step(NAME, (MANAGED, DAEMON_JSON), plan)

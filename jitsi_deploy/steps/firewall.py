@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ..changes import Change
-from ..commands import Command
 from ..errors import DeployError
-from ..facts import HostFacts
-from ..firewall import Rule
+from ..model.firewall_rules import Rule
+from ..remote.commands import Command
+from .changes import Change
+from .facts import OS_RELEASE, SSH_PORTS, Fact, HostFacts, fixed, lines
+from .step import PlanInput, Step
 
-STEP = "firewall"
+NAME = "firewall"
 OUR_MARK = "jitsi-deploy:"
 
 
@@ -170,27 +171,34 @@ def rich_rule_openings(rule: str) -> set[Opening]:
     return {Opening(port, protocol, source) for port, protocol in services}
 
 
+# What ufw or firewalld (whichever runs) says it does now.
+FIREWALL_STATE = Fact(
+    "firewall",
+    fixed("ufw status verbose 2>/dev/null || firewall-cmd --list-all 2>/dev/null"),
+    lines,
+)
+
+
 def firewall_changes(facts: HostFacts, rules: tuple[Rule, ...]) -> list[Change]:
     """What makes the host's firewall grant exactly ``rules`` (and SSH); [] when it does."""
-    plan = PLANNERS.get(facts.family)
-    if plan is None:
+    os = facts[OS_RELEASE]
+    planner = PLANNERS.get(os.family)
+    if planner is None:
         raise DeployError(
-            f"no firewall support for {facts.os_id or 'this system'} {facts.os_version}: "
+            f"no firewall support for {os.id or 'this system'} {os.version}: "
             "ufw is used on Debian and Ubuntu, firewalld on Rocky, Alma and CentOS Stream"
         )
-    return plan(facts.firewall, wanted_rules(facts, rules))
+    return planner(facts[FIREWALL_STATE], wanted_rules(facts[SSH_PORTS], rules))
 
 
-def wanted_rules(facts: HostFacts, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+def wanted_rules(ssh_ports: tuple[int, ...], rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
     """``rules`` with the ports sshd listens on first, each opening once: a host whose sshd
     moved away from the inventory port must not be locked out."""
-    listening = (
-        Rule(port, "tcp", "any", "ssh: a port sshd listens on") for port in facts.ssh_ports
-    )
+    listening = (Rule(port, "tcp", "any", "ssh: a port sshd listens on") for port in ssh_ports)
     by_opening: dict[Opening, Rule] = {}
     for rule in (*rules, *listening):
         by_opening.setdefault(opening(rule), rule)
-    ssh_first = sorted(by_opening.values(), key=lambda r: r.port not in facts.ssh_ports)
+    ssh_first = sorted(by_opening.values(), key=lambda r: r.port not in ssh_ports)
     return tuple(ssh_first)
 
 
@@ -215,14 +223,14 @@ def ufw_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[Change
         summary = "enable ufw" if not state.active else "update ufw"
         changes.append(
             Change(
-                STEP, f"{summary}: {len(missing)} rules to add", tuple(commands), "\n".join(detail)
+                NAME, f"{summary}: {len(missing)} rules to add", tuple(commands), "\n".join(detail)
             )
         )
     stale = sorted(state.ours - {opening(rule) for rule in wanted})
     if stale:
         changes.append(
             Change(
-                STEP,
+                NAME,
                 f"remove {len(stale)} ufw rules jitsi-deploy added and no longer wants",
                 tuple(ufw_delete(o) for o in stale),
                 "\n".join(f"remove {o.port}/{o.protocol} from {o.source}" for o in stale),
@@ -285,7 +293,7 @@ def firewalld_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[
         return []
     summary = "update firewalld" if state.active else "enable firewalld"
     return [
-        Change(STEP, f"{summary}: {len(missing)} rules to add", tuple(commands), "\n".join(detail))
+        Change(NAME, f"{summary}: {len(missing)} rules to add", tuple(commands), "\n".join(detail))
     ]
 
 
@@ -303,3 +311,10 @@ PLANNERS: dict[str, Callable[[tuple[str, ...], tuple[Rule, ...]], list[Change]]]
     "debian": ufw_changes,
     "rhel": firewalld_changes,
 }
+
+
+def plan(given: PlanInput) -> list[Change]:
+    return firewall_changes(given.facts, given.rendered.firewall)
+
+
+STEP = Step(NAME, (OS_RELEASE, SSH_PORTS, FIREWALL_STATE), plan)

@@ -9,21 +9,28 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 
-from .. import paths
-from ..changes import PREVIOUS_SUFFIX, Change
-from ..commands import Command, sh
-from ..facts import PENDING_FILE
-from ..proxy import NginxControl
+from ..model import paths
+from ..model.proxy import NginxControl
+from ..remote.commands import Command, sh
+from .changes import PREVIOUS_SUFFIX, Change
+from .facts import Fact, fixed
+from .step import PlanInput, Step
 
-STEP = "handlers"
+NAME = "handlers"
 HOST_NGINX = NginxControl()
-ORDER = (
-    "sysctl",
-    "restart:docker",
-    "reload:nginx",
-    "restart:fail2ban",
-    "up:stack",
-    "restart:prosody",
+# Host reactions first; then the stack, then each service whose own files changed.
+HOST_ORDER = ("sysctl", "restart:docker", "reload:nginx", "restart:fail2ban", "up:stack")
+
+PENDING = Fact(
+    "pending", fixed(f"cat {paths.PENDING_REACTIONS} 2>/dev/null"), lambda out: frozenset(out)
+)
+RUNNING = Fact(
+    "running",
+    fixed(
+        f"docker ps --filter label=com.docker.compose.project={paths.COMPOSE_PROJECT} "
+        "--format '{{.Label \"com.docker.compose.service\"}}' 2>/dev/null"
+    ),
+    lambda out: frozenset(out),
 )
 
 COMPOSE = (
@@ -42,43 +49,58 @@ def remember(reactions: Iterable[str]) -> Change:
     lines = "".join(f"{r}\n" for r in sorted(set(reactions)))
     script = 'mkdir -p "$(dirname "$1")" && cat >> "$1"'
     command = Command(
-        ("sh", "-c", script, "remember", PENDING_FILE),
+        ("sh", "-c", script, "remember", paths.PENDING_REACTIONS),
         "remember the reactions owed",
         stdin=lines.encode(),
     )
     return Change("files", "note the reloads and restarts owed", (command,))
 
 
-def reaction_changes(reactions: Iterable[str], nginx_files: Iterable[str]) -> list[Change]:
-    """The reactions, in dependency order, then clearing the owed list."""
+def reaction_changes(
+    reactions: Iterable[str], nginx_files: Iterable[str], services: Iterable[str] = ()
+) -> list[Change]:
+    """The reactions, in dependency order (``services`` in start order), then clearing the
+    owed list."""
     wanted = set(reactions)
-    changes = [_reaction(name, tuple(nginx_files)) for name in ORDER if name in wanted]
+    order = (*HOST_ORDER, *(f"restart:{service}" for service in services))
+    changes = [_reaction(name, tuple(nginx_files)) for name in order if name in wanted]
     if changes:
-        done = Command(("rm", "-f", PENDING_FILE), "clear the reactions owed")
-        changes.append(Change(STEP, "all reactions done", (done,)))
+        done = Command(("rm", "-f", paths.PENDING_REACTIONS), "clear the reactions owed")
+        changes.append(Change(NAME, "all reactions done", (done,)))
     return changes
+
+
+def plan(given: PlanInput) -> list[Change]:
+    rendered, facts = given.rendered, given.facts
+    reactions = {r for change in given.earlier_changes() for r in change.reacts}
+    reactions |= facts[PENDING]
+    if not set(rendered.service_names) <= facts[RUNNING]:
+        reactions.add("up:stack")
+    nginx_files = [f.path for f in rendered.files if "reload:nginx" in f.reacts]
+    return reaction_changes(reactions, nginx_files, rendered.service_names)
 
 
 def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
     if name == "sysctl":
         apply = Command(("sysctl", "-p", paths.SYSCTL_FILE), "apply kernel settings")
         # Containers and some VPSes refuse kernel keys: a warning, not a failed deploy.
-        return Change(STEP, "apply kernel settings", (apply,), warn_only=True)
+        return Change(NAME, "apply kernel settings", (apply,), warn_only=True)
     if name == "restart:docker":
         reload_units = Command(("systemctl", "daemon-reload"), "reload systemd units")
         restart = Command(("systemctl", "restart", "docker"), "restart the Docker daemon")
-        return Change(STEP, "restart the Docker daemon", (reload_units, restart))
+        return Change(NAME, "restart the Docker daemon", (reload_units, restart))
     if name == "reload:nginx":
-        return Change(STEP, "test and reload nginx", (reload_nginx(nginx_files),))
+        return Change(NAME, "test and reload nginx", (reload_nginx(nginx_files),))
     if name == "restart:fail2ban":
         restart = Command(("systemctl", "restart", "fail2ban"), "restart fail2ban")
-        return Change(STEP, "restart fail2ban for its new jails", (restart,))
+        return Change(NAME, "restart fail2ban for its new jails", (restart,))
     if name == "up:stack":
         up = compose("up", "-d", "--remove-orphans", description="start or update the stack")
-        return Change(STEP, "start or update the containers that changed", (up,))
-    if name == "restart:prosody":
-        restart = compose("restart", "prosody", description="restart prosody")
-        return Change(STEP, "restart prosody for its new settings", (restart,))
+        return Change(NAME, "start or update the containers that changed", (up,))
+    if name.startswith("restart:"):
+        service = name.removeprefix("restart:")
+        restart = compose("restart", service, description=f"restart {service}")
+        return Change(NAME, f"restart {service} for its new settings", (restart,))
     raise ValueError(f"unknown reaction {name!r}")
 
 
@@ -96,3 +118,6 @@ def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Co
         "exit 1; fi",
         "test the nginx config, then reload nginx",
     )
+
+
+STEP = Step(NAME, (PENDING, RUNNING), plan)

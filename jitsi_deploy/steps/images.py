@@ -9,41 +9,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..apply import Step, Upload
 from ..bundle import archive_name
-from ..changes import Change
-from ..commands import Command
-from ..config import Site
 from ..errors import DeployError
-from ..facts import HostFacts
-from ..inventory import Host
-from ..render import services_of
+from ..remote.commands import Command
+from ..render.host import Rendered
+from ..settings.inventory import Host
+from .changes import Change, Upload
+from .facts import Fact, fixed
+from .step import PlanInput, Step
 
-STEP = "images"
+NAME = "images"
+IMAGES = Fact(
+    "images",
+    fixed("docker image ls --format '{{.Repository}}:{{.Tag}}' 2>/dev/null"),
+    lambda output: frozenset(output),
+)
 
 
-def wanted_images(host: Host, site: Site) -> tuple[str, ...]:
-    services = services_of(host, site)
-    jitsi = tuple(site.images.jitsi(s) for s in services if s != "uptime-kuma")
-    return jitsi + ((site.images.uptime_kuma,) if "uptime-kuma" in services else ())
+def wanted_images(rendered: Rendered) -> tuple[str, ...]:
+    return tuple(service.image(rendered.site.images) for service in rendered.services)
 
 
-def image_step(host: Host, site: Site, facts: HostFacts, bundle: Path | None) -> Step:
+def image_changes(rendered: Rendered, present: frozenset[str], bundle: Path | None) -> list[Change]:
     """Load the images the host lacks from the bundle, when the host uses one."""
-    missing = [image for image in wanted_images(host, site) if image not in facts.images]
-    if site.images.source != "bundle" or not missing:
-        return Step(STEP, [])
+    missing = [image for image in wanted_images(rendered) if image not in present]
+    if rendered.site.images.source != "bundle" or not missing:
+        return []
     if bundle is None:
-        raise _bundle_lacks(host, missing)
+        raise _bundle_lacks(rendered.host, missing)
     archives = {image: bundle / archive_name(image) for image in missing}
     absent = [image for image, archive in archives.items() if not archive.is_file()]
     if absent:
-        raise _bundle_lacks(host, absent)
-    uploads = {
-        image: Upload(archive, f"/tmp/{archive.name}") for image, archive in archives.items()
-    }
-    changes = [_load(image, upload.remote) for image, upload in uploads.items()]
-    return Step(STEP, changes, tuple(uploads.values()))
+        raise _bundle_lacks(rendered.host, absent)
+    return [
+        _load(image, Upload(archive, f"/tmp/{archive.name}")) for image, archive in archives.items()
+    ]
+
+
+def plan(given: PlanInput) -> list[Change]:
+    return image_changes(given.rendered, given.facts[IMAGES], given.bundle)
 
 
 def _bundle_lacks(host: Host, images: list[str]) -> DeployError:
@@ -53,7 +57,10 @@ def _bundle_lacks(host: Host, images: list[str]) -> DeployError:
     )
 
 
-def _load(image: str, archive: str) -> Change:
-    load = Command(("docker", "load", "-i", archive), f"load {image}")
-    remove = Command(("rm", "-f", archive), "remove the uploaded archive")
-    return Change(STEP, f"load {image}", (load, remove))
+def _load(image: str, upload: Upload) -> Change:
+    load = Command(("docker", "load", "-i", upload.remote), f"load {image}")
+    remove = Command(("rm", "-f", upload.remote), "remove the uploaded archive")
+    return Change(NAME, f"load {image}", (load, remove), uploads=(upload,))
+
+
+STEP = Step(NAME, (IMAGES,), plan)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..changes import Change
-from ..commands import Command
 from ..errors import DeployError
-from ..facts import HostFacts
-from ..proxy import Http2Style
+from ..model.proxy import Http2Style
+from ..remote.commands import Command
+from .changes import Change
+from .facts import OS_RELEASE, SYSTEM_SERVICES, Fact, HostFacts, OsRelease, quoted
+from .step import PlanInput, Step
 
-STEP = "packages"
+NAME = "packages"
 
 DOCKER_DOWNLOADS = "https://download.docker.com/linux"
 APT_KEYRING = "/etc/apt/keyrings/docker.asc"
@@ -132,12 +133,12 @@ RELEASES: dict[tuple[str, str], Release] = {
 }
 
 
-def release_of(facts: HostFacts) -> Release:
+def release_of(os: OsRelease) -> Release:
     """The supported release the host runs; a DeployError naming it and the supported list."""
-    version = facts.os_version.partition(".")[0] if facts.family == "rhel" else facts.os_version
-    release = RELEASES.get((facts.os_id, version))
+    version = os.version.partition(".")[0] if os.family == "rhel" else os.version
+    release = RELEASES.get((os.id, version))
     if release is None:
-        running = f"{facts.os_id} {facts.os_version}".strip() or "an unidentified system"
+        running = f"{os.id} {os.version}".strip() or "an unidentified system"
         supported = ", ".join(r.name for r in RELEASES.values())
         raise DeployError(
             f"the host runs {running}, which is not supported; supported: {supported}"
@@ -157,11 +158,10 @@ def docker_packages(release: Release, docker_source: str) -> tuple[str, ...]:
 
 
 def wanted_packages(
-    facts: HostFacts, docker_source: str, options: tuple[str, ...] = ()
+    release: Release, docker_source: str, options: tuple[str, ...] = ()
 ) -> tuple[str, ...]:
     """Every package the deploy needs on this host, prerequisites first, then ``options``
     (packages of switched-on features, from OPTIONAL)."""
-    release = release_of(facts)
     family = FAMILIES[release.family]
     docker = docker_packages(release, docker_source)
     return (*family.prerequisites, *family.packages, *docker, *options)
@@ -179,14 +179,33 @@ def packages_to_ask() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def is_installed(facts: HostFacts, package: str) -> bool:
-    return any(name in facts.packages for name in (package, *ALTERNATIVES.get(package, ())))
+def parse_installed(output: list[str]) -> frozenset[str]:
+    return frozenset(output)
 
 
-def check_engine(facts: HostFacts, docker_source: str) -> None:
+def _installed_command(rendered: object) -> str:
+    asked = quoted(packages_to_ask())
+    return (
+        "if command -v dpkg-query >/dev/null; then\n"
+        f"  dpkg-query -W -f='${{Package}} ${{db:Status-Status}}\\n' {asked} 2>/dev/null"
+        " | awk '$2 == \"installed\" {print $1}'\n"
+        "else\n"
+        f"  rpm -q --qf '%{{NAME}}\\n' {asked} 2>/dev/null | grep -v 'not installed'\n"
+        "fi"
+    )
+
+
+INSTALLED = Fact("packages", _installed_command, parse_installed)
+
+
+def is_installed(installed: frozenset[str], package: str) -> bool:
+    return any(name in installed for name in (package, *ALTERNATIVES.get(package, ())))
+
+
+def check_engine(installed: frozenset[str], docker_source: str) -> None:
     """Refuse to install one Docker over the other: see ENGINE."""
     for source, engine in ENGINE.items():
-        if source != docker_source and engine in facts.packages:
+        if source != docker_source and engine in installed:
             raise DeployError(
                 f"Docker is installed from the {source} packages ({engine}) but "
                 f"DOCKER_SOURCE={docker_source}: set DOCKER_SOURCE={source} in .env, "
@@ -198,19 +217,25 @@ def package_changes(
     facts: HostFacts, docker_source: str, options: tuple[str, ...] = ()
 ) -> list[Change]:
     """Install what is missing, then start the services that are not running; [] when none."""
-    release = release_of(facts)
-    check_engine(facts, docker_source)
-    wanted = wanted_packages(facts, docker_source, options)
-    missing = tuple(p for p in wanted if not is_installed(facts, p))
+    release = release_of(facts[OS_RELEASE])
+    installed = facts[INSTALLED]
+    check_engine(installed, docker_source)
+    wanted = wanted_packages(release, docker_source, options)
+    missing = tuple(p for p in wanted if not is_installed(installed, p))
     changes = [install_change(release, docker_source, missing)] if missing else []
-    stopped = tuple(
-        s for s in FAMILIES[release.family].services if facts.services.get(s) != "active"
-    )
+    active = facts[SYSTEM_SERVICES]
+    stopped = tuple(s for s in FAMILIES[release.family].services if active.get(s) != "active")
     if stopped:
         names = " ".join(stopped)
         start = Command(("systemctl", "enable", "--now", *stopped), f"enable and start {names}")
-        changes.append(Change(STEP, f"enable and start {names}", (start,)))
+        changes.append(Change(NAME, f"enable and start {names}", (start,)))
     return changes
+
+
+def plan(given: PlanInput) -> list[Change]:
+    tuning = given.rendered.site.tuning
+    features = ("fail2ban",) if tuning.fail2ban else ()
+    return package_changes(given.facts, tuning.docker_source, features)
 
 
 def install_change(release: Release, docker_source: str, missing: tuple[str, ...]) -> Change:
@@ -225,7 +250,7 @@ def install_change(release: Release, docker_source: str, missing: tuple[str, ...
     else:
         commands = install(missing)
     return Change(
-        STEP,
+        NAME,
         f"install {len(missing)} packages: {' '.join(missing)}",
         commands,
         detail="\n".join(f"install {p}" for p in missing),
@@ -306,3 +331,6 @@ DOCKER_REPOSITORY: dict[str, Callable[[Release], tuple[Command, ...]]] = {
     "debian": apt_docker_repository,
     "rhel": dnf_docker_repository,
 }
+
+
+STEP = Step(NAME, (OS_RELEASE, INSTALLED, SYSTEM_SERVICES), plan)

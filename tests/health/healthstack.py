@@ -16,6 +16,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jitsi_deploy.model import health
+from jitsi_deploy.model import services as catalog
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SCRIPT = REPO / "scripts" / "jitsi-health"
@@ -95,10 +98,7 @@ class Stack:
         self.settings |= {
             "COMPOSE_PROJECT": self.project,
             "COMPOSE_DIR": str(self.workdir),
-            "WEB_URL": f"http://127.0.0.1:{self.ports['web']}/",
-            "JVB_HEALTH_URL": f"http://127.0.0.1:{self.ports['jvb']}/about/health",
-            "JICOFO_HEALTH_URL": f"http://127.0.0.1:{self.ports['jicofo']}/about/health",
-            "JICOFO_STATS_URL": f"http://127.0.0.1:{self.ports['jicofo']}/stats",
+            "SERVICES": " ".join(SERVICES),
             "CHECK_DOCKER": "0",
             "CHECK_NGINX": "0",
             "CHECK_TIMEOUT": "2",
@@ -107,8 +107,21 @@ class Stack:
             "STATE_DIR": str(self.state),
             "LOG_FILE": str(self.log),
         } | {k: str(v) for k, v in overrides.items()}
-        lines = (f"{k}='{v}'\n" for k, v in self.settings.items())
-        self.config.write_text("".join(lines))
+        lines = [f"{k}='{v}'\n" for k, v in self.settings.items()]
+        self.config.write_text("".join(lines) + self.service_checks())
+
+    def service_checks(self) -> str:
+        """The product's checks of these services, pointed at this stack's published ports."""
+        services = [s for s in catalog.SERVICES if s.name in SERVICES]
+        published = {":8000/": "web", ":8080/": "jvb", ":8888/": "jicofo"}
+        entries = []
+        for entry in health.check_entries(services):
+            for port, service in published.items():
+                entry = entry.replace(port, f":{self.ports[service]}/")
+            entries.append(entry)
+        checks = "".join(f"  '{entry}'\n" for entry in entries)
+        after = "".join(f"  '{e}'\n" for e in health.restart_after_entries(services))
+        return f"SERVICE_CHECKS=(\n{checks})\nRESTART_AFTER=(\n{after})\n"
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """One run of the real script, as cron would start it."""

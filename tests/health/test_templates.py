@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.health import CORE_SERVICES, HealthSettings
-from jitsi_deploy.templating import render_template
+from jitsi_deploy.model.health import HealthSettings, check_entries, restart_after_entries
+from jitsi_deploy.model.services import SERVICES
+from jitsi_deploy.render.templating import render_template
 
 TRICKY_URL = "https://kuma.example.org/api/push/a'b?x=1&y=$(touch /tmp/pwned)"
 
@@ -17,7 +18,8 @@ TRICKY_URL = "https://kuma.example.org/api/push/a'b?x=1&y=$(touch /tmp/pwned)"
 def render(name: str, health: HealthSettings) -> str:
     return render_template(
         f"health/{name}", health=health, public_hostname="meet.example.org",
-        services=list(CORE_SERVICES),
+        services=list(SERVICES), checks=check_entries(list(SERVICES)),
+        restart_after=restart_after_entries(list(SERVICES)),
     )  # fmt: skip
 
 
@@ -30,7 +32,8 @@ def test_health_conf_round_trips_through_bash(tmp_path: Path):
          '"$NGINX_RESTART_CMD" "$FAILS_BEFORE_ACTION"', "-", str(conf)],
         check=True, capture_output=True, text=True,
     ).stdout.splitlines()  # fmt: skip
-    assert out == [TRICKY_URL, " ".join(CORE_SERVICES), "0", "systemctl restart nginx", "2"]
+    names = " ".join(s.name for s in SERVICES)
+    assert out == [TRICKY_URL, names, "0", "systemctl restart nginx", "2"]
 
 
 def test_every_script_setting_is_rendered():

@@ -5,7 +5,7 @@ The passwords are distinctive strings so that the log check can look for them.
 
 from __future__ import annotations
 
-from jitsi_deploy.rooms import RoomPolicy
+from jitsi_deploy.settings.rooms import RoomPolicy
 
 DEFAULT_PASSWORD = "Default-Secret-6d1f0b"
 BOARD_PASSWORD = "Board-Secret-93ac7e"

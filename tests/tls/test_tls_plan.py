@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.commands import Command
-from jitsi_deploy.proxy import NginxControl, ProxySettings, sha256
-from jitsi_deploy.tls import (
+from jitsi_deploy.remote.commands import Command
+from jitsi_deploy.model.proxy import NginxControl, ProxySettings, sha256
+from jitsi_deploy.steps.certificates import (
     CertbotPaths,
     CertFacts,
     HostTlsFacts,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.config import load
 from jitsi_deploy.errors import ConfigError
+from jitsi_deploy.model.deployment import load_deployment as load
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ENV = (REPO / ".env.example").read_text()
@@ -218,12 +218,15 @@ def test_secrets_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert first["JVB_AUTH_PASSWORD"] != first["JICOFO_AUTH_PASSWORD"]
 
 
-def test_env_example_documents_every_key_once() -> None:
-    from jitsi_deploy.schema import KEYS
+def test_env_example_is_generated_from_the_schema() -> None:
+    """`invoke settings-example` writes it; a key added without regenerating fails here."""
+    from jitsi_deploy.model.deployment import SPEC
+    from jitsi_deploy.settings.schema import env_example
 
+    assert env_example(SPEC.keys) == EXAMPLE_ENV
     keys = [line.partition("=")[0] for line in EXAMPLE_ENV.splitlines() if "=" in line]
     keys = [k for k in keys if not k.startswith("#")]
-    assert sorted(keys) == sorted(k.name for k in KEYS)
+    assert sorted(keys) == sorted(k.name for k in SPEC.keys)
 
 
 def test_missing_settings_files_are_named_with_the_fix(tmp_path: Path) -> None:

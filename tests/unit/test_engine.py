@@ -5,29 +5,33 @@ from __future__ import annotations
 import hashlib
 import subprocess
 
-from jitsi_deploy.apply import parse_outcomes, step_script
-from jitsi_deploy.changes import Change, file_change, file_diff, metadata_change, write_file
-from jitsi_deploy.commands import Command
-from jitsi_deploy.facts import RemoteFile, parse_facts
-from jitsi_deploy.render import File
+from jitsi_deploy.deploy.runner import parse_outcomes, step_script
+from jitsi_deploy.model.managed import File
+from jitsi_deploy.remote.commands import Command
+from jitsi_deploy.steps import STEPS
+from jitsi_deploy.steps.changes import (
+    Change,
+    RemoteFile,
+    file_change,
+    file_diff,
+    metadata_change,
+    write_file,
+)
+from jitsi_deploy.steps.facts import OS_RELEASE, SSH_PORTS, SYSTEM_SERVICES, parse_facts
+from jitsi_deploy.steps.files import DAEMON_JSON, MANAGED
+from jitsi_deploy.steps.handlers import PENDING, RUNNING
 
 CAPTURED = """\
 @@os-release
 PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 ID=debian
 VERSION_ID="12"
-@@init
-systemd
 @@ssh-ports
 22
 2222
 @@packages
 nginx
 docker.io
-@@commands
-docker
-nginx
-docker-compose-v2
 @@files
 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 644 root:0 root:0 /etc/a.conf
 dir 755 UNKNOWN:1000 UNKNOWN:1000 /opt/jitsi-meet/config/web
@@ -50,16 +54,17 @@ web
 
 
 def test_facts_are_parsed_from_captured_output() -> None:
-    facts = parse_facts(CAPTURED)
-    assert (facts.os_id, facts.os_version, facts.family) == ("debian", "12", "debian")
-    assert facts.ssh_ports == (22, 2222)
-    assert facts.compose == ("docker", "compose")
-    assert facts.files["/etc/missing.conf"] is None
-    config = facts.files["/opt/jitsi-meet/config/web"]
+    facts = parse_facts({f for step in STEPS for f in step.facts}, CAPTURED)
+    os = facts[OS_RELEASE]
+    assert (os.id, os.version, os.family) == ("debian", "12", "debian")
+    assert facts[SSH_PORTS] == (22, 2222)
+    files = facts[MANAGED]
+    assert files["/etc/missing.conf"] is None
+    config = files["/opt/jitsi-meet/config/web"]
     assert config is not None and config.owned_by("1000", "1000") and config.mode == 0o755
-    assert facts.daemon_json == '{"log-driver": "journald"}'
-    assert facts.services == {"docker": "active", "nginx": "inactive"}
-    assert facts.pending == {"up:stack"} and facts.running == {"web"}
+    assert facts[DAEMON_JSON] == '{"log-driver": "journald"}'
+    assert facts[SYSTEM_SERVICES] == {"docker": "active", "nginx": "inactive"}
+    assert facts[PENDING] == {"up:stack"} and facts[RUNNING] == {"web"}
 
 
 def test_an_identical_file_needs_no_change_but_a_wrong_mode_does() -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from jitsi_deploy.errors import DeployError
-from jitsi_deploy.facts import HostFacts
-from jitsi_deploy.firewall import Rule
+from jitsi_deploy.model.firewall_rules import Rule
+from jitsi_deploy.steps.facts import OS_RELEASE, SSH_PORTS, HostFacts, OsRelease
 from jitsi_deploy.steps.firewall import (
+    FIREWALL_STATE,
     Opening,
     firewall_changes,
     parse_firewalld,
@@ -90,16 +91,16 @@ public (active)
 
 
 def host(family: str, firewall: str, ssh_ports: tuple[int, ...] = (22,)) -> HostFacts:
+    os_id = {"debian": "debian", "rhel": "rocky", "": "arch"}[family]
+    version = {"debian": "12", "rhel": "9.4", "": ""}[family]
     return HostFacts(
-        os_id={"debian": "debian", "rhel": "rocky", "": "arch"}[family],
-        os_version={"debian": "12", "rhel": "9.4", "": ""}[family],
-        family=family,
-        init="systemd",
-        ssh_ports=ssh_ports,
-        packages=frozenset(),
-        commands=frozenset(),
-        compose_v2=False,
-        firewall=tuple(line.rstrip() for line in firewall.splitlines() if line.strip()),
+        {
+            OS_RELEASE.name: OsRelease(os_id, version, family),
+            SSH_PORTS.name: ssh_ports,
+            FIREWALL_STATE.name: tuple(
+                line.rstrip() for line in firewall.splitlines() if line.strip()
+            ),
+        }
     )
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from jitsi_deploy.commands import Command
 from jitsi_deploy.errors import DeployError
-from jitsi_deploy.facts import HostFacts
+from jitsi_deploy.remote.commands import Command
+from jitsi_deploy.steps.facts import OS_RELEASE, SYSTEM_SERVICES, HostFacts, OsRelease
 from jitsi_deploy.steps.packages import (
+    INSTALLED,
     RELEASES,
     package_changes,
     packages_to_ask,
+    release_of,
     wanted_packages,
 )
 
@@ -63,16 +65,16 @@ def host(
     services: dict[str, str] | None = None,
 ) -> HostFacts:
     return HostFacts(
-        os_id=os_id,
-        os_version=version,
-        family=FAMILIES.get(os_id, ""),
-        init="systemd",
-        ssh_ports=(22,),
-        packages=packages,
-        commands=frozenset(),
-        compose_v2=False,
-        services=services if services is not None else {},
+        {
+            OS_RELEASE.name: OsRelease(os_id, version, FAMILIES.get(os_id, "")),
+            INSTALLED.name: packages,
+            SYSTEM_SERVICES.name: services if services is not None else {},
+        }
     )
+
+
+def wanted(facts: HostFacts, source: str) -> tuple[str, ...]:
+    return wanted_packages(release_of(facts[OS_RELEASE]), source)
 
 
 def argvs(facts: HostFacts, source: str) -> list[tuple[str, ...]]:
@@ -154,7 +156,7 @@ def test_distro_docker_on_rhel_is_refused_with_the_fix(
 def test_nothing_to_do_when_everything_is_installed_and_running(
     os_id: str, version: str, source: str
 ) -> None:
-    installed = frozenset(wanted_packages(host(os_id, version), source))
+    installed = frozenset(wanted(host(os_id, version), source))
     assert package_changes(host(os_id, version, installed, RUNNING), source) == []
 
 
@@ -170,7 +172,7 @@ def test_only_the_missing_packages_are_installed_without_adding_repositories() -
 
 
 def test_a_missing_docker_alone_adds_the_repository_without_a_first_install() -> None:
-    everything = frozenset(wanted_packages(host("ubuntu", "24.04"), "official"))
+    everything = frozenset(wanted(host("ubuntu", "24.04"), "official"))
     facts = host("ubuntu", "24.04", everything - {"docker-compose-plugin"}, RUNNING)
     commands = argvs(facts, "official")
     assert commands[0] == ("install", "-m", "0755", "-d", "/etc/apt/keyrings")
@@ -178,7 +180,7 @@ def test_a_missing_docker_alone_adds_the_repository_without_a_first_install() ->
 
 
 def test_certbot_missing_on_rhel_enables_crb_but_leaves_docker_repository_alone() -> None:
-    everything = frozenset(wanted_packages(host("rocky", "9.4"), "official"))
+    everything = frozenset(wanted(host("rocky", "9.4"), "official"))
     facts = host("rocky", "9.4", everything - {"certbot"}, RUNNING)
     assert argvs(facts, "official") == [
         ("dnf", "config-manager", "--set-enabled", "crb"),
@@ -187,13 +189,13 @@ def test_certbot_missing_on_rhel_enables_crb_but_leaves_docker_repository_alone(
 
 
 def test_curl_minimal_counts_as_curl_on_rhel_9() -> None:
-    everything = frozenset(wanted_packages(host("almalinux", "9.4"), "official"))
+    everything = frozenset(wanted(host("almalinux", "9.4"), "official"))
     facts = host("almalinux", "9.4", everything - {"curl"} | {"curl-minimal"}, RUNNING)
     assert package_changes(facts, "official") == []
 
 
 def test_stopped_services_alone_are_started() -> None:
-    installed = frozenset(wanted_packages(host("debian", "12"), "official"))
+    installed = frozenset(wanted(host("debian", "12"), "official"))
     facts = host("debian", "12", installed, {**RUNNING, "nginx": "inactive", "cron": "failed"})
     [change] = package_changes(facts, "official")
     assert change.commands == (
@@ -239,5 +241,5 @@ def test_the_facts_script_asks_about_every_package_a_plan_can_want() -> None:
     for (os_id, version), release in RELEASES.items():
         sources = ["official", "distro"] if release.distro_docker else ["official"]
         for source in sources:
-            assert set(wanted_packages(host(os_id, version), source)) <= asked
+            assert set(wanted(host(os_id, version), source)) <= asked
     assert {"docker.io", "docker-ce", "curl-minimal"} <= asked

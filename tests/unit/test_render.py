@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from jitsi_deploy import paths
-from jitsi_deploy.config import Deployment, load
 from jitsi_deploy.errors import ValidationError
-from jitsi_deploy.render import File, Rendered, render_host
-from jitsi_deploy.validate import validate
+from jitsi_deploy.model import paths
+from jitsi_deploy.model.deployment import load_deployment as load
+from jitsi_deploy.model.managed import File
+from jitsi_deploy.render.host import Rendered, render_host
+from jitsi_deploy.render.validate import validate
+from jitsi_deploy.settings.site import Deployment
 
 REPO = Path(__file__).resolve().parents[2]
 TWO_HOSTS = """\
@@ -27,6 +30,18 @@ jvb1.example.org address=203.0.113.11
 def deployment(tmp_path: Path) -> Deployment:
     (tmp_path / "hosts").write_text(TWO_HOSTS)
     return load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".secrets.env")
+
+
+def compose_ports(compose: str) -> list[str]:
+    """Every published port of a rendered compose file (the lines under `ports:`)."""
+    ports, inside = [], False
+    for line in compose.splitlines():
+        stripped = line.strip()
+        if stripped.endswith(":"):
+            inside = stripped == "ports:"
+        elif inside and stripped.startswith("- "):
+            ports.append(stripped[2:].strip('"'))
+    return ports
 
 
 def rendered(deployment: Deployment, name: str) -> Rendered:
@@ -45,9 +60,9 @@ def test_core_gets_the_whole_stack_and_binds_private_ports_to_loopback(
     compose = rendered(deployment, "meet.example.org").file(paths.COMPOSE_FILE).content.decode()
     for service in ("web:", "prosody:", "jicofo:", "jvb:", "uptime-kuma:"):
         assert f"\n  {service}\n" in compose
-    published = [line.strip() for line in compose.splitlines() if line.strip().startswith('- "')]
-    public = [p for p in published if "127.0.0.1:" not in p]
-    assert public == ['- "5222:5222"', '- "10000:10000/udp"']
+    ports = compose_ports(compose)
+    public = [p for p in ports if not p.startswith("127.0.0.1:")]
+    assert public == ["5222:5222", "10000:10000/udp"]
     assert "ghcr.io/jitsi/web:stable-11146-2" in compose
     assert 'JVB_ADVERTISE_IPS: "203.0.113.10"' in compose
 
@@ -87,7 +102,7 @@ def test_a_broken_compose_file_is_refused(deployment: Deployment) -> None:
     broken = File(paths.COMPOSE_FILE, b"services:\n  web:\n    image: [unclosed\n")
     files = tuple(broken if f.path == paths.COMPOSE_FILE else f for f in core.files)
     with pytest.raises(ValidationError, match="compose config failed"):
-        validate(Rendered(core.host, core.site, core.directories, files))
+        validate(replace(core, files=files))
 
 
 def invoke_render(*args: str) -> subprocess.CompletedProcess[str]:

@@ -26,3 +26,8 @@ class Command:
 def sh(script: str, description: str, stdin: bytes | None = None) -> Command:
     """A small shell script as one command (for pipes and conditionals that argv can't express)."""
     return Command(("sh", "-c", script), description, stdin)
+
+
+def sh_args(script: str, args: tuple[str, ...], description: str) -> Command:
+    """A shell script with positional arguments (paths stay out of the script text)."""
+    return Command(("sh", "-c", script, "sh", *args), description)

@@ -3,7 +3,7 @@
 The format is the INI inventory most deploy tools read: ``[core]`` and ``[jvb]`` groups of
 ``name key=value ...`` lines, and ``[all:vars]`` / ``[GROUP:vars]`` sections of ``key=value``
 lines that every host of the group inherits. Upper-case keys override `.env` settings that are
-marked per-host (see schema.py).
+marked per-host (see settings/schema.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import schema
-from .errors import ConfigError, Problem
+from ..errors import ConfigError, Problem
 from .reader import is_hostname, is_ip, suggest
+from .schema import Key
 
 ROLES = ("core", "jvb")
 HOST_KEYS = ("address", "public_ip", "user", "port", "key")
@@ -51,12 +51,14 @@ class _Entry:
     source: str
 
 
-def load_inventory(path: Path) -> list[Host]:
-    """Parse and validate ``path``; raises ConfigError listing every problem found."""
+def load_inventory(path: Path, keys: tuple[Key, ...]) -> list[Host]:
+    """Parse and validate ``path``; ``keys`` are the settings, of which the per-host ones may
+    be overridden. Raises ConfigError listing every problem found."""
     if not path.is_file():
         message = f"not found. Copy {path.name}.example to {path.name} and list your servers."
         raise ConfigError([Problem(path.name, "-", message)])
-    entries, group_vars, problems = _parse(path)
+    per_host = tuple(key.name for key in keys if key.per_host)
+    entries, group_vars, problems = _parse(path, per_host)
     hosts = [_host(entry, group_vars, problems) for entry in entries]
     problems += _whole_inventory_problems(path.name, hosts)
     if problems:
@@ -64,7 +66,9 @@ def load_inventory(path: Path) -> list[Host]:
     return hosts
 
 
-def _parse(path: Path) -> tuple[list[_Entry], dict[str, dict[str, str]], list[Problem]]:
+def _parse(
+    path: Path, per_host: tuple[str, ...]
+) -> tuple[list[_Entry], dict[str, dict[str, str]], list[Problem]]:
     entries: list[_Entry] = []
     group_vars: dict[str, dict[str, str]] = {}
     problems: list[Problem] = []
@@ -85,10 +89,12 @@ def _parse(path: Path) -> tuple[list[_Entry], dict[str, dict[str, str]], list[Pr
             continue
         if section.endswith(":vars"):
             group_vars.setdefault(section.removesuffix(":vars"), {}).update(
-                _pairs(words, source, problems)
+                _pairs(words, source, per_host, problems)
             )
         elif section in ROLES:
-            entries.append(_Entry(words[0], section, _pairs(words[1:], source, problems), source))
+            entries.append(
+                _Entry(words[0], section, _pairs(words[1:], source, per_host, problems), source)
+            )
         else:
             problems.append(Problem(source, line, "stands before any [core] or [jvb] section."))
     return entries, group_vars, problems
@@ -102,17 +108,18 @@ def _section_problems(source: str, section: str) -> list[Problem]:
     return [Problem(source, f"[{section}]", f"unknown section. Use [core] or [jvb].{hint}")]
 
 
-def _pairs(words: list[str], source: str, problems: list[Problem]) -> dict[str, str]:
+def _pairs(
+    words: list[str], source: str, per_host: tuple[str, ...], problems: list[Problem]
+) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for word in words:
         key, sep, value = word.partition("=")
         if not sep:
             problems.append(Problem(source, word, "is not key=value, e.g. address=203.0.113.10."))
-        elif key in HOST_KEYS or (key in schema.BY_NAME and schema.BY_NAME[key].per_host):
+        elif key in HOST_KEYS or key in per_host:
             pairs[key] = value
         else:
-            known = (*HOST_KEYS, *(k.name for k in schema.KEYS if k.per_host))
-            hint = suggest(key, known)
+            hint = suggest(key, (*HOST_KEYS, *per_host))
             problems.append(Problem(source, key, f"is not a host setting.{hint}"))
     return pairs
 

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
 
-from .changes import Change
-from .config import Deployment
-from .deploy import HostReport
-from .errors import ConfigError, Problem
-from .inventory import Host
+from ..errors import ConfigError, Problem
+from ..settings.inventory import Host
+from ..settings.site import Deployment
+from ..steps.changes import Change
+from .host import HostReport
 
 MAX_PARALLEL = 10
 Result = TypeVar("Result")

@@ -9,13 +9,40 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from ..errors import ConfigError, Problem
 from . import schema
-from .errors import ConfigError, Problem
 from .inventory import Host, load_inventory
-from .reader import Reader, suggest
-from .rooms import RoomPolicy, read_room_policy
-from .secrets import load_secrets
+from .reader import Reader, is_size, suggest
+from .rooms import ROOM_PASSWORD, RoomPolicy, read_room_policy
+from .schema import Key
+from .secrets import Secret, load_secrets
 from .tls import TLS_MODES, TlsSettings
+
+
+@dataclass(frozen=True)
+class MemoryKey:
+    """The memory-limit setting of one service; ``minimum`` refuses a limit it cannot run in."""
+
+    key: str
+    default: str
+    help: str
+    minimum: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the stack's services add to the settings (see model/services.py): a memory limit
+    per service and the secrets they need."""
+
+    memory: Mapping[str, MemoryKey]
+    secrets: tuple[Secret, ...]
+
+    @property
+    def keys(self) -> tuple[Key, ...]:
+        memory = (
+            Key(m.key, "tuning", m.default, m.help, per_host=True) for m in self.memory.values()
+        )
+        return (*schema.KEYS, *memory)
 
 
 @dataclass(frozen=True)
@@ -86,37 +113,38 @@ class Deployment:
         return next((h for h in self.hosts if h.role == "core"), None)
 
 
-def load(env_path: Path, hosts_path: Path, secrets_path: Path) -> Deployment:
+def load(env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec) -> Deployment:
     """Read and validate everything; raises ConfigError naming each problem and its fix."""
-    env, problems = read_env(env_path)
+    env, problems = read_env(env_path, spec.keys)
     try:
-        hosts = load_inventory(hosts_path)
+        hosts = load_inventory(hosts_path, spec.keys)
     except ConfigError as error:
         raise ConfigError(problems + error.problems) from None
     if problems:
         raise ConfigError(problems)
-    secrets = load_secrets(secrets_path)
+    secrets = load_secrets(secrets_path, (ROOM_PASSWORD, *spec.secrets))
     sites: dict[str, Site] = {}
     for host in hosts:
         reader = _reader(env_path.name, env, host)
-        sites[host.name] = read_site(reader, secrets)
+        sites[host.name] = read_site(reader, secrets, spec)
         problems += [p for p in reader.problems if p not in problems]
     if problems:
         raise ConfigError(problems)
     return Deployment(tuple(hosts), sites)
 
 
-def read_env(path: Path) -> tuple[dict[str, str], list[Problem]]:
+def read_env(path: Path, keys: tuple[Key, ...]) -> tuple[dict[str, str], list[Problem]]:
     """The `.env` values over the defaults, and a problem for each unknown key."""
+    by_name = {key.name: key for key in keys}
     if not path.is_file():
         return {}, [Problem(path.name, "-", "not found. Copy .env.example to .env and edit it.")]
     raw = {k: v or "" for k, v in dotenv_values(path).items()}
     problems = [
-        Problem(path.name, key, f"is not a setting.{suggest(key, schema.BY_NAME)}")
+        Problem(path.name, key, f"is not a setting.{suggest(key, by_name)}")
         for key in raw
-        if key not in schema.BY_NAME
+        if key not in by_name
     ]
-    defaults = {k.name: k.default for k in schema.KEYS if k.default is not None}
+    defaults = {k.name: k.default for k in keys if k.default is not None}
     return {**defaults, **raw}, problems
 
 
@@ -125,7 +153,7 @@ def _reader(env_name: str, env: dict[str, str], host: Host) -> Reader:
     return Reader({**env, **host.overrides}, sources)
 
 
-def read_site(reader: Reader, secrets: Mapping[str, str]) -> Site:
+def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
     public_url, meet_hostname = reader.https_url("PUBLIC_URL")
     monitor_hostname = reader.hostname("MONITOR_HOSTNAME", "status.example.org")
     if monitor_hostname and monitor_hostname == meet_hostname:
@@ -140,10 +168,10 @@ def read_site(reader: Reader, secrets: Mapping[str, str]) -> Site:
         timezone=_timezone(reader),
         tls=_tls(reader),
         auth=_auth(reader),
-        rooms=read_room_policy(reader, secrets["GENERATED_ROOM_PASSWORD"]),
+        rooms=read_room_policy(reader, secrets[ROOM_PASSWORD.name]),
         images=_images(reader),
         monitoring=_monitoring(reader),
-        tuning=_tuning(reader),
+        tuning=_tuning(reader, spec),
         secrets=secrets,
     )
 
@@ -227,22 +255,29 @@ def _monitoring(reader: Reader) -> Monitoring:
     )
 
 
-MEMORY_KEYS = {
-    "web": "WEB_MEMORY_LIMIT",
-    "prosody": "PROSODY_MEMORY_LIMIT",
-    "jicofo": "JICOFO_MEMORY_LIMIT",
-    "jvb": "JVB_MEMORY_LIMIT",
-    "uptime-kuma": "KUMA_MEMORY_LIMIT",
-}
-
-
-def _tuning(reader: Reader) -> Tuning:
+def _tuning(reader: Reader, spec: Spec) -> Tuning:
     return Tuning(
         docker_source=reader.choice("DOCKER_SOURCE", ("official", "distro")),
         docker_storage_driver=reader.text("DOCKER_STORAGE_DRIVER"),
         docker_address_pool=(reader.networks("DOCKER_ADDRESS_POOL") or ("",))[0],
         udp_buffer_bytes=reader.integer("UDP_BUFFER_BYTES", 212992, 1 << 30),
         nofile_limit=reader.integer("NOFILE_LIMIT", 1024, 1 << 20),
-        memory={service: reader.size(key) for service, key in MEMORY_KEYS.items()},
+        memory={service: _memory(reader, key) for service, key in spec.memory.items()},
         fail2ban=reader.flag("ENABLE_FAIL2BAN"),
     )
+
+
+def _memory(reader: Reader, memory: MemoryKey) -> str:
+    size = reader.size(memory.key)
+    if is_size(size) and memory.minimum and size_mib(size) < size_mib(memory.minimum):
+        reader.fail(
+            memory.key,
+            f"{size} is too little to run in: give it at least {memory.minimum}.",
+        )
+    return size
+
+
+def size_mib(size: str) -> int:
+    """``512m`` / ``3g`` / ``1048576k`` in MiB."""
+    number, unit = int(size[:-1]), size[-1].lower()
+    return {"k": number // 1024, "m": number, "g": number * 1024}[unit]

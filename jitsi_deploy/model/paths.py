@@ -16,12 +16,23 @@ MONITORS = f"{ETC_DIR}/monitors.json"
 DOCKER_DAEMON_SETTINGS = f"{ETC_DIR}/docker-daemon.json"
 DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"
 
+# conf.d is read inside the http block by the nginx packages of Debian, Ubuntu and RHEL alike.
+NGINX_SITE = "/etc/nginx/conf.d/jitsi-meet.conf"
+# nginx reads the certificates through links here, <name>/{fullchain,privkey}.pem.
+TLS_ROOT = f"{ETC_DIR}/tls"
+ACME_WEBROOT = "/var/www/jitsi-deploy-acme"
+# Where the deploy notes the reloads and restarts it owes the host (see steps/handlers.py).
+PENDING_REACTIONS = "/var/lib/jitsi-deploy/pending-reactions"
+
 FAIL2BAN_JAILS = "/etc/fail2ban/jail.d/jitsi-deploy.local"
 SYSCTL_FILE = "/etc/sysctl.d/60-jitsi-deploy.conf"
 LIMITS_FILE = "/etc/security/limits.d/60-jitsi-deploy.conf"
 DOCKER_LIMITS_DROPIN = "/etc/systemd/system/docker.service.d/60-jitsi-deploy.conf"
 
-# The health check's own paths (script, config, state, log) are HealthSettings defaults.
+HEALTH_SCRIPT = "/usr/local/sbin/jitsi-health"
+HEALTH_CONFIG = f"{ETC_DIR}/health.conf"
+HEALTH_STATE_DIR = "/var/lib/jitsi-health"
+HEALTH_LOG = "/var/log/jitsi-health.log"
 HEALTH_CRON = "/etc/cron.d/jitsi-health"
 HEALTH_LOGROTATE = "/etc/logrotate.d/jitsi-health"
 

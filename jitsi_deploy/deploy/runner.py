@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from .changes import Change
-from .commands import Command
-from .transport import Remote
+from ..remote.commands import Command
+from ..remote.transport import Remote
+from ..steps.changes import Change
+from ..steps.step import StepPlan
 
 _MARKER = re.compile(r"^@@(begin|fail|warn) (\d+)(?: (\d+))?$")
 
@@ -20,23 +20,6 @@ class Outcome:
     change: Change
     status: str
     output: str = ""
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A large local file (the image bundle) to copy before a step's commands run."""
-
-    local: Path
-    remote: str
-
-
-@dataclass(frozen=True)
-class Step:
-    """The changes of one concern, applied together in one round trip (after the uploads)."""
-
-    name: str
-    changes: list[Change]
-    uploads: tuple[Upload, ...] = ()
 
 
 def step_script(changes: list[Change]) -> str:
@@ -61,9 +44,9 @@ def command_lines(command: Command, on_error: str, marker: str) -> list[str]:
     return [f"{command.shell()} 2>&1 <<'{marker}' || {on_error}", body, marker]
 
 
-def run_step(remote: Remote, step: Step) -> list[Outcome]:
+def run_step(remote: Remote, step: StepPlan) -> list[Outcome]:
     """Apply the step's changes in order; stops at the first failure, the last outcome."""
-    for upload in step.uploads:
+    for upload in (upload for change in step.changes for upload in change.uploads):
         remote.upload(upload.local, upload.remote)
     result = remote.run_script(step_script(step.changes))
     return parse_outcomes(step.changes, result.stdout + result.stderr, result.exit_code)

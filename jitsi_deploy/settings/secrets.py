@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import os
-import secrets
 import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
 
-# Each secret and how it is made: 16 random bytes as hex for XMPP accounts (what the Jitsi
-# images expect), URL-safe text for passwords a person may have to type.
-GENERATORS = {
-    "JICOFO_AUTH_PASSWORD": lambda: secrets.token_hex(16),
-    "JVB_AUTH_PASSWORD": lambda: secrets.token_hex(16),
-    "KUMA_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(18),
-    "GENERATED_ROOM_PASSWORD": lambda: secrets.token_urlsafe(12),
-}
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret the deployment needs and how to make it (the services declare theirs)."""
+
+    name: str
+    make: Callable[[], str]
 
 
-def load_secrets(path: Path) -> dict[str, str]:
+def load_secrets(path: Path, wanted: Iterable[Secret]) -> dict[str, str]:
     """Read ``path``, adding (and saving) any secret it lacks; the file is kept at mode 0600."""
     stored = {k: v or "" for k, v in dotenv_values(path).items()} if path.exists() else {}
-    missing = {name: make() for name, make in GENERATORS.items() if not stored.get(name)}
+    missing = {s.name: s.make() for s in wanted if not stored.get(s.name)}
     if missing:
         _write(path, {**stored, **missing})
     elif stat.S_IMODE(path.stat().st_mode) != 0o600:

@@ -14,8 +14,8 @@ from pathlib import Path
 import paramiko
 from fabric import Config, Connection
 
-from .errors import DeployError
-from .inventory import Host
+from ..errors import DeployError
+from ..settings.inventory import Host
 
 SshConfig = Config  # what `fab` parsed: -i keys, ~/.ssh/config, timeouts, the sudo password
 CONNECT_TIMEOUT = 15

@@ -1,4 +1,4 @@
-"""What the Invoke and Fabric entry points share: finding the settings and reporting bad ones."""
+"""What tasks.py and fabfile.py share: finding the settings files and stopping on bad ones."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 from invoke import Exit
 
-from .config import Deployment, load
 from .errors import ConfigError
+from .model.deployment import load_deployment
+from .settings.site import Deployment
 
 SECRETS_NAME = ".secrets.env"
 
@@ -32,7 +33,7 @@ def load_or_exit(env_path: Path, hosts_path: Path) -> Deployment:
     """Load the deployment, or stop with every problem listed and a non-zero exit."""
     try:
         # Secrets live beside the settings they belong to, readable by their owner only.
-        return load(env_path, hosts_path, env_path.parent / SECRETS_NAME)
+        return load_deployment(env_path, hosts_path, env_path.parent / SECRETS_NAME)
     except ConfigError as error:
         lines = "\n".join(f"  {problem}" for problem in error.problems)
         message = f"The configuration has problems; nothing was rendered or touched:\n{lines}"

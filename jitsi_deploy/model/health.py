@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..settings.site import Site
+from . import paths
+from .services import Service
+
 WebhookMode = Literal["json", "kuma"]
 WEBHOOK_MODES: tuple[WebhookMode, ...] = ("json", "kuma")
-CORE_SERVICES: tuple[str, ...] = ("web", "prosody", "jicofo", "jvb", "uptime-kuma")
-JVB_ONLY_SERVICES: tuple[str, ...] = ("jvb",)
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,7 @@ class HealthSettings:
     nginx_port: int = 443
     tls_ca_file: str = ""
     tls_insecure: bool = False
-    web_url: str = "http://127.0.0.1:8000/"
-    jvb_health_url: str = "http://127.0.0.1:8080/about/health"
-    jicofo_health_url: str = "http://127.0.0.1:8888/about/health"
-    jicofo_stats_url: str = "http://127.0.0.1:8888/stats"
     min_bridges: int = 1
-    bridge_restart: str = "jvb"
     fails_before_action: int = 2
     backoff_base: int = 60
     max_restarts_per_hour: int = 3
@@ -50,11 +47,11 @@ class HealthSettings:
     docker_restart_cmd: str = "systemctl restart docker"
     nginx_check_cmd: str = "systemctl is-active --quiet nginx"
     nginx_restart_cmd: str = "systemctl restart nginx"
-    state_dir: str = "/var/lib/jitsi-health"
-    log_file: str = "/var/log/jitsi-health.log"
+    state_dir: str = paths.HEALTH_STATE_DIR
+    log_file: str = paths.HEALTH_LOG
     log_keep_days: int = 14
-    script_path: str = "/usr/local/sbin/jitsi-health"
-    config_path: str = "/etc/jitsi-deploy/health.conf"
+    script_path: str = paths.HEALTH_SCRIPT
+    config_path: str = paths.HEALTH_CONFIG
     cron_schedule: str = "* * * * *"
 
     def __post_init__(self) -> None:
@@ -65,3 +62,37 @@ class HealthSettings:
                 raise ValueError(f"{name} must be at least 1: {getattr(self, name)}")
         if self.backoff_base < 0 or self.stop_timeout < 0:
             raise ValueError("backoff_base and stop_timeout must not be negative")
+
+
+def health_settings(site: Site, role: str) -> HealthSettings:
+    webhook = site.monitoring.webhook_url
+    return HealthSettings(
+        compose_project=paths.COMPOSE_PROJECT,
+        compose_dir=paths.STACK_DIR,
+        check_nginx=role == "core",
+        # A self-signed certificate is only trusted for the check, which pins the host name.
+        tls_insecure=site.tls.mode == "selfsigned",
+        fails_before_action=site.monitoring.failures_before_action,
+        max_restarts_per_hour=site.monitoring.max_restarts_per_hour,
+        webhook_url=webhook,
+        webhook_mode="kuma" if "/api/push/" in webhook else "json",
+    )
+
+
+def check_entries(services: list[Service]) -> list[str]:
+    """health.conf's SERVICE_CHECKS: "KIND NAME SERVICE RESTARTS [URL]" per check."""
+    return [
+        " ".join(filter(None, (c.kind, c.name, s.name, c.restarts or s.name, c.url)))
+        for s in services
+        for c in s.health
+    ]
+
+
+def restart_after_entries(services: list[Service]) -> list[str]:
+    """health.conf's RESTART_AFTER: "SERVICE DEPENDANT..." for the services others follow."""
+    entries = []
+    for service in services:
+        dependants = [s.name for s in services if service.name in s.restarts_after]
+        if dependants:
+            entries.append(" ".join([service.name, *dependants]))
+    return entries

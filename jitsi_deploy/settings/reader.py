@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from .errors import Problem
+from ..errors import Problem
 
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -19,6 +19,11 @@ def is_hostname(name: str) -> bool:
     """A DNS name of at least two labels, each letters, digits and inner hyphens."""
     labels = name.lower().rstrip(".").split(".")
     return len(name) <= 253 and len(labels) >= 2 and all(map(_HOSTNAME_LABEL.match, labels))
+
+
+def is_size(value: str) -> bool:
+    """A memory size as Docker writes it: a number and k, m or g."""
+    return bool(_SIZE.match(value))
 
 
 def is_ip(value: str) -> bool:

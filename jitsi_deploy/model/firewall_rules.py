@@ -1,11 +1,11 @@
-"""The firewall plan of a host: which ports are open, from where, and why."""
+"""The inbound rules of a host: which ports are open, from where, and why."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Deployment
-from .inventory import Host
+from ..settings.inventory import Host
+from ..settings.site import Deployment
 
 
 @dataclass(frozen=True)

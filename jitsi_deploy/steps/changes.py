@@ -6,10 +6,10 @@ import base64
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from .commands import Command
-from .facts import RemoteFile
-from .render import Directory, File
+from ..model.managed import Directory, File
+from ..remote.commands import Command
 
 # Suffixes of the files a deploy leaves beside a managed file: the new one before its atomic
 # rename, and the previous one kept for rollback.
@@ -29,6 +29,7 @@ class Change:
     + warn_only: a failure is a warning in the recap (e.g. a kernel key a container refuses).
     + file: for a file update, the wanted file (check mode diffs it against the host's copy).
     + explain: turns the output of a failure into advice (e.g. why certbot got no certificate).
+    + uploads: large local files (image archives) copied to the host before the step runs.
     """
 
     step: str
@@ -39,6 +40,29 @@ class Change:
     warn_only: bool = False
     file: File | None = None
     explain: Callable[[str], str] | None = None
+    uploads: tuple[Upload, ...] = ()
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A local file to copy to ``remote``, a path the SSH user may write."""
+
+    local: Path
+    remote: str
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A path on the host: its sha256 (files only), mode, and owner and group as name:id."""
+
+    sha256: str
+    mode: int
+    owner: str
+    group: str
+
+    def owned_by(self, owner: str, group: str) -> bool:
+        """Whether owner and group match, each given by name or by numeric id."""
+        return owner in self.owner.split(":") and group in self.group.split(":")
 
 
 def write_file(file: File) -> Command:
@@ -64,7 +88,7 @@ def write_file(file: File) -> Command:
 
 def file_change(step: str, file: File, actual: RemoteFile | None) -> Change:
     """The change that brings ``actual`` to ``file``; its diff is against an empty file until
-    check mode fetches the host's copy of an update (see deploy.with_diffs)."""
+    check mode fetches the host's copy of an update (see deploy/host.py)."""
     what = "create" if actual is None else "update"
     return Change(
         step,

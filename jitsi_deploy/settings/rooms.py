@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .reader import Reader
+from .secrets import Secret
 
 OtherRooms = Literal["allow", "deny", "password"]
 OTHER_ROOM_MODES: tuple[OtherRooms, ...] = ("allow", "deny", "password")
+# The private rooms' password when PRIVATE_ROOM_PASSWORD is empty: text a person can type.
+ROOM_PASSWORD = Secret("GENERATED_ROOM_PASSWORD", lambda: secrets.token_urlsafe(12))
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from . import paths
-from .errors import ValidationError
-from .proxy import SITE_PATH, TLS_ROOT
-from .render import Rendered, write_tree
+from ..errors import ValidationError
+from ..model import paths
+from .host import Rendered, write_tree
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # The Debian package of each validator, for the hint when one is missing.
 PACKAGES = {
     "docker-compose": "docker-compose",
@@ -61,7 +60,7 @@ def _checks(tree: Path) -> list[tuple[str, Callable[[], None]]]:
         return f"{tool} /{file.relative_to(tree)}"
 
     checks = [("compose config", partial(_compose, tree / paths.STACK_DIR.lstrip("/")))]
-    checks += [(label("nginx -t", f), partial(_nginx, f)) for f in _under(tree, SITE_PATH)]
+    checks += [(label("nginx -t", f), partial(_nginx, f)) for f in _under(tree, paths.NGINX_SITE)]
     checks += [(label("luacheck", f), partial(_luacheck, f)) for f in sorted(tree.rglob("*.lua"))]
     checks += [(label("shellcheck", f), partial(_shellcheck, f)) for f in _shell_scripts(tree)]
     return checks
@@ -101,7 +100,7 @@ def _nginx(site: Path) -> None:
         "openssl",
     )
     text = site.read_text()
-    for link in sorted(set(re.findall(rf"{re.escape(TLS_ROOT)}/[^;\s]+", text))):
+    for link in sorted(set(re.findall(rf"{re.escape(paths.TLS_ROOT)}/[^;\s]+", text))):
         text = text.replace(link, str(certs / (pair[0] if "fullchain" in link else pair[1])))
     (scratch / "site.conf").write_text(text)
     (scratch / "nginx.conf").write_text(

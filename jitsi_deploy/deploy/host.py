@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .apply import Outcome, Step, run_step
-from .changes import Change, file_diff
-from .config import Deployment
-from .errors import DeployError
-from .facts import HostFacts, facts_script, parse_facts, split_sections
-from .inventory import Host
-from .render import Rendered, render_host, services_of
-from .steps import certificates, files, handlers, images, packages
-from .steps import firewall as firewall_step
-from .steps.packages import release_of
-from .transport import Remote, SshConfig
+from ..errors import DeployError
+from ..remote.transport import Remote, SshConfig
+from ..render.host import Rendered, render_host
+from ..settings.inventory import Host
+from ..settings.site import Deployment
+from ..steps import STEPS
+from ..steps.changes import Change, file_diff
+from ..steps.facts import OS_RELEASE, HostFacts, facts_script, parse_facts, split_sections
+from ..steps.packages import release_of
+from ..steps.step import PlanInput, Step, StepPlan
+from .runner import Outcome, run_step
 
 Say = Callable[[Host, Change, str], None]
 
@@ -60,8 +60,8 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     try:
         facts = gather_facts(remote, render_host(deployment, host))
         # The host's nginx version decides one line of the site: render again knowing it.
-        rendered = render_host(deployment, host, release_of(facts).nginx_http2)
-        steps = plan(rendered, facts, options)
+        rendered = render_host(deployment, host, release_of(facts[OS_RELEASE]).nginx_http2)
+        steps = plan(rendered, facts, options.bundle)
         if options.check:
             report.planned = with_diffs(remote, steps)
         else:
@@ -75,37 +75,25 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     return report
 
 
-def gather_facts(remote: Remote, rendered: Rendered) -> HostFacts:
-    managed = [d.path for d in rendered.directories] + [f.path for f in rendered.files]
-    script = facts_script(managed, packages.packages_to_ask(), certificates.tls_probe(rendered))
-    output = remote.run_script(script)
-    return parse_facts(output.stdout)
+def gather_facts(remote: Remote, rendered: Rendered, steps: tuple[Step, ...] = STEPS) -> HostFacts:
+    """Every fact the steps read, in one round trip."""
+    facts = list({fact.name: fact for step in steps for fact in step.facts}.values())
+    return parse_facts(facts, remote.run_script(facts_script(facts, rendered)).stdout)
 
 
-def plan(rendered: Rendered, facts: HostFacts, options: Options) -> list[Step]:
-    """Every change the host needs, grouped by step, in the order they must run."""
-    site, host = rendered.site, rendered.host
-    file_changes = files.file_changes(rendered, facts)
-    reactions = {r for change in file_changes for r in change.reacts} | set(facts.pending)
-    if not set(services_of(host, site)) <= facts.running:
-        reactions.add("up:stack")
-    if file_changes:
-        file_changes.insert(0, handlers.remember(reactions))
-    nginx_files = [f.path for f in rendered.files if "reload:nginx" in f.reacts]
-    features = ("fail2ban",) if site.tuning.fail2ban else ()
-    steps = [
-        Step("packages", packages.package_changes(facts, site.tuning.docker_source, features)),
-        Step("firewall", firewall_step.firewall_changes(facts, rendered.firewall)),
-        Step("tls", certificates.placeholder_changes(rendered, facts)),
-        Step("files", file_changes),
-        images.image_step(host, site, facts, options.bundle),
-        Step("handlers", handlers.reaction_changes(reactions, nginx_files)),
-        Step("tls", certificates.certificate_changes(rendered, facts)),
-    ]
-    return [step for step in steps if step.changes]
+def plan(
+    rendered: Rendered, facts: HostFacts, bundle: Path | None, steps: tuple[Step, ...] = STEPS
+) -> list[StepPlan]:
+    """Every change the host needs, step by step, in the order they must run."""
+    planned: list[StepPlan] = []
+    for step in steps:
+        changes = step.plan(PlanInput(rendered, facts, bundle, tuple(planned)))
+        if changes:
+            planned.append(StepPlan(step.name, changes))
+    return planned
 
 
-def with_diffs(remote: Remote, steps: list[Step]) -> list[Change]:
+def with_diffs(remote: Remote, steps: list[StepPlan]) -> list[Change]:
     """The planned changes; file updates carry a diff against the host's current content."""
     updates = [c.file for s in steps for c in s.changes if c.file and c.file.mode & 0o077]
     current = _fetch_texts(remote, [f.path for f in updates])
@@ -135,7 +123,7 @@ def _fetch_texts(remote: Remote, paths: list[str]) -> dict[str, str]:
     }
 
 
-def _apply(remote: Remote, host: Host, steps: list[Step], report: HostReport, say: Say) -> None:
+def _apply(remote: Remote, host: Host, steps: list[StepPlan], report: HostReport, say: Say) -> None:
     for step in steps:
         outcomes = run_step(remote, step)
         for outcome in outcomes:

@@ -7,21 +7,17 @@ with the self-signed placeholder and keeps running when Let's Encrypt is unreach
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
-from jitsi_deploy.commands import Command
-from jitsi_deploy.templating import render_template
+from ..settings.site import Site
+from . import paths
 
 Http2Style = Literal["listen", "directive"]
-TLS_ROOT = "/etc/jitsi-deploy/tls"
-# conf.d is read inside the http block by the nginx packages of Debian, Ubuntu and RHEL alike.
-SITE_PATH = "/etc/nginx/conf.d/jitsi-meet.conf"
 
 
-def cert_paths(name: str, tls_root: str = TLS_ROOT) -> tuple[str, str]:
+def cert_paths(name: str, tls_root: str = paths.TLS_ROOT) -> tuple[str, str]:
     """The stable (fullchain, privkey) paths nginx reads for a host name."""
     base = PurePosixPath(tls_root) / name
     return str(base / "fullchain.pem"), str(base / "privkey.pem")
@@ -35,7 +31,7 @@ class ProxySettings:
     + web_upstream / monitor_upstream: where the containers are published on the host.
     + monitor_allow: client networks (CIDRs) allowed to reach the monitor; empty = everyone.
     + acme_webroot: directory served at /.well-known/acme-challenge/ on port 80.
-    + tls_root: holds <name>/fullchain.pem and <name>/privkey.pem symlinks (see tls.py).
+    + tls_root: holds <name>/fullchain.pem and <name>/privkey.pem symlinks (steps/certificates).
     + websocket_rate / bosh_rate: requests per second per client IP on /xmpp-websocket (one
       handshake per participant) and /http-bind (BOSH polls continuously, so it gets more).
     + burst: requests above the rate accepted at once: 50 people behind one NAT joining together
@@ -55,8 +51,8 @@ class ProxySettings:
     web_upstream: str = "127.0.0.1:8000"
     monitor_upstream: str = "127.0.0.1:3001"
     monitor_allow: tuple[str, ...] = ()
-    acme_webroot: str = "/var/www/jitsi-deploy-acme"
-    tls_root: str = TLS_ROOT
+    acme_webroot: str = paths.ACME_WEBROOT
+    tls_root: str = paths.TLS_ROOT
     websocket_rate: int = 10
     bosh_rate: int = 60
     burst: int = 200
@@ -76,13 +72,6 @@ class ProxySettings:
         return cert_paths(name, self.tls_root)
 
 
-SITE_TEMPLATE = "nginx/jitsi.conf.j2"
-
-
-def render_site(proxy: ProxySettings) -> str:
-    return render_template(SITE_TEMPLATE, proxy=proxy)
-
-
 @dataclass(frozen=True)
 class NginxControl:
     """How to check and reload the host's nginx (a test runs its own instance instead)."""
@@ -92,11 +81,14 @@ class NginxControl:
     reload: tuple[str, ...] = ("systemctl", "reload-or-restart", "nginx")
 
 
-def sha256(content: str | bytes) -> str:
-    data = content.encode() if isinstance(content, str) else content
-    return hashlib.sha256(data).hexdigest()
-
-
-def sh_args(script: str, args: tuple[str, ...], description: str) -> Command:
-    """A shell script with positional arguments (paths stay out of the script text)."""
-    return Command(("sh", "-c", script, "sh", *args), description)
+def proxy_settings(site: Site, nginx_http2: Http2Style = "listen") -> ProxySettings:
+    """The host nginx of a core host: the meeting site and, with monitoring, the status site."""
+    return ProxySettings(
+        meet_host=site.meet_hostname,
+        monitor_host=site.monitor_hostname if site.monitoring.enabled else "",
+        monitor_allow=site.monitoring.allowed_networks,
+        http2_style=nginx_http2,
+        # HSTS pins browsers to https for years: not while the certificate is a self-signed one.
+        hsts_max_age=0 if site.tls.mode == "selfsigned" else ProxySettings.hsts_max_age,
+        fail2ban=site.tuning.fail2ban,
+    )

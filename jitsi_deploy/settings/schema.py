@@ -1,7 +1,8 @@
 """Every key `.env` may set: its group, default and one-line meaning.
 
-`.env.example` documents exactly these keys (a test keeps the two in step), and an unknown key
-in `.env` is an error with a did-you-mean, so a typo never silently falls back to a default.
+`.env.example` is generated from these keys and those the services add (`invoke
+settings-example`; a test fails when the file differs), and an unknown key in `.env` is an
+error with a did-you-mean, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -11,23 +12,43 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Key:
-    """One setting; ``default=None`` marks it required, ``per_host`` allows an override."""
+    """One setting; ``default=None`` marks it required, ``per_host`` allows an override in the
+    inventory, and ``example`` is what `.env.example` shows instead of the default."""
 
     name: str
     group: str
     default: str | None
     help: str
     per_host: bool = False
+    example: str | None = None
 
 
 KEYS: tuple[Key, ...] = (
     # site
-    Key("PUBLIC_URL", "site", None, "full public https address of the meeting site"),
-    Key("MONITOR_HOSTNAME", "site", None, "host name of the Uptime Kuma status site"),
+    Key(
+        "PUBLIC_URL",
+        "site",
+        None,
+        "full public https address of the meeting site",
+        example="https://meet.example.org",
+    ),
+    Key(
+        "MONITOR_HOSTNAME",
+        "site",
+        None,
+        "host name of the Uptime Kuma status site",
+        example="status.example.org",
+    ),
     Key("TZ", "site", "UTC", "time zone of the containers", per_host=True),
     # TLS
     Key("TLS_MODE", "tls", "letsencrypt", "letsencrypt, custom (your own files) or selfsigned"),
-    Key("LETSENCRYPT_EMAIL", "tls", "", "contact address for the ACME account (letsencrypt)"),
+    Key(
+        "LETSENCRYPT_EMAIL",
+        "tls",
+        "",
+        "contact address for the ACME account (required with letsencrypt)",
+        example="admin@example.org",
+    ),
     Key("LETSENCRYPT_STAGING", "tls", "0", "1 = use the staging CA while testing"),
     Key("ACME_SERVER", "tls", "", "another ACME directory URL (a private CA); empty = default"),
     Key("TLS_CERT_FILE", "tls", "", "local certificate chain file (custom mode)"),
@@ -37,14 +58,20 @@ KEYS: tuple[Key, ...] = (
     Key("AUTH_TYPE", "auth", "internal", "internal, jwt, ldap or matrix"),
     Key("ENABLE_GUESTS", "auth", "0", "1 = guests may join rooms once a user opened them"),
     # rooms
-    Key("PUBLIC_ROOMS", "rooms", "", "comma list of fixed rooms anyone with the link may join"),
+    Key(
+        "PUBLIC_ROOMS",
+        "rooms",
+        "",
+        "comma list of fixed rooms anyone with the link may join",
+        example="daily-standup,team-meeting,weekly-review",
+    ),
     Key("PRIVATE_ROOM_PREFIX", "rooms", "private-", "rooms starting with this need a password"),
-    Key("PRIVATE_ROOM_PASSWORD", "rooms", "", "default private room password; empty = generated"),
+    Key("PRIVATE_ROOM_PASSWORD", "rooms", "", "default private room password; empty = generated (at least 12 characters)"),
     Key("PRIVATE_ROOM_PASSWORDS", "rooms", "", "per-room passwords: room=password,room2=password"),
     Key("OTHER_ROOMS", "rooms", "allow", "every other room: allow, deny or password"),
     # monitoring
     Key("ENABLE_MONITORING", "monitoring", "1", "1 = run Uptime Kuma on the core host"),
-    Key("MONITOR_ALLOWED_NETWORKS", "monitoring", "", "comma list of CIDRs allowed to the monitor"),
+    Key("MONITOR_ALLOWED_NETWORKS", "monitoring", "", "comma list of CIDRs allowed to the monitor; empty = everyone (it has its own login)"),
     Key("HEALTH_WEBHOOK_URL", "monitoring", "", "URL told of every health action; empty = none"),
     Key("HEALTH_FAILURES_BEFORE_ACTION", "monitoring", "2", "failed runs before a restart"),
     Key("HEALTH_MAX_RESTARTS_PER_HOUR", "monitoring", "3", "restarts per service per hour"),
@@ -90,13 +117,26 @@ KEYS: tuple[Key, ...] = (
         per_host=True,
     ),
     Key("NOFILE_LIMIT", "tuning", "65536", "open files per process", per_host=True),
-    Key("JVB_MEMORY_LIMIT", "tuning", "3g", "memory limit of the video bridge", per_host=True),
-    Key("JICOFO_MEMORY_LIMIT", "tuning", "1g", "memory limit of jicofo", per_host=True),
-    Key("PROSODY_MEMORY_LIMIT", "tuning", "512m", "memory limit of prosody", per_host=True),
-    Key("WEB_MEMORY_LIMIT", "tuning", "512m", "memory limit of the web container", per_host=True),
-    Key("KUMA_MEMORY_LIMIT", "tuning", "512m", "memory limit of Uptime Kuma", per_host=True),
     Key("ENABLE_FAIL2BAN", "tuning", "0", "1 = install fail2ban jails for nginx and sshd"),
 )
 
-BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
-GROUPS: tuple[str, ...] = tuple(dict.fromkeys(key.group for key in KEYS))
+HEADER = (
+    "# Settings of one Jitsi Meet site. Copy to .env and edit; every key is optional unless "
+    "marked.\n# Per-host overrides of the keys marked (per host) go on the host's line in the "
+    "inventory.\n"
+)
+
+
+def env_example(keys: tuple[Key, ...]) -> str:
+    """The text of `.env.example`: every key under its group, its meaning above it."""
+    out = [HEADER]
+    group = ""
+    for key in keys:
+        if key.group != group:
+            group = key.group
+            out.append(f"\n## {group}\n")
+        marks = ("(required) " if key.default is None else "", key.help)
+        per_host = " (per host)" if key.per_host else ""
+        value = key.example if key.example is not None else key.default or ""
+        out.append(f"# {''.join(marks)}{per_host}\n{key.name}={value}\n")
+    return "".join(out)

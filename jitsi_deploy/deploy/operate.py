@@ -6,12 +6,12 @@ import shlex
 import threading
 from dataclasses import dataclass
 
-from .deploy import Options
-from .errors import DeployError
+from ..errors import DeployError
+from ..remote.transport import Remote
+from ..settings.inventory import Host
+from ..steps.handlers import COMPOSE
 from .fleet import run_all
-from .inventory import Host
-from .steps.handlers import COMPOSE
-from .transport import Remote
+from .host import Options
 
 _print_lock = threading.Lock()
 

@@ -1,0 +1,306 @@
+"""The services of the stack, each described once, as data.
+
+Everything per service is derived from these descriptions: the compose file and its env file,
+the directories and config files a host gets, the image list, the health check's configuration,
+the memory-limit settings and the secrets to generate. Adding a service is one description
+here plus its templates.
+
+The Jitsi images' runtime contract (read from docker-jitsi-meet at the pinned release, see
+tests/standin/CONTRACT.md): read-only root, `/run` a tmpfs mounted `exec` (s6-overlay runs its
+init from there), mounted folders writable by uid 1000, prosody's data in /var/lib/prosody.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..settings.inventory import Host
+from ..settings.secrets import Secret
+from ..settings.site import Deployment, Images, MemoryKey, Site, size_mib
+from . import paths
+from .managed import Directory, container_directory
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a service runs: the host, its site settings, and the hosts around it."""
+
+    host: Host
+    site: Site
+    core: Host | None
+    bridges: tuple[Host, ...]
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A file the service reads from a mounted folder; a change restarts the service.
+
+    ``source`` is under templates/: a name ending in `.j2` is rendered with the placement,
+    any other file is sent as it is.
+    """
+
+    path: str
+    source: str
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One check the host's health script runs each minute; when it keeps failing, the
+    ``restarts`` service (by default the service itself) is restarted.
+
+    + kind: "http" (``url`` answers from the host), "container" (the image's own
+      healthcheck.sh inside the container), "bridges" (jicofo's stats at ``url`` count at least
+      one operational bridge).
+    """
+
+    name: str
+    kind: str
+    url: str = ""
+    restarts: str = ""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One container of the stack.
+
+    + image: the image reference, from the site's image settings.
+    + roles: the host roles that run it; ``enabled`` may switch it off per site.
+    + memory: its memory-limit setting; ``heap_variable`` gets a JVM heap that fits in it.
+    + jitsi_contract: the Jitsi images' runtime needs (read-only root, exec /run, uid 1000).
+    + ports, volumes, environment: compose entries for a placement; secrets reach the
+      environment through the env file, never the compose file; ``api_secrets`` are the
+      ones the deploy itself uses (an admin account it creates).
+    + directories: folders under the config dir its volumes need, owned by the container user.
+    + files: config files it reads; ``data_dirs``: other folders it keeps data in.
+    + health: what the host's health check probes; ``container_health``: compose's own check.
+    + depends_on: started after these; ``restarts_after``: restarted after these restart,
+      since it keeps a session with them.
+    """
+
+    name: str
+    image: Callable[[Images], str]
+    memory: MemoryKey
+    roles: frozenset[str] = frozenset({"core"})
+    enabled: Callable[[Site], bool] = lambda site: True
+    heap_variable: str = ""
+    jitsi_contract: bool = True
+    ports: Callable[[Placement], list[str]] = lambda placement: []
+    volumes: Callable[[Placement], list[str]] = lambda placement: []
+    environment: Callable[[Placement], dict[str, str]] = lambda placement: {}
+    secrets: tuple[Secret, ...] = ()
+    directories: tuple[str, ...] = ()
+    data_dirs: tuple[Directory, ...] = ()
+    files: tuple[ConfigFile, ...] = ()
+    health: tuple[HealthCheck, ...] = ()
+    container_health: tuple[str, ...] = ("CMD", "/usr/local/bin/healthcheck.sh")
+    depends_on: tuple[str, ...] = ()
+    restarts_after: tuple[str, ...] = ()
+    network_aliases: tuple[str, ...] = ()
+    api_secrets: tuple[Secret, ...] = ()
+
+    def runs_on(self, placement: Placement) -> bool:
+        return placement.host.role in self.roles and self.enabled(placement.site)
+
+
+def _xmpp_password() -> str:
+    return secrets.token_hex(16)  # what the images' own gen-passwords.sh makes
+
+
+JICOFO_PASSWORD = Secret("JICOFO_AUTH_PASSWORD", _xmpp_password)
+JVB_PASSWORD = Secret("JVB_AUTH_PASSWORD", _xmpp_password)
+KUMA_ADMIN_PASSWORD = Secret("KUMA_ADMIN_PASSWORD", lambda: secrets.token_urlsafe(18))
+
+JVM_MINIMUM_MIB = 768
+
+
+def _jitsi(name: str) -> Callable[[Images], str]:
+    return lambda images: images.jitsi(name)
+
+
+def _config(*mounts: str) -> Callable[[Placement], list[str]]:
+    """Volumes from the config dir: ``sub:container-path`` becomes ``${CONFIG}/sub:path:Z``."""
+    return lambda placement: [f"{paths.CONFIG_DIR}/{m}:Z" for m in mounts]
+
+
+def _auth(placement: Placement) -> dict[str, str]:
+    auth = placement.site.auth
+    return {
+        "ENABLE_AUTH": str(int(auth.enabled)),
+        "ENABLE_GUESTS": str(int(auth.guests)),
+        "AUTH_TYPE": auth.type,
+    }
+
+
+def _web_environment(placement: Placement) -> dict[str, str]:
+    # Behind the host nginx: plain http on 8000, no certificates of its own.
+    return {
+        "PUBLIC_URL": placement.site.public_url,
+        "DISABLE_HTTPS": "1",
+        "ENABLE_HTTP_REDIRECT": "0",
+        "ENABLE_LETSENCRYPT": "0",
+        **_auth(placement),
+    }
+
+
+def _prosody_ports(placement: Placement) -> list[str]:
+    # Only remote bridges need the client port; with none it stays inside the compose network.
+    return ["5222:5222"] if placement.bridges else []
+
+
+def _prosody_environment(placement: Placement) -> dict[str, str]:
+    return {
+        "PUBLIC_URL": placement.site.public_url,
+        **_auth(placement),
+        "XMPP_MUC_MODULES": "room_policy",
+    }
+
+
+def _jicofo_environment(placement: Placement) -> dict[str, str]:
+    # Without both switches /about/health is missing and the REST port listens on the
+    # container's loopback only: the published port would answer nothing.
+    return {
+        **_auth(placement),
+        "JICOFO_ENABLE_HEALTH_CHECKS": "1",
+        "JICOFO_ENABLE_REST": "1",
+    }
+
+
+def _jvb_environment(placement: Placement) -> dict[str, str]:
+    host = placement.host
+    environment = {"JVB_ADVERTISE_IPS": host.public_ip, "JVB_MUC_NICKNAME": host.name}
+    if host.role == "jvb" and placement.core:
+        environment |= {"XMPP_SERVER": placement.core.address, "XMPP_PORT": "5222"}
+    return environment
+
+
+WEB = Service(
+    "web",
+    _jitsi("web"),
+    MemoryKey("WEB_MEMORY_LIMIT", "512m", "memory limit of the web container"),
+    ports=lambda placement: ["127.0.0.1:8000:8000"],
+    volumes=_config("web:/config", "storage/web:/storage"),
+    environment=_web_environment,
+    directories=("web", "storage", "storage/web"),
+    health=(HealthCheck("web", "http", "http://127.0.0.1:8000/"),),
+    container_health=("CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/"),
+    depends_on=("prosody",),
+    network_aliases=("meet.jitsi",),
+)
+
+PROSODY = Service(
+    "prosody",
+    _jitsi("prosody"),
+    MemoryKey("PROSODY_MEMORY_LIMIT", "512m", "memory limit of prosody"),
+    ports=_prosody_ports,
+    volumes=_config(
+        "prosody/config:/config",
+        "prosody/prosody-plugins-custom:/prosody-plugins-custom",
+        "storage/prosody:/var/lib/prosody",
+    ),
+    environment=_prosody_environment,
+    secrets=(JICOFO_PASSWORD, JVB_PASSWORD),
+    directories=(
+        "prosody",
+        "prosody/config",
+        "prosody/config/conf.d",
+        "prosody/prosody-plugins-custom",
+        "storage",
+        "storage/prosody",
+    ),
+    files=(
+        ConfigFile(
+            f"{paths.PROSODY_PLUGINS_DIR}/mod_room_policy.lua", "prosody/mod_room_policy.lua"
+        ),
+        ConfigFile(
+            f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua", "prosody/room-policy.cfg.lua.j2", 0o600
+        ),
+    ),
+    health=(HealthCheck("prosody-health", "container"),),
+    network_aliases=("xmpp.meet.jitsi",),
+)
+
+JICOFO = Service(
+    "jicofo",
+    _jitsi("jicofo"),
+    MemoryKey("JICOFO_MEMORY_LIMIT", "1g", "memory limit of jicofo", f"{JVM_MINIMUM_MIB}m"),
+    heap_variable="JICOFO_MAX_MEMORY",
+    ports=lambda placement: ["127.0.0.1:8888:8888"],
+    volumes=_config("jicofo:/config"),
+    environment=_jicofo_environment,
+    secrets=(JICOFO_PASSWORD,),
+    directories=("jicofo",),
+    health=(
+        HealthCheck("jicofo-health", "http", "http://127.0.0.1:8888/about/health"),
+        # jvb's own health stays green when it lost its XMPP session; jicofo's count does not.
+        HealthCheck("jicofo-bridges", "bridges", "http://127.0.0.1:8888/stats", restarts="jvb"),
+    ),
+    depends_on=("prosody",),
+    restarts_after=("prosody",),
+)
+
+JVB = Service(
+    "jvb",
+    _jitsi("jvb"),
+    MemoryKey("JVB_MEMORY_LIMIT", "3g", "memory limit of the video bridge", f"{JVM_MINIMUM_MIB}m"),
+    roles=frozenset({"core", "jvb"}),
+    heap_variable="VIDEOBRIDGE_MAX_MEMORY",
+    ports=lambda placement: ["10000:10000/udp", "127.0.0.1:8080:8080"],
+    volumes=_config("jvb:/config"),
+    environment=_jvb_environment,
+    secrets=(JVB_PASSWORD,),
+    directories=("jvb",),
+    health=(HealthCheck("jvb-health", "http", "http://127.0.0.1:8080/about/health"),),
+    depends_on=("prosody",),
+    restarts_after=("prosody",),
+)
+
+UPTIME_KUMA = Service(
+    "uptime-kuma",
+    lambda images: images.uptime_kuma,
+    MemoryKey("KUMA_MEMORY_LIMIT", "512m", "memory limit of Uptime Kuma"),
+    enabled=lambda site: site.monitoring.enabled,
+    jitsi_contract=False,
+    # Only nginx reaches it: until its admin is created, whoever connects first could claim it.
+    ports=lambda placement: ["127.0.0.1:3001:3001"],
+    volumes=lambda placement: [f"{paths.KUMA_DATA_DIR}:/app/data"],
+    environment=lambda placement: {"UPTIME_KUMA_DB_TYPE": "sqlite"},
+    data_dirs=(Directory(paths.KUMA_DATA_DIR, 0o700),),
+    container_health=(),  # the image has its own HEALTHCHECK
+    api_secrets=(KUMA_ADMIN_PASSWORD,),
+)
+
+SERVICES: tuple[Service, ...] = (WEB, PROSODY, JICOFO, JVB, UPTIME_KUMA)
+
+
+def services_at(placement: Placement, catalog: tuple[Service, ...] = SERVICES) -> list[Service]:
+    """The services ``placement`` runs, in start order."""
+    return [service for service in catalog if service.runs_on(placement)]
+
+
+def memory_keys(catalog: tuple[Service, ...] = SERVICES) -> Mapping[str, MemoryKey]:
+    return {service.name: service.memory for service in catalog}
+
+
+def all_secrets(catalog: tuple[Service, ...] = SERVICES) -> tuple[Secret, ...]:
+    found = (secret for s in catalog for secret in (*s.secrets, *s.api_secrets))
+    return tuple({secret.name: secret for secret in found}.values())
+
+
+def directories(service: Service) -> list[Directory]:
+    config = [container_directory(f"{paths.CONFIG_DIR}/{d}") for d in service.directories]
+    return config + list(service.data_dirs)
+
+
+def heap_mib(limit: str) -> int:
+    """A JVM heap that leaves the rest of the container's limit to threads, metaspace and the
+    bridge's direct buffers: a quarter, at least 256 MiB."""
+    mib = size_mib(limit)
+    return mib - max(256, mib // 4)
+
+
+def placement_of(deployment: Deployment, host: Host) -> Placement:
+    bridges = tuple(h for h in deployment.hosts if h.role == "jvb")
+    return Placement(host, deployment.sites[host.name], deployment.core, bridges)

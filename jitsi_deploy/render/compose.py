@@ -1,0 +1,139 @@
+"""The compose file and its env file, built from the service descriptions.
+
+The compose file is written by a small emitter rather than a template: every string goes out
+JSON-quoted (a valid YAML scalar that cannot hold a raw newline or start a new key), and every
+`$` is doubled so Compose never interpolates a value. Only ``EnvRef`` values, the secrets,
+become `${NAME}` references into the env file, so no secret is in the compose file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import paths
+from ..model.services import Placement, Service, heap_mib
+from ..settings.secrets import Secret
+
+# Compose file format 2.4: read by Compose v1 (docker-compose) and v2 (docker compose) alike,
+# and the last format with per-service memory limits outside swarm mode.
+COMPOSE_VERSION = "2.4"
+NETWORK = "meet.jitsi"
+# What the Jitsi images' s6-overlay init needs: it runs from /run, so /run must allow exec.
+JITSI_TMPFS = ("/run:size=16M,mode=1750,exec", "/tmp:size=16M,mode=1777,noexec")
+LOGGING = {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class EnvRef:
+    """A value Compose takes from the env file beside the compose file."""
+
+    name: str
+
+
+def compose_file(placement: Placement, services: list[Service]) -> str:
+    header = (
+        f"# Written by jitsi-deploy for {placement.host.name} ({placement.host.role}); "
+        "changes here are overwritten.\n"
+    )
+    document = {
+        "version": COMPOSE_VERSION,
+        "services": {s.name: service_entry(s, placement, services) for s in services},
+        "networks": {NETWORK: {}},
+    }
+    return header + to_yaml(document)
+
+
+def env_file(placement: Placement, services: list[Service]) -> str:
+    """The env file Compose reads: the project name and the secrets."""
+    lines = [
+        f"# Written by jitsi-deploy for {placement.host.name}: secrets of the stack. Keep at 0600.",
+        f"COMPOSE_PROJECT_NAME={paths.COMPOSE_PROJECT}",
+    ]
+    lines += [f"{s.name}={placement.site.secrets[s.name]}" for s in env_secrets(services)]
+    return "\n".join(lines) + "\n"
+
+
+def env_secrets(services: list[Service]) -> list[Secret]:
+    found = {secret.name: secret for service in services for secret in service.secrets}
+    return list(found.values())
+
+
+def service_entry(service: Service, placement: Placement, running: list[Service]) -> dict:
+    site = placement.site
+    entry: dict[str, Any] = {"image": service.image(site.images), "restart": "unless-stopped"}
+    if service.jitsi_contract:
+        entry |= {"read_only": True, "tmpfs": list(JITSI_TMPFS)}
+    entry |= {"mem_limit": site.tuning.memory[service.name], "logging": LOGGING}
+    if ports := service.ports(placement):
+        entry["ports"] = ports
+    if volumes := service.volumes(placement):
+        entry["volumes"] = volumes
+    entry["environment"] = environment(service, placement)
+    if service.container_health:
+        entry["healthcheck"] = _healthcheck(service)
+    names = {s.name for s in running}
+    if depends := [name for name in service.depends_on if name in names]:
+        entry["depends_on"] = depends
+    aliases = {"aliases": list(service.network_aliases)} if service.network_aliases else {}
+    entry["networks"] = {NETWORK: aliases}
+    return entry
+
+
+def environment(service: Service, placement: Placement) -> dict[str, str | EnvRef]:
+    values: dict[str, str | EnvRef] = dict(service.environment(placement))
+    if service.heap_variable:
+        limit = placement.site.tuning.memory[service.name]
+        values[service.heap_variable] = f"{heap_mib(limit)}m"
+    values |= {secret.name: EnvRef(secret.name) for secret in service.secrets}
+    values["TZ"] = placement.site.timezone
+    return values
+
+
+def _healthcheck(service: Service) -> dict[str, Any]:
+    # JVMs take longer to come up than the others.
+    start = "60s" if service.heap_variable else "30s"
+    return {
+        "test": list(service.container_health),
+        "interval": "30s",
+        "timeout": "5s",
+        "retries": 3,
+        "start_period": start,
+    }
+
+
+def to_yaml(value: Any, indent: int = 0) -> str:
+    """Block-style YAML for dicts, lists and scalars; see the module docstring for quoting."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        if not value:
+            return "{}\n"
+        return "".join(_yaml_item(f"{pad}{_key(k)}:", v, indent) for k, v in value.items())
+    if isinstance(value, list):
+        if not value:
+            return "[]\n"
+        return "".join(_yaml_item(f"{pad}-", v, indent) for v in value)
+    return _scalar(value) + "\n"
+
+
+def _yaml_item(prefix: str, value: Any, indent: int) -> str:
+    if isinstance(value, dict | list) and value:
+        return f"{prefix}\n{to_yaml(value, indent + 1)}"
+    return f"{prefix} {to_yaml(value, indent + 1)}"
+
+
+def _key(key: str) -> str:
+    return key if _PLAIN_KEY.match(key) else json.dumps(key)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, EnvRef):
+        return json.dumps(f"${{{value.name}}}")
+    return json.dumps(str(value).replace("$", "$$"))

@@ -1,0 +1,190 @@
+"""Render the complete set of files one host receives, in memory, deterministically."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..errors import RenderError
+from ..model import paths
+from ..model.docker_daemon import docker_daemon_settings
+from ..model.firewall_rules import Rule, firewall_rules
+from ..model.health import check_entries, health_settings, restart_after_entries
+from ..model.managed import CONTAINER_USER, Directory, File
+from ..model.monitors import monitors
+from ..model.proxy import Http2Style, ProxySettings, proxy_settings
+from ..model.services import (
+    SERVICES,
+    ConfigFile,
+    Placement,
+    Service,
+    directories,
+    placement_of,
+    services_at,
+)
+from ..settings.inventory import Host
+from ..settings.site import Deployment, Site
+from .compose import compose_file, env_file
+from .templating import TEMPLATES_DIR, render_template
+
+SCRIPTS_DIR = TEMPLATES_DIR.parent / "scripts"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Everything one host receives, and the services it runs."""
+
+    host: Host
+    site: Site
+    services: tuple[Service, ...]
+    directories: tuple[Directory, ...]
+    files: tuple[File, ...]
+    firewall: tuple[Rule, ...] = ()
+
+    def file(self, path: str) -> File:
+        return next(f for f in self.files if f.path == path)
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services)
+
+
+def render_host(
+    deployment: Deployment,
+    host: Host,
+    nginx_http2: Http2Style = "listen",
+    catalog: tuple[Service, ...] = SERVICES,
+) -> Rendered:
+    """Every file of ``host``; ``nginx_http2`` is the HTTP/2 syntax of the host's nginx and
+    ``catalog`` the services to choose from."""
+    placement = placement_of(deployment, host)
+    services = services_at(placement, catalog)
+    site = placement.site
+    rules = firewall_rules(deployment, host)
+    files = [*_stack_files(placement, services), *_kernel_files(site)]
+    files += [*_plan_files(host, site, rules), *_health_files(placement, services)]
+    if site.tuning.fail2ban:
+        files.append(_fail2ban_jails(host, site))
+    if host.role == "core":
+        files.append(_nginx_site(proxy_settings(site, nginx_http2)))
+    return Rendered(host, site, tuple(services), _directories(host, services), tuple(files), rules)
+
+
+def template(name: str, context: dict[str, Any]) -> bytes:
+    """Render ``name``; a template bug names the template and line instead of a bare traceback."""
+    try:
+        return render_template(name, **context).encode()
+    except jinja2.TemplateError as error:
+        line = getattr(error, "lineno", None)
+        where = f"templates/{name}" + (f":{line}" if line else "")
+        raise RenderError(f"{where}: {error}") from error
+
+
+def _stack_files(placement: Placement, services: list[Service]) -> list[File]:
+    stack = ("up:stack",)
+    files = [
+        File(paths.COMPOSE_FILE, compose_file(placement, services).encode(), reacts=stack),
+        File(paths.COMPOSE_ENV, env_file(placement, services).encode(), 0o600, reacts=stack),
+    ]
+    return files + [_config_file(s, f, placement) for s in services for f in s.files]
+
+
+def _config_file(service: Service, config: ConfigFile, placement: Placement) -> File:
+    if config.source.endswith(".j2"):
+        context = {"host": placement.host, "site": placement.site, "paths": paths}
+        content = template(config.source, context)
+    else:
+        content = (TEMPLATES_DIR / config.source).read_bytes()
+    owner = CONTAINER_USER
+    return File(config.path, content, config.mode, owner, owner, (f"restart:{service.name}",))
+
+
+def _kernel_files(site: Site) -> list[File]:
+    context = {"site": site}
+    return [
+        File(paths.SYSCTL_FILE, template("kernel/sysctl.conf.j2", context), reacts=("sysctl",)),
+        File(paths.LIMITS_FILE, template("kernel/limits.conf.j2", context)),
+        File(
+            paths.DOCKER_LIMITS_DROPIN,
+            template("kernel/docker-limits.conf.j2", context),
+            reacts=("restart:docker",),
+        ),
+        File(paths.DOCKER_DAEMON_SETTINGS, _json(docker_daemon_settings(site))),
+    ]
+
+
+def _plan_files(host: Host, site: Site, rules: tuple[Rule, ...]) -> list[File]:
+    plan = template("firewall/rules.j2", {"host": host, "rules": rules})
+    files = [File(paths.FIREWALL_PLAN, plan)]
+    if host.role == "core":
+        files.append(File(paths.MONITORS, _json(monitors(site))))
+    return files
+
+
+def _health_files(placement: Placement, services: list[Service]) -> list[File]:
+    health = health_settings(placement.site, placement.host.role)
+    context = {
+        "health": health,
+        "public_hostname": placement.site.meet_hostname,
+        "services": services,
+        "checks": check_entries(services),
+        "restart_after": restart_after_entries(services),
+    }
+    script = (SCRIPTS_DIR / "jitsi-health").read_bytes()
+    return [
+        File(health.script_path, script, 0o755),
+        File(health.config_path, template("health/health.conf.j2", context), 0o600),
+        File(paths.HEALTH_CRON, template("health/cron.j2", context)),
+        File(paths.HEALTH_LOGROTATE, template("health/logrotate.j2", context)),
+    ]
+
+
+def _fail2ban_jails(host: Host, site: Site) -> File:
+    nginx_log = proxy_settings(site).fail2ban_log if host.role == "core" else ""
+    context = {"ssh_port": host.port, "nginx_log": nginx_log}
+    jails = template("fail2ban/jail.local.j2", context)
+    return File(paths.FAIL2BAN_JAILS, jails, reacts=("restart:fail2ban",))
+
+
+def _nginx_site(proxy: ProxySettings) -> File:
+    return File(paths.NGINX_SITE, render_site(proxy).encode(), reacts=("reload:nginx",))
+
+
+SITE_TEMPLATE = "nginx/jitsi.conf.j2"
+
+
+def render_site(proxy: ProxySettings) -> str:
+    return render_template(SITE_TEMPLATE, proxy=proxy)
+
+
+def _directories(host: Host, services: list[Service]) -> tuple[Directory, ...]:
+    dirs = [Directory(paths.STACK_DIR), Directory(paths.ETC_DIR), Directory(paths.CONFIG_DIR)]
+    dirs += [d for service in services for d in directories(service)]
+    if host.role == "core":
+        webroot = paths.ACME_WEBROOT  # served on port 80 for ACME HTTP-01 challenges
+        dirs += [
+            Directory(f"{webroot}{sub}")
+            for sub in ("", "/.well-known", "/.well-known/acme-challenge")
+        ]
+    return tuple(dict.fromkeys(dirs))
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+def write_tree(rendered: Rendered, build_dir: Path) -> Path:
+    """Write the files under ``build_dir/<host>/`` mirroring the remote paths; returns that dir."""
+    root = build_dir / rendered.host.name
+    for directory in rendered.directories:
+        (root / directory.path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for file in rendered.files:
+        target = root / file.path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(file.content)
+        target.chmod(file.mode)
+    return root

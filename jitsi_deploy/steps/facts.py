@@ -1,0 +1,124 @@
+"""Facts: what a host is and has, each a shell snippet plus a pure parser of what it prints.
+
+The snippets of every step are joined into ONE script, run in one round trip; it prints each
+fact's lines under a ``@@name`` header, and each parser is tested from captured output without a
+server. The system facts below are the ones several steps read.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..render.host import Rendered
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, eq=False)
+class Fact(Generic[T]):
+    """One fact: ``command(rendered)`` is the shell snippet, ``parse(lines)`` its meaning."""
+
+    name: str
+    command: Callable[[Rendered], str]
+    parse: Callable[[list[str]], T]
+
+
+class HostFacts:
+    """The parsed facts of one host, looked up by the Fact that read them."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, fact: Fact[T]) -> T:
+        return self._values[fact.name]
+
+    @classmethod
+    def of(cls, **values: Any) -> HostFacts:
+        """Facts given by name (tests: "facts in, changes out" without a host)."""
+        return cls(values)
+
+
+def facts_script(facts: Iterable[Fact[Any]], rendered: Rendered) -> str:
+    return "".join(f"echo @@{f.name}\n{f.command(rendered)}\n" for f in facts) + "echo @@end\n"
+
+
+def parse_facts(facts: Iterable[Fact[Any]], output: str) -> HostFacts:
+    sections = split_sections(output)
+    return HostFacts({f.name: f.parse(sections.get(f.name, [])) for f in facts})
+
+
+def split_sections(output: str) -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        if line.startswith("@@"):
+            current = sections.setdefault(line[2:].strip(), [])
+        elif current is not None and line.strip():
+            current.append(line)  # trailing tabs separate empty fields (the TLS probe)
+    return sections
+
+
+def fixed(command: str) -> Callable[[Rendered], str]:
+    """A snippet that is the same for every host."""
+    return lambda rendered: command
+
+
+def lines(output: list[str]) -> tuple[str, ...]:
+    return tuple(output)
+
+
+@dataclass(frozen=True)
+class OsRelease:
+    id: str
+    version: str
+    family: str
+
+
+def parse_os_release(output: list[str]) -> OsRelease:
+    pairs = (line.split("=", 1) for line in output if "=" in line)
+    fields = {key: value.strip().strip('"') for key, value in pairs}
+    return OsRelease(fields.get("ID", ""), fields.get("VERSION_ID", ""), os_family(fields))
+
+
+def os_family(os_release: dict[str, str]) -> str:
+    """'debian' for Debian and Ubuntu, 'rhel' for Rocky, Alma, CentOS and RHEL, else ''."""
+    ids = {os_release.get("ID", ""), *os_release.get("ID_LIKE", "").split()}
+    if ids & {"debian", "ubuntu"}:
+        return "debian"
+    if ids & {"rhel", "centos", "fedora", "rocky", "almalinux"}:
+        return "rhel"
+    return ""
+
+
+def parse_ports(output: list[str]) -> tuple[int, ...]:
+    return tuple(sorted({int(p) for p in output if p.isdigit()}))
+
+
+def parse_states(output: list[str]) -> dict[str, str]:
+    """``name state`` lines, e.g. systemd units and whether they are active."""
+    return dict(line.split(" ", 1) for line in output if " " in line)
+
+
+OS_RELEASE = Fact("os-release", fixed("cat /etc/os-release 2>/dev/null"), parse_os_release)
+SSH_PORTS = Fact(
+    "ssh-ports",
+    fixed(
+        "(sshd -T 2>/dev/null || /usr/sbin/sshd -T 2>/dev/null) | awk '$1 == \"port\" {print $2}'"
+    ),
+    parse_ports,
+)
+SYSTEM_SERVICES = Fact(
+    "services",
+    fixed(
+        "for s in docker nginx cron crond; do "
+        'echo "$s $(systemctl is-active "$s" 2>/dev/null)"; done'
+    ),
+    parse_states,
+)
+
+
+def quoted(words: Iterable[str]) -> str:
+    return " ".join(shlex.quote(w) for w in sorted(set(words)))
