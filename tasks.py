@@ -13,8 +13,8 @@ from invoke import Exit, task
 from jitsi_deploy.bundle import save_bundle
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
-from jitsi_deploy.render.host import render_host, write_tree
 from jitsi_deploy.model.deployment import SPEC
+from jitsi_deploy.render.host import render_host, write_tree
 from jitsi_deploy.render.validate import validate
 from jitsi_deploy.settings.schema import env_example
 from jitsi_deploy.steps.images import wanted_images
@@ -68,10 +68,16 @@ def settings_example(c):
     print(f"wrote .env.example: {len(SPEC.keys)} settings")
 
 
-@task(help={"args": "extra pytest arguments, e.g. '-k prosody'"})
-def test(c, args=""):
+@task(
+    help={
+        "args": "extra pytest arguments, e.g. '-k prosody'",
+        "fast": "only the tests that need no Docker, root or test hosts (seconds)",
+    }
+)
+def test(c, args="", fast=False):
     """Run the whole test suite (needs the machine prepared by tests/rig/setup-machine.sh)."""
-    c.run(f"{sys.executable} -m pytest {args}", pty=False)
+    select = '-m "not docker and not root and not slow" ' if fast else ""
+    c.run(f"{sys.executable} -m pytest {select}{args}", pty=False)
 
 
 @task(help={"hosts": "deploy benchmark host counts, comma-separated (default 1,5)"})

@@ -6,17 +6,45 @@ import itertools
 import os
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from rig.hosts import TestHost, start_host, stop_host
+
+from tests.rig.hosts import TestHost, start_host, stop_host
 
 MakeHost = Callable[..., TestHost]
 
 
+# What the tests of each folder need; `invoke test --fast` runs those that need none of it.
+NEEDS = {
+    "e2e": ("docker", "slow"),
+    "bench": ("docker", "slow"),
+    "health": ("docker",),
+    "standin": ("docker",),
+    "kuma": ("docker",),
+    "rig": ("docker",),
+    "prosody": ("docker", "root"),
+    "nginx": ("root",),
+    "tls": ("root", "docker"),
+}
+MARKERS = {
+    "docker": "needs the Docker engine (test hosts, stand-in containers)",
+    "root": "needs root (a real nginx, Prosody or certbot on this machine)",
+    "slow": "long end-to-end test (installs packages inside a test host)",
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "slow: long end-to-end test (installs packages inside a test host)"
-    )
+    for name, meaning in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {meaning}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        for marker in NEEDS.get(folder, ()):
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

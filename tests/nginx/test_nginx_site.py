@@ -17,7 +17,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from nginx_rig import (
+from websockets.asyncio.client import connect
+
+from jitsi_deploy.model.proxy import ProxySettings
+from jitsi_deploy.remote.commands import Command
+from jitsi_deploy.render.host import File, render_site
+from jitsi_deploy.steps.certificates import (
+    CertbotPaths,
+    parse_probe,
+    placeholder_plan,
+    probe_command,
+)
+from jitsi_deploy.steps.changes import write_file
+from jitsi_deploy.steps.handlers import reload_nginx
+from tests.nginx.nginx_rig import (
     NginxUnderTest,
     PlanFailed,
     execute,
@@ -26,14 +39,6 @@ from nginx_rig import (
     make_webroot,
     upstream,
 )
-from websockets.asyncio.client import connect
-
-from jitsi_deploy.steps.changes import write_file
-from jitsi_deploy.remote.commands import Command
-from jitsi_deploy.model.proxy import ProxySettings, render_site
-from jitsi_deploy.render.host import File
-from jitsi_deploy.steps.handlers import reload_nginx
-from jitsi_deploy.steps.certificates import CertbotPaths, parse_probe, placeholder_plan, probe_command
 
 ADDRESS = "127.0.73.1"
 HTTPS = f"{ADDRESS}:443"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import jinja2
 
-from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.render.templating import TEMPLATES_DIR, lua_literal, render_template
+from jitsi_deploy.settings.rooms import RoomPolicy
 
 HERE = Path(__file__).resolve().parent
 PROSODY13_IMAGE = os.environ.get("PROSODY13_IMAGE", "jitsi-deploy/prosody13:trixie")

@@ -19,23 +19,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from acme_rig import Pebble, pebble
 from cryptography import x509
-from nginx_rig import NginxUnderTest, PlanFailed, execute, make_webroot, upstream
 from websockets.asyncio.client import connect
 
+from jitsi_deploy.model.proxy import ProxySettings
 from jitsi_deploy.remote.commands import Command
-from jitsi_deploy.model.proxy import ProxySettings, render_site
+from jitsi_deploy.render.host import render_site
+from jitsi_deploy.settings.tls import TlsSettings
+from jitsi_deploy.steps.certbot_errors import explain_certbot_failure
 from jitsi_deploy.steps.certificates import (
     CertbotPaths,
-    TlsSettings,
     certificate_plan,
-    explain_certbot_failure,
     parse_probe,
     placeholder_plan,
     probe_command,
     renew_command,
 )
+from tests.nginx.nginx_rig import NginxUnderTest, PlanFailed, execute, make_webroot, upstream
+from tests.tls.acme_rig import Pebble, pebble
 
 ADDRESS = "127.0.73.2"
 NOTHING_LISTENS = "127.0.73.3"

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from acme_rig import Pebble, pebble
 
 from tests.e2e.site import Site
 from tests.rig.hosts import TestHost, host_exec
+from tests.tls.acme_rig import Pebble, pebble
 
 pytestmark = pytest.mark.slow
 NAMES = ("meet.test", "status.test")

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.model.proxy import NginxControl, ProxySettings
 from jitsi_deploy.remote.commands import Command
-from jitsi_deploy.model.proxy import NginxControl, ProxySettings, sha256
+from jitsi_deploy.settings.tls import TlsSettings
+from jitsi_deploy.steps.certbot_errors import explain_certbot_failure
 from jitsi_deploy.steps.certificates import (
     CertbotPaths,
     CertFacts,
     HostTlsFacts,
-    TlsSettings,
     certbot_command,
     certificate_plan,
-    explain_certbot_failure,
     install_hook_command,
     parse_probe,
     placeholder_plan,
@@ -25,6 +25,7 @@ from jitsi_deploy.steps.certificates import (
     read_custom_pair,
     render_hook,
     renew_command,
+    sha256,
     source_dir,
     switch_command,
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jitsi_deploy.model.proxy import ProxySettings, render_site
+from jitsi_deploy.model.proxy import ProxySettings
+from jitsi_deploy.render.host import render_site
 from jitsi_deploy.steps.packages import RELEASES
 
 PROXY = ProxySettings(meet_host="meet.example.org")
