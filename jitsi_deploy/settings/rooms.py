@@ -23,12 +23,15 @@ class RoomPolicy:
     + public_rooms: fixed rooms anyone with the link joins; nobody can lock them.
     + private_prefix: rooms whose name starts with it need a password.
     + default_password: the password of a private room without a password of its own.
-    + room_passwords: per-room passwords, by full (lowercase) room name.
+    + room_passwords: per-room passwords, by (lowercase) room name.
     + other_rooms: "allow" (Jitsi's default), "deny" (refuse) or "password" (default password).
     + service_accounts: bare JIDs (or whole domains) that join every room without its password.
       The default is what the Jitsi prosody image whitelists: focus (jicofo), which creates the
       conference rooms. Add ``recorder@hidden.meet.jitsi`` when Jibri recording is enabled and
       ``transcriber@hidden.meet.jitsi`` when Jigasi transcription is.
+
+    Room names are ASCII letters, digits, '-', '_' and '.': Prosody refuses every other room
+    name, and matches these against a room's name without its ``[tenant]`` prefix.
     """
 
     public_rooms: tuple[str, ...] = ()
@@ -59,8 +62,11 @@ def password_weakness(password: str) -> str:
 
 def read_room_policy(reader: Reader, generated_password: str) -> RoomPolicy:
     """The room policy from the rooms keys; ``generated_password`` serves when none is set."""
-    prefix = reader.text("PRIVATE_ROOM_PREFIX").lower()
-    if not _ROOM_NAME.match(prefix.rstrip("-_.") or "x"):
+    raw_prefix = reader.text("PRIVATE_ROOM_PREFIX")
+    prefix = raw_prefix.lower()
+    if not raw_prefix.isascii():
+        reader.fail("PRIVATE_ROOM_PREFIX", _not_ascii(raw_prefix))
+    elif not _ROOM_NAME.fullmatch(prefix.rstrip("-_.") or "x"):
         reader.fail("PRIVATE_ROOM_PREFIX", f"{prefix!r} is not a valid room name prefix.")
     public = _public_rooms(reader, prefix)
     default_password = _password(reader, "PRIVATE_ROOM_PASSWORD") or generated_password
@@ -73,21 +79,43 @@ def read_room_policy(reader: Reader, generated_password: str) -> RoomPolicy:
     )
 
 
-def _room_name(reader: Reader, key: str, raw: str) -> str:
+def _not_ascii(raw: str) -> str:
+    odd = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in dict.fromkeys(raw) if not ch.isascii())
+    return (
+        f"{raw!r} has characters outside ASCII: {odd}. Prosody serves only rooms named with "
+        "ASCII letters, digits, '-', '_' and '.', so a look-alike letter names a room nobody can "
+        "join. Type the name in plain ASCII."
+    )
+
+
+def _room_name(reader: Reader, key: str, raw: str) -> str | None:
+    """The lowercase room name, or None (with the problem recorded) when it is not one."""
     name = raw.strip().lower()
-    if not _ROOM_NAME.match(name):
+    if not raw.isascii():
+        reader.fail(key, _not_ascii(raw.strip()))
+    elif name.startswith("["):
+        reader.fail(
+            key,
+            f"{raw.strip()!r} names a tenant's room. Write the room without '[tenant]': "
+            "the policy applies to the room of that name in every tenant.",
+        )
+    elif not _ROOM_NAME.fullmatch(name):
         reader.fail(
             key,
             f"{raw.strip()!r} is not a room name Jitsi accepts. Use letters, digits, '-', '_' "
             "and '.', starting and ending with a letter or digit, at most 64 characters.",
         )
-    return name
+    else:
+        return name
+    return None
 
 
 def _public_rooms(reader: Reader, prefix: str) -> tuple[str, ...]:
     rooms: list[str] = []
     for raw in reader.listing("PUBLIC_ROOMS"):
         name = _room_name(reader, "PUBLIC_ROOMS", raw)
+        if name is None:
+            continue
         if prefix and name.startswith(prefix):
             reader.fail(
                 "PUBLIC_ROOMS",
@@ -121,6 +149,8 @@ def _room_passwords(reader: Reader, prefix: str, public: tuple[str, ...]) -> dic
             reader.fail(key, f"{room.strip()!r} has no password. Write room=password pairs.")
             continue
         name = _room_name(reader, key, room)
+        if name is None:
+            continue
         if name in public or not name.startswith(prefix):
             reader.fail(
                 key,

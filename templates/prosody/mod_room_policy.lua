@@ -1,9 +1,32 @@
 -- Room access policy for the Jitsi Meet MUC component.
 --
--- Fixed public rooms never carry a password; rooms named with the private prefix (and rooms with
--- a password of their own) always carry the server's password; every other room is allowed,
--- denied or given the default password. Moderators cannot change a password the server manages.
--- Jitsi's service accounts (focus creates the conference room) join without knowing it.
+-- Fixed public rooms never carry a password and cannot be made members-only (the lobby); rooms
+-- named with the private prefix (and rooms with a password of their own) always carry the
+-- server's password; every other room is allowed, denied or given the default password.
+-- Moderators cannot change a password the server manages. Jitsi's service accounts (focus
+-- creates the conference room) join without knowing it.
+--
+-- Room names. A room's node is "name" or "[tenant]name" (Jitsi's tenant rooms). Only canonical
+-- names are served: after ONE "[tenant]" prefix, the name (and the tenant) may only hold ASCII
+-- letters, digits, '-', '_' and '.'. Any other room is refused at creation and at every join
+-- (cancel/not-allowed): look-alike letters (Cyrillic U+0430), Unicode dashes, nested tenants
+-- ("[a][b]name"), percent-encoded and XEP-0106-escaped ("\20") names would otherwise be rooms the
+-- rules do not recognise. Prosody has already applied nodeprep (lowercase, NFKC) to the node. The
+-- public list, the private prefix and the per-room passwords match the name without its tenant,
+-- case-insensitively. Jicofo's health-check rooms ("__jicofo-health-check-<n>", no tenant) are
+-- canonical; only the service accounts may join them, whatever room_policy_other_rooms says.
+--
+-- Fail closed. When the settings are unusable the module still loads, refuses every room
+-- creation, join and owner configuration (it cannot know which rooms it would have protected),
+-- and logs the reason once, at level error. The state is reported over Prosody's HTTP server, to
+-- loopback clients only (any other client, proxied ones included, gets 403), whatever the Host:
+--   GET http://127.0.0.1:5280/room-policy-health
+--     200 "ok"                  the policy is in force
+--     503 "broken: <reason>"    the settings were refused; every room is closed
+--     404                       the module is not loaded at all (also a failure)
+-- e.g. `curl -fsS http://127.0.0.1:5280/room-policy-health` inside the prosody container. The
+-- module status is also set to "error", which the Jitsi image's /health (mod_http_health)
+-- reports as 500.
 --
 -- The options are read with module:get_option, which falls back to the global section: the
 -- Jitsi image includes conf.d/*.cfg.lua files in the global section, not in the component.
@@ -14,102 +37,226 @@
 
 local jid = require "util.jid";
 local st = require "util.stanza";
+local http_server = require "net.http.server";
 
 local MUC_NS = "http://jabber.org/protocol/muc";
+local DATA_FORMS_NS = "jabber:x:data";
+local HEALTH_PATH = "/room-policy-health";
 local OTHER_ROOM_MODES = { allow = true, deny = true, password = true };
+-- Jicofo's health check creates "__jicofo-health-check-<random number>" on this component.
+local HEALTH_CHECK_ROOM_PREFIX = "__jicofo-health-check";
+local NAME_PATTERN = "^[a-z0-9._-]+$";
+local PREFIX_PATTERN = "^[a-z0-9._-]*$";
 
-local function config_error(message)
-	error("mod_room_policy refuses to load: " .. message, 0);
+local REFUSALS = {
+	closed = "Rooms are closed: the server's room policy settings are broken",
+	["bad-name"] = "Room names may only use the letters a-z, digits, '-', '_' and '.'",
+	deny = "This room does not exist on this server",
+	service = "This room is reserved for the server's services",
+};
+
+-- The name the rules apply to (the node without one "[tenant]" prefix) and the tenant, or nil
+-- when the node is not canonical.
+local function canonical_name(node)
+	node = node:lower();
+	local tenant, name = node:match("^%[([^%]]*)%](.*)$");
+	if tenant and not tenant:match(NAME_PATTERN) then
+		return nil;
+	end
+	name = name or node;
+	if not name:match(NAME_PATTERN) then
+		return nil;
+	end
+	return name, tenant;
 end
 
--- Names are matched lowercased because Prosody lowercases room JIDs before they reach us.
-local function lowercase_set(option_name, default)
-	local names = {};
-	for name in module:get_option_set(option_name, default) do
-		names[name:lower()] = true;
+-- Settings ---------------------------------------------------------------------------------------
+
+local function config_error(message)
+	error(message, 0);
+end
+
+local function string_option(name, default)
+	local value = module:get_option(name, default);
+	if type(value) ~= "string" then
+		config_error(name .. " must be a string");
 	end
-	return names;
+	return value;
+end
+
+local function string_list(name, default)
+	local value = module:get_option(name, default);
+	if type(value) == "string" then
+		value = { value };
+	end
+	if type(value) ~= "table" then
+		config_error(name .. " must be a list of strings");
+	end
+	local items = {};
+	for key, item in pairs(value) do
+		if type(key) ~= "number" or type(item) ~= "string" then
+			config_error(name .. " must be a list of strings");
+		end
+		items[#items + 1] = item:lower();
+	end
+	return items;
+end
+
+local function room_name_set(name)
+	local names, count = {}, 0;
+	for _, room in ipairs(string_list(name, {})) do
+		if not room:match(NAME_PATTERN) then
+			config_error(name .. ": '" .. room .. "' is not a room name of ASCII letters, digits, '-', '_', '.'");
+		end
+		if not names[room] then
+			names[room], count = true, count + 1;
+		end
+	end
+	return names, count;
 end
 
 local function room_passwords_option()
+	local option = "room_policy_room_passwords";
+	local value = module:get_option(option, {});
+	if type(value) ~= "table" then
+		config_error(option .. " must be a table of passwords by room name");
+	end
 	local passwords = {};
-	for name, password in pairs(module:get_option("room_policy_room_passwords", {})) do
+	for name, password in pairs(value) do
 		if type(name) ~= "string" or type(password) ~= "string" or password == "" then
-			config_error("room_policy_room_passwords needs non-empty string passwords by room name");
+			config_error(option .. " needs non-empty string passwords by room name");
 		end
-		passwords[name:lower()] = password;
+		name = name:lower();
+		if not name:match(NAME_PATTERN) then
+			config_error(option .. ": '" .. name .. "' is not a room name of ASCII letters, digits, '-', '_', '.'");
+		end
+		passwords[name] = password;
 	end
 	return passwords;
 end
 
-local public_rooms = lowercase_set("room_policy_public_rooms", {});
-local private_prefix = module:get_option_string("room_policy_private_prefix", "private-"):lower();
-local default_password = module:get_option_string("room_policy_default_password", "");
-local room_passwords = room_passwords_option();
-local other_rooms = module:get_option_string("room_policy_other_rooms", "allow");
-local whitelist = lowercase_set("room_policy_whitelist", { "focus@auth.meet.jitsi" });
-
-if not OTHER_ROOM_MODES[other_rooms] then
-	config_error("room_policy_other_rooms must be \"allow\", \"deny\" or \"password\"");
-end
--- Fail closed: without a password the protected rooms would be open to anyone.
-if default_password == "" and private_prefix ~= "" then
-	config_error("private rooms ('" .. private_prefix .. "*') need a password: "
-		.. "set room_policy_default_password (or an empty room_policy_private_prefix)");
-end
-if default_password == "" and other_rooms == "password" then
-	config_error("room_policy_other_rooms = \"password\" needs room_policy_default_password");
-end
-for name in pairs(room_passwords) do
-	if public_rooms[name] then
-		config_error("room '" .. name .. "' is public and has a password in room_policy_room_passwords");
+local function read_policy()
+	local policy = {};
+	policy.public_rooms, policy.public_count = room_name_set("room_policy_public_rooms");
+	policy.private_prefix = string_option("room_policy_private_prefix", "private-"):lower();
+	policy.default_password = string_option("room_policy_default_password", "");
+	policy.room_passwords = room_passwords_option();
+	policy.other_rooms = string_option("room_policy_other_rooms", "allow");
+	policy.whitelist = {};
+	for _, address in ipairs(string_list("room_policy_whitelist", { "focus@auth.meet.jitsi" })) do
+		policy.whitelist[address] = true;
 	end
+
+	local prefix = policy.private_prefix;
+	if not OTHER_ROOM_MODES[policy.other_rooms] then
+		config_error("room_policy_other_rooms must be \"allow\", \"deny\" or \"password\"");
+	end
+	if not prefix:match(PREFIX_PATTERN) then
+		config_error("room_policy_private_prefix '" .. prefix .. "' may only hold ASCII letters, digits, '-', '_', '.'");
+	end
+	-- Without a password the protected rooms would be open to anyone.
+	if policy.default_password == "" and prefix ~= "" then
+		config_error("private rooms ('" .. prefix .. "*') need a password: "
+			.. "set room_policy_default_password (or an empty room_policy_private_prefix)");
+	end
+	if policy.default_password == "" and policy.other_rooms == "password" then
+		config_error("room_policy_other_rooms = \"password\" needs room_policy_default_password");
+	end
+	for name in pairs(policy.public_rooms) do
+		if prefix ~= "" and name:sub(1, #prefix) == prefix then
+			config_error("room '" .. name .. "' is public and starts with the private prefix '" .. prefix .. "'");
+		end
+		if policy.room_passwords[name] then
+			config_error("room '" .. name .. "' is public and has a password in room_policy_room_passwords");
+		end
+	end
+	return policy;
 end
 
--- Operators see the policy in force at start; passwords are never logged.
-module:log("info", "room policy: %d public rooms, private prefix '%s', other rooms: %s",
-	#module:get_option_array("room_policy_public_rooms", {}), private_prefix, other_rooms);
+-- Any error while reading the settings, not only the checks above, closes every room.
+local settings_ok, settings = pcall(read_policy);
+local policy = settings_ok and settings or nil;
+local broken = not settings_ok and tostring(settings) or nil;
 
--- "[tenant]room" is the name Jitsi gives rooms of a tenant; the policy applies to the room part.
-local function room_part(node)
-	return node:match("^%[[^%]]*%](.+)$") or node;
+if broken then
+	-- The reason names options and rooms, never a password.
+	module:log("error", "room policy: settings refused, every room is closed until they are fixed: %s", broken);
+	if module.set_status then
+		module:set_status("error", "room policy settings refused: " .. broken);
+	end
+else
+	-- Operators see the policy in force at start; passwords are never logged.
+	module:log("info", "room policy: %d public rooms, private prefix '%s', other rooms: %s",
+		policy.public_count, policy.private_prefix, policy.other_rooms);
 end
 
--- Returns the rule for a room ("public", "password", "allow" or "deny") and, for "password",
--- the password the room must carry.
+-- Rules ------------------------------------------------------------------------------------------
+
+-- Returns the rule for a room and, for "password", the password the room must carry. Rules:
+-- "closed" (broken settings), "bad-name", "service" (service accounts only), "public",
+-- "password", "allow" or "deny".
 local function rule_for(room_jid)
+	if broken then
+		return "closed";
+	end
 	local node = jid.node(room_jid);
 	if not node then
 		return "allow";
 	end
-	node = node:lower();
-	local name = room_part(node);
-	if public_rooms[name] then
+	local name, tenant = canonical_name(node);
+	if not name then
+		return "bad-name";
+	end
+	if not tenant and name:sub(1, #HEALTH_CHECK_ROOM_PREFIX) == HEALTH_CHECK_ROOM_PREFIX then
+		return "service";
+	end
+	if policy.public_rooms[name] then
 		return "public";
 	end
-	local own_password = room_passwords[node] or room_passwords[name];
+	local own_password = policy.room_passwords[name];
 	if own_password then
 		return "password", own_password;
 	end
-	if private_prefix ~= "" and name:sub(1, #private_prefix) == private_prefix then
-		return "password", default_password;
+	local prefix = policy.private_prefix;
+	if prefix ~= "" and name:sub(1, #prefix) == prefix then
+		return "password", policy.default_password;
 	end
-	if other_rooms == "password" then
-		return "password", default_password;
+	if policy.other_rooms == "password" then
+		return "password", policy.default_password;
 	end
-	return other_rooms;
+	return policy.other_rooms;
 end
 
 local function is_whitelisted(full_jid)
-	local bare = jid.bare(full_jid);
-	return whitelist[bare:lower()] or whitelist[(jid.host(bare) or ""):lower()] or false;
+	local bare = jid.bare(full_jid):lower();
+	return policy.whitelist[bare] or policy.whitelist[jid.host(bare) or ""] or false;
+end
+
+-- The text of the refusal for a room creation or join, or nil when the rule lets it through.
+local function join_refusal(rule, from)
+	if rule == "service" then
+		return not is_whitelisted(from) and REFUSALS.service or nil;
+	end
+	return REFUSALS[rule];
+end
+
+local function refuse_join(event, text)
+	local level = broken and "debug" or "info";
+	module:log(level, "%s refused: %s (%s)", event.stanza.attr.from, event.room.jid, text);
+	event.origin.send(st.error_reply(event.stanza, "cancel", "not-allowed", text, event.room.jid));
+	return true;
 end
 
 -- Puts the room's password where the rule wants it: nil for public rooms, the managed one for
--- protected rooms. Rooms under "allow" keep whatever their moderators chose.
-local function enforce_password(room, rule, password)
+-- protected rooms. Rooms under "allow" keep whatever their moderators chose. A public room that
+-- something made members-only (a server default, a module) is opened again.
+local function enforce(room, rule, password)
 	if rule == "public" then
 		room:set_password(nil);
+		if room:get_members_only() then
+			module:log("warn", "%s is public: members-only switched off", room.jid);
+			room:set_members_only(false);
+		end
 	elseif rule == "password" then
 		room:set_password(password);
 	end
@@ -136,31 +283,32 @@ local function give_password(stanza, password)
 	end
 end
 
-local function refuse_denied_room(event)
-	module:log("info", "%s refused: room %s is not allowed by the room policy",
-		event.stanza.attr.from, event.room.jid);
-	event.origin.send(st.error_reply(event.stanza, "cancel", "not-allowed",
-		"This room does not exist on this server", event.room.jid));
-	return true;
-end
-
 -- Priority 10: refuse before mod_muc starts tracking a room that must not exist.
 module:hook("muc-room-pre-create", function(event)
-	if rule_for(event.room.jid) == "deny" then
-		return refuse_denied_room(event);
+	local text = join_refusal(rule_for(event.room.jid), event.stanza.attr.from);
+	if text then
+		return refuse_join(event, text);
 	end
 end, 10);
+
+-- Priority 20: before Prosody's members-only (-5), ban (-10) and password (-20) checks and
+-- Jitsi's lobby (-4), so a refused room is refused whatever else would apply.
+module:hook("muc-occupant-pre-join", function(event)
+	local room = event.room;
+	local rule, password = rule_for(room.jid);
+	local text = join_refusal(rule, event.stanza.attr.from);
+	if text then
+		return refuse_join(event, text);
+	end
+	-- Every join, the creator's included: this replaces a password the creator's presence put
+	-- into a new room (at muc-room-pre-create) and fixes rooms older than this module.
+	enforce(room, rule, password);
+end, 20);
 
 -- Priority -15: after the ban check (-10), before Prosody's password check (-20).
 module:hook("muc-occupant-pre-join", function(event)
 	local room, stanza = event.room, event.stanza;
 	local rule, password = rule_for(room.jid);
-	if rule == "deny" then
-		return refuse_denied_room(event);
-	end
-	-- Every join, the creator's included: this replaces a password the creator's presence put
-	-- into a new room (at muc-room-pre-create) and fixes rooms older than this module.
-	enforce_password(room, rule, password);
 	if rule ~= "password" then
 		return;
 	end
@@ -175,18 +323,46 @@ module:hook("muc-occupant-pre-join", function(event)
 	end
 end, -15);
 
-local function submitted_room_secret(stanza)
-	local form = stanza.tags[1]:get_child("x", "jabber:x:data");
+-- Owner configuration ----------------------------------------------------------------------------
+
+-- The first value of each field of a submitted configuration form, or nil for other requests.
+local function submitted_fields(stanza)
+	local form = stanza.tags[1]:get_child("x", DATA_FORMS_NS);
 	if not form or form.attr.type ~= "submit" then
-		return false;
+		return nil;
 	end
+	local fields = {};
 	for field in form:childtags("field") do
-		if field.attr.var == "muc#roomconfig_roomsecret" then
-			local value = field:get_child_text("value");
-			return true, value ~= "" and value or nil;
+		if field.attr.var and fields[field.attr.var] == nil then
+			fields[field.attr.var] = field:get_child_text("value") or "";
 		end
 	end
-	return false;
+	return fields;
+end
+
+local function config_refusal(rule, password, fields)
+	if rule == "closed" or rule == "bad-name" then
+		return REFUSALS[rule];
+	end
+	if not fields or (rule ~= "public" and rule ~= "password") then
+		return nil;
+	end
+	local secret = fields["muc#roomconfig_roomsecret"];
+	if secret == "" then
+		secret = nil;
+	end
+	if fields["muc#roomconfig_roomsecret"] ~= nil and secret ~= password then
+		return rule == "public" and "This room is public and cannot have a password"
+			or "The password of this room is managed by the server";
+	end
+	-- Jitsi's lobby switch submits muc#roomconfig_membersonly; its lobby module attaches the lobby
+	-- room only once Prosody accepted that form. Refused here, no lobby room is made and the room
+	-- stays open; the client's switch follows the members-only state the room reports.
+	local members_only = fields["muc#roomconfig_membersonly"];
+	if rule == "public" and (members_only == "1" or members_only == "true") then
+		return "This room is public and cannot be made members-only";
+	end
+	return nil;
 end
 
 -- Refused with an error instead of ignored: a silently kept password would make the web
@@ -194,16 +370,41 @@ end
 module:hook("iq-set/bare/http://jabber.org/protocol/muc#owner:query", function(event)
 	local stanza = event.stanza;
 	local rule, password = rule_for(stanza.attr.to);
-	if rule ~= "public" and rule ~= "password" then
+	local text = config_refusal(rule, password, submitted_fields(stanza));
+	if not text then
 		return;
 	end
-	local present, secret = submitted_room_secret(stanza);
-	if not present or secret == password then
-		return;
-	end
-	module:log("info", "%s refused: password change of %s", stanza.attr.from, stanza.attr.to);
-	local text = rule == "public" and "This room is public and cannot have a password"
-		or "The password of this room is managed by the server";
+	module:log("info", "%s refused: configuration of %s (%s)", stanza.attr.from, stanza.attr.to, text);
 	event.origin.send(st.error_reply(stanza, "cancel", "not-allowed", text));
 	return true;
 end, 10);
+
+-- Health signal ----------------------------------------------------------------------------------
+
+local function is_loopback(ip)
+	return ip ~= nil and (ip == "::1" or ip:match("^127%.") ~= nil or ip:match("^::ffff:127%.") ~= nil);
+end
+
+-- A global route of Prosody's HTTP server (the way mod_http registers routes), so it answers
+-- whatever Host the request names. request.ip is the client behind trusted proxies.
+local function health(event)
+	local request, response = event.request, event.response;
+	if not is_loopback(request.ip) then
+		return 403;
+	end
+	response.headers.content_type = "text/plain; charset=utf-8";
+	response.headers.cache_control = "no-store";
+	if broken then
+		response.status_code = 503;
+		return "broken: " .. broken .. "\n";
+	end
+	return "ok\n";
+end
+
+-- Last, and guarded: without an HTTP server the policy must still be in force.
+local http_loaded, http_error = pcall(module.depends, module, "http");
+if http_loaded then
+	module:hook_object_event(http_server, "GET " .. HEALTH_PATH, health);
+else
+	module:log("error", "room policy: no HTTP server, %s is not served: %s", HEALTH_PATH, tostring(http_error));
+end

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from . import server
-from .policies import ACCOUNTS, POLICIES
+from .policies import ACCOUNTS, SETUPS
 
 GetServer = Callable[[str, str], server.Prosody]
 
@@ -20,7 +20,7 @@ def prosody_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GetSer
     def get(version: str, policy: str) -> server.Prosody:
         if (version, policy) not in started:
             directory = tmp_path_factory.mktemp(f"prosody-{version}-{policy}")
-            started[version, policy] = server.start(version, directory, POLICIES[policy], ACCOUNTS)
+            started[version, policy] = server.start(version, directory, SETUPS[policy], ACCOUNTS)
         return started[version, policy]
 
     yield get

@@ -1,7 +1,8 @@
 """Runs a throw-away Prosody (0.12 on this machine, 13 in a trixie container) with the room policy.
 
 The room policy reaches Prosody the way a deployment ships it: the module file as is and the
-settings rendered from ``room-policy.cfg.lua.j2`` into ``conf.d/``.
+settings rendered from ``room-policy.cfg.lua.j2`` into ``conf.d/`` (or, for settings the
+deployment tool can never write, a settings file given as text).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
 
@@ -26,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 PROSODY13_IMAGE = os.environ.get("PROSODY13_IMAGE", "jitsi-deploy/prosody13:trixie")
 VERSIONS = ("0.12", "13")
 C2S_PORT_13 = 5222
+HTTP_PORT_13 = 5280
 STARTUP_TIMEOUT = 30.0
 
 
@@ -35,6 +38,7 @@ class Prosody:
     directory: Path
     address: str
     port: int
+    http_port: int
     container: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -77,22 +81,51 @@ def _write_account(data: Path, address: str, password: str) -> None:
     (accounts / f"{user}.dat").write_text(_scram_sha1_account(password))
 
 
-def _render_config(directory: Path, port: int, interface: str) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), undefined=jinja2.StrictUndefined)
+@dataclass(frozen=True)
+class Setup:
+    """What one test server runs with: the room policy, or a settings file as text, and extra
+    options of the MUC component."""
+
+    settings: RoomPolicy | str
+    muc_options: dict[str, object] = field(default_factory=dict)
+
+
+def _render_config(directory: Path, setup: Setup, ports: tuple[int, int], interface: str) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["lua"] = lua_literal
     template = env.get_template("prosody.cfg.lua.j2")
-    return template.render(dir=str(directory), port=port, interface=interface)
+    return template.render(
+        dir=str(directory),
+        port=ports[0],
+        http_port=ports[1],
+        interface=interface,
+        muc_options=setup.muc_options,
+    )
 
 
 def prepare(
-    directory: Path, policy: RoomPolicy, accounts: dict[str, str], port: int, interface: str
+    directory: Path,
+    setup: Setup,
+    accounts: dict[str, str],
+    ports: tuple[int, int],
+    interface: str,
 ) -> None:
     for sub in ("plugins", "conf.d", "data", "certs"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
     shutil.copy(TEMPLATES_DIR / "prosody" / "mod_room_policy.lua", directory / "plugins")
-    settings = render_template("prosody/room-policy.cfg.lua.j2", rooms=policy)
+    settings = setup.settings
+    if isinstance(settings, RoomPolicy):
+        settings = render_template(
+            "prosody/room-policy.cfg.lua.j2", site=SimpleNamespace(rooms=settings)
+        )
     (directory / "conf.d" / "room-policy.cfg.lua").write_text(settings)
-    (directory / "prosody.cfg.lua").write_text(_render_config(directory, port, interface))
+    config = _render_config(directory, setup, ports, interface)
+    (directory / "prosody.cfg.lua").write_text(config)
     for address, password in accounts.items():
         _write_account(directory / "data", address, password)
 
@@ -141,29 +174,29 @@ def ensure_prosody13_image() -> None:
         subprocess.run(["bash", str(HERE / "build-prosody13.sh")], check=True)
 
 
-def start(version: str, directory: Path, policy: RoomPolicy, accounts: dict[str, str]) -> Prosody:
+def start(version: str, directory: Path, setup: Setup, accounts: dict[str, str]) -> Prosody:
     if version == "0.12":
-        return _start_local(directory, policy, accounts)
-    return _start_container(directory, policy, accounts)
+        return _start_local(directory, setup, accounts)
+    return _start_container(directory, setup, accounts)
 
 
-def _start_local(directory: Path, policy: RoomPolicy, accounts: dict[str, str]) -> Prosody:
-    port = _free_port()
-    prepare(directory, policy, accounts, port, "127.0.0.1")
+def _start_local(directory: Path, setup: Setup, accounts: dict[str, str]) -> Prosody:
+    port, http_port = _free_port(), _free_port()
+    prepare(directory, setup, accounts, (port, http_port), "127.0.0.1")
     with (directory / "stdout.log").open("wb") as out:
         process = subprocess.Popen(
             ["prosody", "-F", "--config", str(directory / "prosody.cfg.lua")],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Prosody("0.12", directory, "127.0.0.1", port, process=process)
+    server = Prosody("0.12", directory, "127.0.0.1", port, http_port, process=process)
     _wait_until_ready(server.address, port, server, lambda: process.poll() is None)
     return server
 
 
-def _start_container(directory: Path, policy: RoomPolicy, accounts: dict[str, str]) -> Prosody:
+def _start_container(directory: Path, setup: Setup, accounts: dict[str, str]) -> Prosody:
     ensure_prosody13_image()
-    prepare(directory, policy, accounts, C2S_PORT_13, "*")
+    prepare(directory, setup, accounts, (C2S_PORT_13, HTTP_PORT_13), "*")
     name = f"jitsi-deploy-prosody13-{os.getpid()}-{directory.name}"
     config = str(directory / "prosody.cfg.lua")
     subprocess.run(
@@ -196,7 +229,7 @@ def _start_container(directory: Path, policy: RoomPolicy, accounts: dict[str, st
         capture_output=True,
         text=True,
     ).stdout.strip()
-    server = Prosody("13", directory, address, C2S_PORT_13, container=name)
+    server = Prosody("13", directory, address, C2S_PORT_13, HTTP_PORT_13, container=name)
     _wait_until_ready(address, C2S_PORT_13, server, lambda: _container_running(name))
     return server
 
@@ -215,3 +248,34 @@ def stop(server: Prosody) -> None:
     if server.process:
         server.process.terminate()
         server.process.wait(timeout=15)
+
+
+def _curl(argv: list[str], url: str, headers: tuple[str, ...]) -> tuple[int, str]:
+    command = [*argv, "curl", "-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", url]
+    for header in headers:
+        command += ["-H", header]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    body, _, status = out.rpartition("\n")
+    return int(status), body
+
+
+def http_get(server: Prosody, path: str, *headers: str) -> tuple[int, str]:
+    """Status and body of a GET to 127.0.0.1 from the server's own network namespace, with the
+    same curl a health script in the prosody container runs: Prosody 13's container is entered
+    with nsenter."""
+    prefix: list[str] = []
+    if server.container:
+        pid = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Pid}}", server.container],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        prefix = ["nsenter", "--target", pid, "--net"]
+    return _curl(prefix, f"http://127.0.0.1:{server.http_port}{path}", headers)
+
+
+def http_get_from_host(server: Prosody, path: str) -> tuple[int, str]:
+    """A GET from this machine to the container's address: not a loopback client."""
+    assert server.container, "only a containerised server has an address of its own"
+    return _curl([], f"http://{server.address}:{server.http_port}{path}", ())

@@ -15,12 +15,22 @@ fresh room names where a leftover room would matter.
 
 from __future__ import annotations
 
+import random
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from jitsi_deploy.templating import render_template
+
 from .conftest import GetServer
 from .policies import (
     BOARD_PASSWORD,
     BOARD_ROOM,
     DEFAULT_PASSWORD,
     FOCUS,
+    LAST_PUBLIC_ROOM,
+    MAIN,
     OUTSIDER,
     PUBLIC_ROOM,
     RECORDER,
@@ -29,23 +39,46 @@ from .policies import (
 from .server import Prosody
 from .xmpp import Refusal, Sessions, run, unique
 
+REPO = Path(__file__).resolve().parents[2]
 PASSWORD_REFUSED = Refusal("auth", "not-authorized")
+BAD_NAME = Refusal(
+    "cancel", "not-allowed", "Room names may only use the letters a-z, digits, '-', '_' and '.'"
+)
+DENIED = Refusal("cancel", "not-allowed", "This room does not exist on this server")
+RESERVED = Refusal("cancel", "not-allowed", "This room is reserved for the server's services")
+MEMBERS_ONLY = "muc#roomconfig_membersonly"
 ROOM_SECRET = "muc#roomconfig_roomsecret"
 CHANGED_PASSWORD = "Changed-Secret-2f9d61"
 
 
 def test_policy_is_read_from_the_global_conf_d_file(prosody: Prosody) -> None:
-    assert "room policy: 1 public rooms, private prefix 'private-', other rooms: allow" in (
+    assert "room policy: 9 public rooms, private prefix 'private-', other rooms: allow" in (
         prosody.log_text()
     )
+
+
+def test_settings_file_passes_luacheck_with_many_rooms_and_long_passwords(
+    tmp_path: Path,
+) -> None:
+    # The check invoke render runs on every rendered *.cfg.lua (validate.py).
+    settings = render_template("prosody/room-policy.cfg.lua.j2", site=SimpleNamespace(rooms=MAIN))
+    assert f'    "{LAST_PUBLIC_ROOM}";\n' in settings
+    assert len(max(settings.splitlines(), key=len)) > 120
+    path = tmp_path / "room-policy.cfg.lua"
+    path.write_text(settings)
+    luacheck = ["luacheck", "--no-color", "--config", str(REPO / ".luacheckrc"), "--no-global"]
+    result = subprocess.run([*luacheck, str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
 
 
 def test_public_room_needs_no_password(prosody: Prosody) -> None:
     async def scenario(sessions: Sessions) -> None:
         focus = await sessions.account(*FOCUS)
-        assert await focus.join(PUBLIC_ROOM) is None
         user = await sessions.user()
-        assert await user.join(PUBLIC_ROOM) is None
+        for room in (PUBLIC_ROOM, LAST_PUBLIC_ROOM):
+            assert await focus.join(room) is None
+            assert await user.join(room) is None
+            assert "muc_unsecured" in await user.features(room)
 
     run(prosody, scenario)
 
@@ -176,10 +209,7 @@ def test_other_rooms_allow_keeps_jitsi_behaviour(prosody: Prosody) -> None:
 def test_other_rooms_deny(prosody_servers: GetServer, version: str) -> None:
     async def scenario(sessions: Sessions) -> None:
         focus = await sessions.account(*FOCUS)
-        refusal = await focus.join(unique("weekly"))
-        assert refusal == Refusal(
-            "cancel", "not-allowed", "This room does not exist on this server"
-        )
+        assert await focus.join(unique("weekly")) == DENIED
         private_room = unique("private-ok")
         assert await focus.join(PUBLIC_ROOM) is None
         assert await focus.join(private_room) is None
@@ -216,30 +246,149 @@ def test_tenant_rooms_follow_the_rule_of_their_room_part(prosody: Prosody) -> No
         assert await user.join(private_room) == PASSWORD_REFUSED
         assert await user.join(private_room, password=DEFAULT_PASSWORD) is None
         assert await user.join(public_room) is None
+        assert "muc_unsecured" in await user.features(public_room)
+        # The tenant's own name does not matter, its case neither.
+        shouting = f"[ACME-2]{unique('PRIVATE-Y')}"
+        assert await focus.join(shouting) is None
+        assert await user.join(shouting) == PASSWORD_REFUSED
+        assert await user.join(shouting, password=DEFAULT_PASSWORD) is None
 
     run(prosody, scenario)
 
 
-def test_module_refuses_to_load_without_a_password(
-    prosody_servers: GetServer, version: str
-) -> None:
-    server = prosody_servers(version, "no-password")
-    log = server.log_text()
-    assert (
-        "mod_room_policy refuses to load: private rooms ('private-*') need a password: "
-        "set room_policy_default_password"
-    ) in log
-    assert "room policy: " not in log
+# Names that would open without a password under OTHER_ROOMS=allow if the module compared them
+# as they come: none of them is recognised as private, so every one is refused outright.
+LOOK_ALIKE_NAMES = {
+    "cyrillic-a": "priv\u0430te-",
+    "unicode-hyphen": "private\u2010",
+    "nested-tenants": "[a][b]private-",
+    "percent-encoded": "private%2d",
+    "xep-0106-escape": "private\\20",
+    "look-alike-tenant": "[\u0430cme]private-",
+    "empty-tenant": "[]private-",
+    "unclosed-tenant": "[acme-private-",
+}
 
+
+@pytest.mark.parametrize("name", LOOK_ALIKE_NAMES.values(), ids=LOOK_ALIKE_NAMES.keys())
+def test_non_canonical_room_names_are_refused(prosody: Prosody, name: str) -> None:
     async def scenario(sessions: Sessions) -> None:
-        # Nothing guards the room: the module is really not loaded.
-        room = unique("private-open")
+        room = unique(name)
+        focus = await sessions.account(*FOCUS)
+        assert await focus.join(room) == BAD_NAME
+        user = await sessions.user()
+        assert await user.join(room) == BAD_NAME
+        assert await user.join(room, password=DEFAULT_PASSWORD) == BAD_NAME
+
+    run(prosody, scenario)
+    assert "refused: " in prosody.log_text()
+
+
+# Prosody's nodeprep lowercases, applies NFKC and drops zero-width characters before the module
+# sees a name: these arrive as the canonical private name and get its rule.
+FOLDED_NAMES = {
+    "upper-case": "PRIVATE-",
+    "fullwidth": "\uff50\uff52\uff49\uff56\uff41\uff54\uff45\uff0d",
+    "zero-width-space": "private\u200b-",
+}
+
+
+@pytest.mark.parametrize("name", FOLDED_NAMES.values(), ids=FOLDED_NAMES.keys())
+def test_names_prosody_folds_get_the_rule_of_the_canonical_name(
+    prosody: Prosody, name: str
+) -> None:
+    async def scenario(sessions: Sessions) -> None:
+        room = unique(name)
         focus = await sessions.account(*FOCUS)
         assert await focus.join(room) is None
         user = await sessions.user()
+        assert await user.join(room) == PASSWORD_REFUSED
+        assert await user.join(room, password=DEFAULT_PASSWORD) is None
+
+    run(prosody, scenario)
+
+
+@pytest.mark.parametrize("policy", ["allow", "deny"])
+def test_jicofo_health_check_rooms_are_for_service_accounts(
+    prosody_servers: GetServer, version: str, policy: str
+) -> None:
+    async def scenario(sessions: Sessions) -> None:
+        focus = await sessions.account(*FOCUS)
+        user = await sessions.user()
+        # Jicofo names them "__jicofo-health-check-" and a random (possibly negative) number.
+        for number in (random.randrange(10**18), -random.randrange(10**18)):
+            room = f"__jicofo-health-check-{number}"
+            assert await focus.join(room) is None
+            assert await user.join(room) == RESERVED
+        # With a tenant it is an ordinary room.
+        tenant_room = f"[acme]__jicofo-health-check-{unique('')}"
+        if policy == "allow":
+            assert await focus.join(tenant_room) is None
+            assert await user.join(tenant_room) is None
+        else:
+            assert await focus.join(tenant_room) == DENIED
+
+    run(prosody_servers(version, policy), scenario)
+
+
+def test_public_room_cannot_be_made_members_only(prosody: Prosody) -> None:
+    async def scenario(sessions: Sessions) -> None:
+        room = f"[{unique('t')}]{PUBLIC_ROOM}"
+        focus = await sessions.account(*FOCUS)
+        assert await focus.join(room) is None
+        moderator = await sessions.user()
+        assert await moderator.join(room) is None
+        await focus.make_owner(room, moderator.bare_jid)
+        # What the web client's lobby switch sends; "true" is the other spelling of a boolean.
+        for value in ("1", "true"):
+            refusal = await moderator.configure(room, {MEMBERS_ONLY: value})
+            assert refusal == Refusal(
+                "cancel", "not-allowed", "This room is public and cannot be made members-only"
+            )
+        assert await moderator.configure(room, {MEMBERS_ONLY: "0"}) is None
+        late = await sessions.user()
+        assert await late.join(room) is None
+        assert "muc_membersonly" not in await late.features(room)
+
+    run(prosody, scenario)
+
+
+def test_private_rooms_keep_the_lobby(prosody: Prosody) -> None:
+    async def scenario(sessions: Sessions) -> None:
+        room = unique("private-lobby")
+        focus = await sessions.account(*FOCUS)
+        assert await focus.join(room) is None
+        moderator = await sessions.user()
+        assert await moderator.join(room, password=DEFAULT_PASSWORD) is None
+        await focus.make_owner(room, moderator.bare_jid)
+        assert await moderator.configure(room, {MEMBERS_ONLY: "1"}) is None
+        late = await sessions.user()
+        refusal = await late.join(room, password=DEFAULT_PASSWORD)
+        assert refusal == Refusal("auth", "registration-required")
+
+    run(prosody, scenario)
+
+
+def test_public_room_made_members_only_by_the_server_is_opened(
+    prosody_servers: GetServer, version: str
+) -> None:
+    server = prosody_servers(version, "members-only-default")
+
+    async def scenario(sessions: Sessions) -> None:
+        room = f"[{unique('t')}]{PUBLIC_ROOM}"
+        other = unique("weekly")
+        focus = await sessions.account(*FOCUS)
+        assert await focus.join(room) is None
+        assert await focus.join(other) is None
+        user = await sessions.user()
+        # The server default is in force: other rooms are members-only ...
+        assert await user.join(other) == Refusal("auth", "registration-required")
+        # ... public rooms are not.
         assert await user.join(room) is None
+        assert "muc_membersonly" not in await user.features(room)
 
     run(server, scenario)
+    assert "is public: members-only switched off" in server.log_text()
 
 
 def test_passwords_never_reach_the_log(prosody: Prosody) -> None:
@@ -260,6 +409,6 @@ def test_passwords_never_reach_the_log(prosody: Prosody) -> None:
     # The log is at debug level and saw the refusals, so the secrets had their chance to leak.
     assert "\tdebug\t" in log
     assert "refused: wrong or missing password" in log
-    assert "refused: password change" in log
+    assert "refused: configuration of " in log
     for secret in (DEFAULT_PASSWORD, BOARD_PASSWORD, WRONG_PASSWORD, CHANGED_PASSWORD):
         assert secret not in log

@@ -99,19 +99,21 @@ class Client:
 
     async def join(self, room: str, password: str | None = None) -> Refusal | None:
         """Joins as a Jitsi client does; None when joined, else the server's refusal."""
-        occupant = f"{room_jid(room)}/{uuid.uuid4().hex[:8]}"
-        presence = ET.Element("{jabber:client}presence", to=occupant)
+        nick = uuid.uuid4().hex[:8]
+        presence = ET.Element("{jabber:client}presence", to=f"{room_jid(room)}/{nick}")
         muc_x = ET.SubElement(presence, f"{{{MUC}}}x")
         if password is not None:
             ET.SubElement(muc_x, f"{{{MUC}}}password").text = password
         self.xmpp.send_raw(ET.tostring(presence, encoding="unicode"))
-        return await self._answer_from(occupant)
+        return await self._answer_to(nick)
 
-    async def _answer_from(self, occupant: str) -> Refusal | None:
+    async def _answer_to(self, nick: str) -> Refusal | None:
+        # Matched by the (unique) nick: the server answers from the room address it prepared,
+        # lowercased and NFKC-normalised, which may differ from the one the join was sent to.
         async with asyncio.timeout(TIMEOUT):
             while True:
                 presence = await self.presences.get()
-                if presence.get("from") != occupant:
+                if not presence.get("from", "").endswith(f"/{nick}"):
                     continue
                 if presence.get("type") == "error":
                     return _refusal(presence.find("{jabber:client}error"))

@@ -95,6 +95,46 @@ def test_the_examples_load_as_they_are(tmp_path: Path) -> None:
             "characters.",
         ),
         (
+            {"PUBLIC_ROOMS": "daily-standup,d\u0430ily-review"},
+            ".env: PUBLIC_ROOMS: 'd\u0430ily-review' has characters outside ASCII: '\u0430' "
+            "(U+0430). Prosody serves only rooms named with ASCII letters, digits, '-', '_' and "
+            "'.', so a look-alike letter names a room nobody can join. Type the name in plain "
+            "ASCII.",
+        ),
+        (
+            # Lowercasing the Kelvin sign gives an ASCII k: the name is checked as written.
+            {"PUBLIC_ROOMS": "wee\u212aly"},
+            ".env: PUBLIC_ROOMS: 'wee\u212aly' has characters outside ASCII: '\u212a' "
+            "(U+212A). Prosody serves only rooms named with ASCII letters, digits, '-', '_' and "
+            "'.', so a look-alike letter names a room nobody can join. Type the name in plain "
+            "ASCII.",
+        ),
+        (
+            {"PUBLIC_ROOMS": "[acme]daily-standup"},
+            ".env: PUBLIC_ROOMS: '[acme]daily-standup' names a tenant's room. Write the room "
+            "without '[tenant]': the policy applies to the room of that name in every tenant.",
+        ),
+        (
+            {"PRIVATE_ROOM_PASSWORDS": "private\u2010board=Xk2-wq9-Lm4-pr7"},
+            ".env: PRIVATE_ROOM_PASSWORDS: 'private\u2010board' has characters outside ASCII: "
+            "'\u2010' (U+2010). Prosody serves only rooms named with ASCII letters, digits, '-', "
+            "'_' and '.', so a look-alike letter names a room nobody can join. Type the name in "
+            "plain ASCII.",
+        ),
+        (
+            {"PRIVATE_ROOM_PASSWORDS": "private%2dboard=Xk2-wq9-Lm4-pr7"},
+            ".env: PRIVATE_ROOM_PASSWORDS: 'private%2dboard' is not a room name Jitsi accepts. "
+            "Use letters, digits, '-', '_' and '.', starting and ending with a letter or digit, "
+            "at most 64 characters.",
+        ),
+        (
+            {"PRIVATE_ROOM_PREFIX": "priv\u0430te-"},
+            ".env: PRIVATE_ROOM_PREFIX: 'priv\u0430te-' has characters outside ASCII: '\u0430' "
+            "(U+0430). Prosody serves only rooms named with ASCII letters, digits, '-', '_' and "
+            "'.', so a look-alike letter names a room nobody can join. Type the name in plain "
+            "ASCII.",
+        ),
+        (
             {"PUBLIC_ROOMS": "daily-standup,Daily-Standup"},
             ".env: PUBLIC_ROOMS: 'daily-standup' is listed twice. Remove one.",
         ),
