@@ -112,7 +112,8 @@ class Stack:
 
     def service_checks(self) -> str:
         """The product's checks of these services, pointed at this stack's published ports."""
-        services = [s for s in catalog.SERVICES if s.name in SERVICES]
+        wanted = self.settings["SERVICES"].split()
+        services = [s for s in catalog.SERVICES if s.name in wanted]
         published = {":8000/": "web", ":8080/": "jvb", ":8888/": "jicofo"}
         entries = []
         for entry in health.check_entries(services):

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from jitsi_deploy.templating import render_template
+
+from jitsi_deploy.render.templating import render_template
 
 from .conftest import GetServer
 from .policies import (
