@@ -13,8 +13,8 @@ from invoke import Exit, task
 from jitsi_deploy.bundle import save_bundle
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
-from jitsi_deploy.render.host import render_host, write_tree
 from jitsi_deploy.model.deployment import SPEC
+from jitsi_deploy.render.host import render_host, write_tree
 from jitsi_deploy.render.validate import validate
 from jitsi_deploy.settings.schema import env_example
 from jitsi_deploy.steps.images import wanted_images

@@ -13,9 +13,9 @@ import time
 from functools import partial
 from pathlib import Path
 
-from jitsi_deploy.entry import load_or_exit
-from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
 from jitsi_deploy.deploy.fleet import run_all
+from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
+from jitsi_deploy.entry import load_or_exit
 from tests.e2e.site import Site, bundle
 from tests.rig.hosts import start_host, stop_host
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.model import paths
-from jitsi_deploy.entry import load_or_exit as load
 from jitsi_deploy.deploy.host import Options, deploy_host
+from jitsi_deploy.entry import load_or_exit as load
+from jitsi_deploy.model import paths
 from jitsi_deploy.remote.transport import SshConfig
 from tests.e2e.site import REPO, Site, bundle, host_state
 from tests.rig.hosts import TestHost, host_exec

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.model.proxy import Http2Style, NginxControl
+from jitsi_deploy.remote.commands import Command
 
 UPSTREAM_SCRIPT = Path(__file__).with_name("upstream.py")
 

@@ -28,12 +28,17 @@ from nginx_rig import (
 )
 from websockets.asyncio.client import connect
 
-from jitsi_deploy.steps.changes import write_file
-from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.model.proxy import ProxySettings, render_site
+from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.render.host import File
+from jitsi_deploy.steps.certificates import (
+    CertbotPaths,
+    parse_probe,
+    placeholder_plan,
+    probe_command,
+)
+from jitsi_deploy.steps.changes import write_file
 from jitsi_deploy.steps.handlers import reload_nginx
-from jitsi_deploy.steps.certificates import CertbotPaths, parse_probe, placeholder_plan, probe_command
 
 ADDRESS = "127.0.73.1"
 HTTPS = f"{ADDRESS}:443"

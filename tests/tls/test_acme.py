@@ -24,8 +24,8 @@ from cryptography import x509
 from nginx_rig import NginxUnderTest, PlanFailed, execute, make_webroot, upstream
 from websockets.asyncio.client import connect
 
-from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.model.proxy import ProxySettings, render_site
+from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.steps.certificates import (
     CertbotPaths,
     TlsSettings,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.model.proxy import NginxControl, ProxySettings, sha256
+from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.steps.certificates import (
     CertbotPaths,
     CertFacts,
