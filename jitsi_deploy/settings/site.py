@@ -7,15 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from ..errors import ConfigError, Problem
 from . import schema
+from .envfile import parse_env
 from .inventory import Host, load_inventory
 from .reader import Reader, is_size, suggest
 from .rooms import ROOM_PASSWORD, RoomPolicy, read_room_policy
 from .schema import Key
-from .secrets import Secret, load_secrets
+from .secrets import Secret, read_secrets, save_secrets
 from .tls import TLS_MODES, TlsSettings
 
 
@@ -122,7 +121,10 @@ def load(env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec) -> De
         raise ConfigError(problems + error.problems) from None
     if problems:
         raise ConfigError(problems)
-    secrets = load_secrets(secrets_path, (ROOM_PASSWORD, *spec.secrets))
+    stored, missing, problems = read_secrets(secrets_path, (ROOM_PASSWORD, *spec.secrets))
+    if problems:
+        raise ConfigError(problems)
+    secrets = {**stored, **missing}
     sites: dict[str, Site] = {}
     for host in hosts:
         reader = _reader(env_path.name, env, host)
@@ -130,16 +132,19 @@ def load(env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec) -> De
         problems += [p for p in reader.problems if p not in problems]
     if problems:
         raise ConfigError(problems)
+    # Only a valid configuration creates or changes the secrets file.
+    save_secrets(secrets_path, stored, missing)
     return Deployment(tuple(hosts), sites)
 
 
 def read_env(path: Path, keys: tuple[Key, ...]) -> tuple[dict[str, str], list[Problem]]:
     """The `.env` values over the defaults, and a problem for each unknown key."""
     by_name = {key.name: key for key in keys}
-    if not path.is_file():
+    if not path.exists():
         return {}, [Problem(path.name, "-", "not found. Copy .env.example to .env and edit it.")]
-    raw = {k: v or "" for k, v in dotenv_values(path).items()}
-    problems = [
+    parsed, problems = parse_env(path)
+    raw = parsed.values
+    problems += [
         Problem(path.name, key, f"is not a setting.{suggest(key, by_name)}")
         for key in raw
         if key not in by_name
