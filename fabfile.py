@@ -16,6 +16,7 @@ from jitsi_deploy.deploy import operate
 from jitsi_deploy.deploy.fleet import print_plan, print_recap, run_all, say, select_hosts
 from jitsi_deploy.deploy.host import Options, deploy_host
 from jitsi_deploy.entry import load_or_exit, settings_paths
+from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.remote.group_executor import whole_group
 
 KNOWN_HOSTS = "~/.ssh/known_hosts"
@@ -36,7 +37,14 @@ def _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys, **ext
         ssh_config=c.config,
         **extra,
     )
-    return deployment, select_hosts(deployment, targets), options
+    try:
+        hosts = select_hosts(deployment, targets)
+    except ConfigError as error:
+        raise Exit(
+            "Bad -H targets; nothing was touched:\n"
+            + "\n".join(f"  {problem}" for problem in error.problems)
+        ) from None
+    return deployment, hosts, options
 
 
 def _exit_on_failure(outputs) -> None:

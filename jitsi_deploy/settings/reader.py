@@ -12,6 +12,7 @@ from ..errors import Problem
 
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_NUMBER = re.compile(r"[0-9]{1,10}")
 _SIZE = re.compile(r"^[1-9][0-9]*[kmg]$")
 
 
@@ -24,6 +25,15 @@ def is_hostname(name: str) -> bool:
 def is_size(value: str) -> bool:
     """A memory size as Docker writes it: a number and k, m or g."""
     return bool(_SIZE.match(value))
+
+
+def is_number(value: str) -> bool:
+    """ASCII digits only (int() would also take '²' or '٣'), at most 10 of them."""
+    return bool(_NUMBER.fullmatch(value))
+
+
+def is_port(value: str) -> bool:
+    return is_number(value) and 0 < int(value) < 65536
 
 
 def is_ip(value: str) -> bool:
@@ -79,7 +89,7 @@ class Reader:
 
     def integer(self, key: str, minimum: int, maximum: int) -> int:
         value = self.text(key)
-        if not value.isdigit() or not minimum <= int(value) <= maximum:
+        if not is_number(value) or not minimum <= int(value) <= maximum:
             self.fail(key, f"{value!r} is not a whole number from {minimum} to {maximum}.")
             return minimum
         return int(value)
