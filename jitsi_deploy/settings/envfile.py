@@ -50,8 +50,10 @@ def read_text(path: Path) -> tuple[str | None, list[Problem]]:
     name = path.name
     if path.is_dir():
         return None, [Problem(name, "-", f"is a folder, not a file. Put the file at {path}.")]
-    if not path.is_file():
+    if not path.exists():
         return None, [Problem(name, "-", "not found.")]
+    if not path.is_file():
+        return None, [Problem(name, "-", f"is not a regular file. Put the file at {path}.")]
     try:
         data = path.read_bytes()
     except OSError as error:
