@@ -47,6 +47,15 @@ def _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys, **ext
     return deployment, hosts, options
 
 
+def _checked(operation, *args):
+    """Run ``operation``; a bad option stops with its message before any host is touched."""
+    try:
+        return operation(*args)
+    except ConfigError as error:
+        lines = "\n".join(f"  {problem}" for problem in error.problems)
+        raise Exit(f"Bad options; nothing was touched:\n{lines}") from None
+
+
 def _exit_on_failure(outputs) -> None:
     if any(output.exit_code for output in outputs):
         raise Exit(code=1)
@@ -135,8 +144,10 @@ def logs(
     trust_new_host_keys=False,
 ):
     """Show the health check's log (actions taken), or the log of one service."""
-    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
-    _exit_on_failure(operate.logs(hosts, options, service, int(lines)))
+    deployment, hosts, options = _connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    _exit_on_failure(_checked(operate.logs, deployment, hosts, options, service, int(lines)))
 
 
 @whole_group
@@ -161,5 +172,7 @@ def restart(
     trust_new_host_keys=False,
 ):
     """Restart the stack, or one of its services, on every host."""
-    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
-    _exit_on_failure(operate.restart(hosts, options, service))
+    deployment, hosts, options = _connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    _exit_on_failure(_checked(operate.restart, deployment, hosts, options, service))
