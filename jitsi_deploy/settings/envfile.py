@@ -31,7 +31,8 @@ from pathlib import Path
 
 from ..errors import Problem
 
-_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+_ASSIGNMENT = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(.*)$")
+_KEY = re.compile(r"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x80-\x9f\u2028\u2029]")
 _DOUBLE = re.compile(r'^"((?:[^"\\]|\\["\\])*)"\s*(#.*)?$')
 _SINGLE = re.compile(r"^'([^']*)'\s*(#.*)?$")
@@ -77,9 +78,10 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
-def control_problem(source: str, key: str, value: str) -> Problem | None:
-    """A Problem if ``value`` holds a control character or line break, else None."""
-    found = _CONTROL.search(value)
+def control_problem(source: str, key: str, value: str, tab: bool = False) -> Problem | None:
+    """A Problem if ``value`` holds a control character or line break (``tab``: a tab too),
+    else None."""
+    found = _CONTROL.search(value) or (tab and re.search("\t", value))
     if not found:
         return None
     message = (
@@ -100,7 +102,8 @@ def parse_env(path: Path) -> tuple[EnvFile, list[Problem]]:
         source = f"{path.name}:{number}"
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        bad = control_problem(source, "-", line.replace("\t", " "))
+        named = _KEY.match(line)
+        bad = control_problem(source, named.group(1) if named else "-", line.replace("\t", " "))
         if bad:
             problems.append(bad)
             continue
@@ -116,7 +119,7 @@ def parse_env(path: Path) -> tuple[EnvFile, list[Problem]]:
         if message:
             problems.append(Problem(source, key, message))
             continue
-        bad = control_problem(source, key, value)
+        bad = control_problem(source, key, value, tab=True)
         if bad:
             problems.append(bad)
             continue
