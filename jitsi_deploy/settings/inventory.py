@@ -72,7 +72,8 @@ def load_inventory(path: Path, keys: tuple[Key, ...]) -> list[Host]:
     per_host = tuple(key.name for key in keys if key.per_host)
     entries, group_vars, problems = _parse(path.name, text, per_host)
     hosts = [_host(entry, group_vars, problems) for entry in entries]
-    problems += _whole_inventory_problems(path.name, hosts)
+    # A host line already refused explains an empty inventory by itself.
+    problems += _whole_inventory_problems(path.name, hosts, empty_ok=bool(problems))
     if problems:
         raise ConfigError(problems)
     return hosts
@@ -190,7 +191,9 @@ def _check_host_values(
         fail("key", f"the SSH key {key!r} cannot be read. Fix the path or its permissions.")
 
 
-def _whole_inventory_problems(source: str, hosts: list[Host]) -> list[Problem]:
+def _whole_inventory_problems(
+    source: str, hosts: list[Host], empty_ok: bool = False
+) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[object, Host] = {}
     for host in hosts:
@@ -222,7 +225,7 @@ def _whole_inventory_problems(source: str, hosts: list[Host]) -> list[Problem]:
                 "List the core host under [core].",
             )
         )
-    if not hosts:
+    if not hosts and not empty_ok:
         problems.append(Problem(source, "[core]", "no hosts. List at least one under [core]."))
     return problems
 
