@@ -16,6 +16,7 @@ from jitsi_deploy.deploy import operate
 from jitsi_deploy.deploy.fleet import print_plan, print_recap, run_all, say, select_hosts
 from jitsi_deploy.deploy.host import Options, deploy_host
 from jitsi_deploy.entry import load_or_exit, settings_paths
+from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.remote.group_executor import whole_group
 
 KNOWN_HOSTS = "~/.ssh/known_hosts"
@@ -36,7 +37,23 @@ def _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys, **ext
         ssh_config=c.config,
         **extra,
     )
-    return deployment, select_hosts(deployment, targets), options
+    try:
+        hosts = select_hosts(deployment, targets)
+    except ConfigError as error:
+        raise Exit(
+            "Bad -H targets; nothing was touched:\n"
+            + "\n".join(f"  {problem}" for problem in error.problems)
+        ) from None
+    return deployment, hosts, options
+
+
+def _checked(operation, *args):
+    """Run ``operation``; a bad option stops with its message before any host is touched."""
+    try:
+        return operation(*args)
+    except ConfigError as error:
+        lines = "\n".join(f"  {problem}" for problem in error.problems)
+        raise Exit(f"Bad options; nothing was touched:\n{lines}") from None
 
 
 def _exit_on_failure(outputs) -> None:
@@ -127,8 +144,10 @@ def logs(
     trust_new_host_keys=False,
 ):
     """Show the health check's log (actions taken), or the log of one service."""
-    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
-    _exit_on_failure(operate.logs(hosts, options, service, int(lines)))
+    deployment, hosts, options = _connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    _exit_on_failure(_checked(operate.logs, deployment, hosts, options, service, int(lines)))
 
 
 @whole_group
@@ -153,5 +172,7 @@ def restart(
     trust_new_host_keys=False,
 ):
     """Restart the stack, or one of its services, on every host."""
-    _, hosts, options = _connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
-    _exit_on_failure(operate.restart(hosts, options, service))
+    deployment, hosts, options = _connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    _exit_on_failure(_checked(operate.restart, deployment, hosts, options, service))

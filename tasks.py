@@ -5,7 +5,9 @@ Remote work (deploy, status, logs, ...) lives in fabfile.py.
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from invoke import Exit, task
@@ -31,15 +33,36 @@ from jitsi_deploy.steps.images import wanted_images
 def render(c, env=None, hosts=None, build="build", skip_validation=False):
     """Render every host's files under build/<host>/ and validate them with the real tools."""
     deployment = load_or_exit(*settings_paths(env, hosts, examples=True))
+    build_dir = Path(build)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # Everything is rendered and validated in a scratch folder beside build/ and moved into
+    # place only when every host passed: a failed render leaves build/ as it was.
+    scratch = Path(tempfile.mkdtemp(prefix=".render-", dir=build_dir))
     try:
         for host in deployment.hosts:
             rendered = render_host(deployment, host)
-            root = write_tree(rendered, Path(build))
-            print(f"{host.name} ({host.role}): {len(rendered.files)} files in {root}/")
+            write_tree(rendered, scratch)
+            print(f"{host.name} ({host.role}): {len(rendered.files)} files")
             for result in [] if skip_validation else validate(rendered):
                 print(f"  {result}")
+        for host in deployment.hosts:
+            _replace(scratch / host.name, build_dir / host.name)
+            print(f"wrote {build_dir / host.name}/")
     except DeployError as error:
-        raise Exit(f"render failed: {error}", code=1) from None
+        raise Exit(f"render failed (nothing written under {build_dir}/): {error}", code=1) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not any(build_dir.iterdir()):
+            build_dir.rmdir()
+
+
+def _replace(new: Path, old: Path) -> None:
+    """Swap the folder ``new`` in for ``old`` (same file system, so each rename is atomic)."""
+    if old.exists() or old.is_symlink():
+        retired = new.with_name(new.name + ".old")
+        old.rename(retired)
+        shutil.rmtree(retired)
+    new.rename(old)
 
 
 @task(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -10,7 +11,8 @@ from dataclasses import replace
 from typing import TypeVar
 
 from ..errors import ConfigError, Problem
-from ..settings.inventory import Host
+from ..settings.inventory import Host, is_host_name
+from ..settings.reader import is_port
 from ..settings.site import Deployment
 from ..steps.changes import Change
 from .host import HostReport
@@ -33,6 +35,16 @@ def select_hosts(deployment: Deployment, targets: str | None) -> list[Host]:
 def _target(deployment: Deployment, target: str) -> Host:
     user, _, rest = target.rpartition("@")
     address, _, port = rest.partition(":")
+    problems = []
+    if not is_host_name(address):
+        problems.append(Problem("-H", target, f"{address!r} is not a host name or IP address."))
+    if port and not is_port(port):
+        problems.append(Problem("-H", target, f"{port!r} is not a TCP port (1-65535)."))
+    if user and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}", user):
+        problems.append(Problem("-H", target, f"{user!r} is not a login name."))
+    if problems:
+        fix = "Write -H host, user@host or user@host:port, comma-separated."
+        raise ConfigError([replace(p, message=f"{p.message} {fix}") for p in problems])
     known = next((h for h in deployment.hosts if address in (h.name, h.address)), None)
     host = known or Host(address, "core", address, _public_ip(address))
     return replace(host, user=user or host.user, port=int(port) if port else host.port)

@@ -6,9 +6,12 @@ import shlex
 import threading
 from dataclasses import dataclass
 
-from ..errors import DeployError
+from ..errors import ConfigError, DeployError, Problem
 from ..remote.transport import Remote
+from ..render.host import render_host
 from ..settings.inventory import Host
+from ..settings.reader import suggest
+from ..settings.site import Deployment
 from ..steps.handlers import COMPOSE
 from .fleet import run_all
 from .host import Options
@@ -28,20 +31,54 @@ def health(hosts: list[Host], options: Options) -> list[HostOutput]:
     return on_hosts(hosts, options, "/usr/local/sbin/jitsi-health --report")
 
 
-def logs(hosts: list[Host], options: Options, service: str, lines: int) -> list[HostOutput]:
+def logs(
+    deployment: Deployment, hosts: list[Host], options: Options, service: str, lines: int
+) -> list[HostOutput]:
     """The health check's log, or the last lines of one container's log."""
+    if not 0 < lines <= 100_000:
+        raise ConfigError([Problem("--lines", str(lines), "is not from 1 to 100000.")])
     if not service:
         return on_hosts(hosts, options, f"tail -n {lines} /var/log/jitsi-health.log")
-    return on_hosts(hosts, options, _compose(f"logs --no-color --tail {lines} {service}"))
+    check_service(deployment, hosts, service)
+    arguments = f"logs --no-color --tail {lines} {shlex.quote(service)}"
+    return on_hosts(hosts, options, _compose(arguments))
+
+
+# Debian names the cron daemon's unit cron, the RHEL family crond: report whichever exists.
+STATUS_SCRIPT = (
+    "cron=cron; systemctl cat cron.service >/dev/null 2>&1 || cron=crond; failed=0; "
+    'for unit in docker nginx "$cron"; do '
+    'state=$(systemctl is-active "$unit") || failed=1; echo "$unit: $state"; done; '
+)
 
 
 def status(hosts: list[Host], options: Options) -> list[HostOutput]:
-    script = "systemctl is-active docker nginx cron; " + _compose("ps")
+    script = STATUS_SCRIPT + _compose("ps") + ' && exit "$failed"'
     return on_hosts(hosts, options, script)
 
 
-def restart(hosts: list[Host], options: Options, service: str) -> list[HostOutput]:
-    return on_hosts(hosts, options, _compose(f"restart {service}".strip()))
+def restart(
+    deployment: Deployment, hosts: list[Host], options: Options, service: str
+) -> list[HostOutput]:
+    if not service:
+        return on_hosts(hosts, options, _compose("restart"))
+    check_service(deployment, hosts, service)
+    return on_hosts(hosts, options, _compose(f"restart {shlex.quote(service)}"))
+
+
+def check_service(deployment: Deployment, hosts: list[Host], service: str) -> None:
+    """Refuse a --service that is not one of the services rendered for every chosen host."""
+    problems = []
+    for host in hosts:
+        names = render_host(deployment, host).service_names
+        if service not in names:
+            message = (
+                f"{service!r} is not a service of this host. Use one of {', '.join(names)}."
+                f"{suggest(service, names)}"
+            )
+            problems.append(Problem("--service", host.name, message))
+    if problems:
+        raise ConfigError(problems)
 
 
 def _compose(arguments: str) -> str:

@@ -42,6 +42,7 @@ class ProxySettings:
       see `http2_style_for`.
     + hsts_max_age: seconds; 0 leaves HSTS out (for a first try with a self-signed cert).
     + frame_ancestors: CSP frame-ancestors sources (add an origin that embeds the meeting).
+    + names_bucket_size: server_names_hash_bucket_size for the names (set above 64 only).
     + fail2ban: write this site's errors, among them nginx's "limiting requests" refusals, to
       `fail2ban_log` for a jail with fail2ban's stock nginx-limit-req filter.
     """
@@ -67,6 +68,17 @@ class ProxySettings:
 
     def host_names(self) -> tuple[str, ...]:
         return (self.meet_host, self.monitor_host) if self.monitor_host else (self.meet_host,)
+
+    @property
+    def names_bucket_size(self) -> int:
+        """nginx's server_names_hash_bucket_size fitting the longest name: each entry takes the
+        name, its length and a pointer, rounded up; the next power of two, at least 64 (nginx's
+        default on 64-bit machines, which the site leaves alone)."""
+        needed = max(map(len, self.host_names())) + 2 + 8
+        size = 64
+        while size < needed:
+            size *= 2
+        return size
 
     def cert(self, name: str) -> tuple[str, str]:
         return cert_paths(name, self.tls_root)

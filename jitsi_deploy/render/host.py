@@ -179,12 +179,23 @@ def _json(value: Any) -> bytes:
 
 def write_tree(rendered: Rendered, build_dir: Path) -> Path:
     """Write the files under ``build_dir/<host>/`` mirroring the remote paths; returns that dir."""
-    root = build_dir / rendered.host.name
+    root = _inside(build_dir, rendered.host.name)
     for directory in rendered.directories:
-        (root / directory.path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        _inside(root, directory.path.lstrip("/")).mkdir(parents=True, exist_ok=True)
     for file in rendered.files:
-        target = root / file.path.lstrip("/")
+        target = _inside(root, file.path.lstrip("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(file.content)
         target.chmod(file.mode)
     return root
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """``root / relative``, refused when it would land outside ``root`` (an absolute path,
+    ``..`` or a symlink out): a second line of defence behind the inventory's name check."""
+    target = root / relative
+    base = root.resolve()
+    resolved = target.resolve()
+    if relative in ("", ".") or not resolved.is_relative_to(base) or resolved == base:
+        raise RenderError(f"{relative!r} would be written outside {root}/; refusing.")
+    return target

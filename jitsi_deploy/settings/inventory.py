@@ -8,16 +8,25 @@ marked per-host (see settings/schema.py).
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
-from .reader import is_hostname, is_ip, suggest
+from .envfile import control_problem, read_text, split_lines
+from .reader import is_ip, is_port, suggest
 from .schema import Key
 
 ROLES = ("core", "jvb")
+_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}", re.IGNORECASE)
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_BAD_NAME = (
+    "is not a DNS name or an IP address. Name each server by its host name "
+    "(e.g. meet.example.org) or address, and set address=... for where SSH connects."
+)
 HOST_KEYS = ("address", "public_ip", "user", "port", "key")
 
 
@@ -54,29 +63,37 @@ class _Entry:
 def load_inventory(path: Path, keys: tuple[Key, ...]) -> list[Host]:
     """Parse and validate ``path``; ``keys`` are the settings, of which the per-host ones may
     be overridden. Raises ConfigError listing every problem found."""
-    if not path.is_file():
+    if not path.exists():
         message = f"not found. Copy {path.name}.example to {path.name} and list your servers."
         raise ConfigError([Problem(path.name, "-", message)])
+    text, problems = read_text(path)
+    if text is None:
+        raise ConfigError(problems)
     per_host = tuple(key.name for key in keys if key.per_host)
-    entries, group_vars, problems = _parse(path, per_host)
+    entries, group_vars, problems = _parse(path.name, text, per_host)
     hosts = [_host(entry, group_vars, problems) for entry in entries]
-    problems += _whole_inventory_problems(path.name, hosts)
+    # A host line already refused explains an empty inventory by itself.
+    problems += _whole_inventory_problems(path.name, hosts, empty_ok=bool(problems))
     if problems:
         raise ConfigError(problems)
     return hosts
 
 
 def _parse(
-    path: Path, per_host: tuple[str, ...]
+    name: str, text: str, per_host: tuple[str, ...]
 ) -> tuple[list[_Entry], dict[str, dict[str, str]], list[Problem]]:
     entries: list[_Entry] = []
     group_vars: dict[str, dict[str, str]] = {}
     problems: list[Problem] = []
     section = ""
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        source = f"{path.name}:{number}"
+    for number, raw in enumerate(split_lines(text), start=1):
+        source = f"{name}:{number}"
         line = raw.split("#", 1)[0].strip()
         if not line:
+            continue
+        bad = control_problem(source, "-", line.replace("\t", " "))
+        if bad:
+            problems.append(bad)
             continue
         if line.startswith("["):
             section = line.strip("[]").strip()
@@ -92,6 +109,9 @@ def _parse(
                 _pairs(words, source, per_host, problems)
             )
         elif section in ROLES:
+            if not is_host_name(words[0]):
+                problems.append(Problem(source, words[0], _BAD_NAME))
+                continue
             entries.append(
                 _Entry(words[0], section, _pairs(words[1:], source, per_host, problems), source)
             )
@@ -137,7 +157,7 @@ def _host(entry: _Entry, group_vars: dict[str, dict[str, str]], problems: list[P
         address=address,
         public_ip=public_ip,
         user=values.get("user", "root"),
-        port=int(port) if port.isdigit() else 22,
+        port=int(port) if is_port(port) else 22,
         key=Path(os.path.expanduser(key)) if key else None,
         overrides={k: v for k, v in values.items() if k not in HOST_KEYS},
         source=entry.source,
@@ -150,23 +170,30 @@ def _check_host_values(
     def fail(key: str, message: str) -> None:
         problems.append(Problem(entry.source, key, message))
 
-    if not (is_ip(address) or is_hostname(address)):
-        fail("address", f"{address!r} is not an IP address or host name.")
-    if not is_ip(public_ip):
+    if not is_host_name(address):
+        fail("address", f"{address!r} is not an IP address or host name. Fix address=.")
+    elif not is_ip(public_ip):
         fail(
             "public_ip",
             f"{public_ip!r} is not an IP address. Set public_ip=<the address clients reach> "
             f"for {entry.name}; the video bridge advertises it.",
         )
+    else:
+        _check_public_ip(entry, public_ip, problems)
+    user = values.get("user", "root")
+    if not _USER.fullmatch(user):
+        fail("user", f"{user!r} is not a login name. Use letters, digits, '_', '-', '.'.")
     port = values.get("port", "22")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not is_port(port):
         fail("port", f"{port!r} is not a TCP port (1-65535).")
     key = values.get("key")
     if key and not os.access(os.path.expanduser(key), os.R_OK):
         fail("key", f"the SSH key {key!r} cannot be read. Fix the path or its permissions.")
 
 
-def _whole_inventory_problems(source: str, hosts: list[Host]) -> list[Problem]:
+def _whole_inventory_problems(
+    source: str, hosts: list[Host], empty_ok: bool = False
+) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[object, Host] = {}
     for host in hosts:
@@ -178,7 +205,18 @@ def _whole_inventory_problems(source: str, hosts: list[Host]) -> list[Problem]:
                 break
     cores = [h for h in hosts if h.role == "core"]
     bridges = [h for h in hosts if h.role == "jvb"]
-    if bridges and len(cores) != 1:
+    if len(cores) > 1 and not problems:  # duplicates already explain a second core
+        names = ", ".join(f"{h.name} ({h.source})" for h in cores)
+        problems.append(
+            Problem(
+                source,
+                "[core]",
+                f"{len(cores)} core hosts: {names}. An inventory describes one site with one "
+                "core; list extra video bridges under [jvb], and give another site its own "
+                "inventory.",
+            )
+        )
+    elif bridges and not cores:
         problems.append(
             Problem(
                 source,
@@ -187,6 +225,26 @@ def _whole_inventory_problems(source: str, hosts: list[Host]) -> list[Problem]:
                 "List the core host under [core].",
             )
         )
-    if not hosts:
+    if not hosts and not empty_ok:
         problems.append(Problem(source, "[core]", "no hosts. List at least one under [core]."))
     return problems
+
+
+def is_host_name(name: str) -> bool:
+    """A DNS name (one or more labels) or an IP address: never a path, never an option."""
+    if is_ip(name):
+        return True
+    labels = name.lower().removesuffix(".").split(".")
+    numeric_top = labels[-1].isascii() and labels[-1].isdigit()  # 203.0.113.300 is no name
+    return len(name) <= 253 and not numeric_top and all(map(_LABEL.fullmatch, labels))
+
+
+def _check_public_ip(entry: _Entry, public_ip: str, problems: list[Problem]) -> None:
+    ip = ipaddress.ip_address(public_ip)
+    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local:
+        message = (
+            f"{public_ip!r} is not an address clients can reach (unspecified, loopback, "
+            f"link-local or multicast). Set public_ip=<the address clients reach> for "
+            f"{entry.name}."
+        )
+        problems.append(Problem(entry.source, "public_ip", message))

@@ -11,8 +11,16 @@ from urllib.parse import urlsplit
 from ..errors import Problem
 
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_SIZE = re.compile(r"^[1-9][0-9]*[kmg]$")
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?")
+_SIZE = re.compile(r"^[1-9][0-9]{0,19}[kmg]$")
+MAX_SIZE_MIB = 1024 * 1024  # 1024g: more than any host this runs on
+_IMAGE_PATH = re.compile(
+    r"(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?/)?"  # registry host[:port]/
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+MOVING_TAGS = ("latest", "stable", "unstable", "nightly", "edge", "main", "master")
+_NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 def is_hostname(name: str) -> bool:
@@ -22,8 +30,32 @@ def is_hostname(name: str) -> bool:
 
 
 def is_size(value: str) -> bool:
-    """A memory size as Docker writes it: a number and k, m or g."""
-    return bool(_SIZE.match(value))
+    """A memory size as Docker writes it: a number and k, m or g, at most 1024g."""
+    return bool(_SIZE.match(value)) and size_mib(value) <= MAX_SIZE_MIB
+
+
+def size_mib(size: str) -> int:
+    """``512m`` / ``3g`` / ``1048576k`` in MiB."""
+    number, unit = int(size[:-1]), size[-1].lower()
+    return {"k": number // 1024, "m": number, "g": number * 1024}[unit]
+
+
+def is_image_path(value: str) -> bool:
+    """A registry path as Docker reads it: [host[:port]/]name[/name...], lower case."""
+    return len(value) <= 255 and bool(_IMAGE_PATH.fullmatch(value))
+
+
+def is_image_tag(value: str) -> bool:
+    return bool(_IMAGE_TAG.fullmatch(value))
+
+
+def is_number(value: str) -> bool:
+    """ASCII digits only (int() would also take '²' or '٣'), at most 10 of them."""
+    return bool(_NUMBER.fullmatch(value))
+
+
+def is_port(value: str) -> bool:
+    return is_number(value) and 0 < int(value) < 65536
 
 
 def is_ip(value: str) -> bool:
@@ -79,7 +111,7 @@ class Reader:
 
     def integer(self, key: str, minimum: int, maximum: int) -> int:
         value = self.text(key)
-        if not value.isdigit() or not minimum <= int(value) <= maximum:
+        if not is_number(value) or not minimum <= int(value) <= maximum:
             self.fail(key, f"{value!r} is not a whole number from {minimum} to {maximum}.")
             return minimum
         return int(value)
@@ -88,6 +120,8 @@ class Reader:
         value = self.text(key).lower()
         if not _SIZE.match(value):
             self.fail(key, f"{value!r} is not a size. Write a number and k, m or g, e.g. 512m.")
+        elif not is_size(value):
+            self.fail(key, f"{value!r} is more than 1024g. Write the limit the host can give.")
         return value
 
     def listing(self, key: str) -> tuple[str, ...]:
@@ -100,7 +134,17 @@ class Reader:
             return "", ""
         parts = urlsplit(value)
         host = (parts.hostname or "").lower()
-        if parts.scheme != "https" or not is_hostname(host) or parts.path not in ("", "/"):
+        if "@" in parts.netloc:
+            self.fail(key, "holds a user name or password (user:pw@). Remove them from the URL.")
+            return value.rstrip("/"), host
+        if (
+            parts.scheme != "https"
+            or not is_hostname(host)
+            or parts.netloc.lower() != host
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
             self.fail(
                 key,
                 f"{value!r} is not an https URL with a valid host name. "
@@ -114,9 +158,51 @@ class Reader:
             self.fail(key, f"{value!r} is not a valid host name, e.g. {example}.")
         return value
 
+    def url(self, key: str, schemes: tuple[str, ...], example: str) -> str:
+        """An optional URL of one of ``schemes`` with a host name or IP (and port), no user
+        name or password; "" when unset."""
+        value = self.text(key)
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        ok = parts.scheme in schemes and (is_hostname(host) or is_ip(host.strip("[]")))
+        if "@" in parts.netloc:
+            self.fail(key, "holds a user name or password (user:pw@). Remove them from the URL.")
+        elif not ok or re.search(r"[\s\"'\\<>`]", value):
+            names = " or ".join(schemes)
+            self.fail(key, f"{value!r} is not an {names} URL with a host name, e.g. {example}.")
+        return value
+
+    def image_path(self, key: str, example: str) -> str:
+        value = self.required(key, example)
+        if value and not is_image_path(value):
+            self.fail(
+                key,
+                f"{value!r} is not an image path. Write [registry/]name in lower-case letters, "
+                f"digits, '.', '_', '-' and '/', e.g. {example}.",
+            )
+        return value
+
+    def image_tag(self, key: str, value: str, example: str) -> None:
+        """Refuse a tag outside Docker's grammar, or a moving one like latest."""
+        if not is_image_tag(value):
+            self.fail(
+                key,
+                f"{value!r} is not an image tag. Use letters, digits, '_', '.' and '-', "
+                f"e.g. {example}.",
+            )
+        elif value.lower() in MOVING_TAGS:
+            self.fail(key, f"{value!r} is a moving tag. Pin a release, e.g. {example}.")
+
     def email(self, key: str) -> str:
         value = self.required(key, "admin@example.org")
-        if value and not _EMAIL.match(value):
+        local, _, domain = value.rpartition("@")
+        if value and not (_EMAIL_LOCAL.fullmatch(local) and is_hostname(domain)):
             self.fail(key, f"{value!r} is not an e-mail address, e.g. admin@example.org.")
         return value
 

@@ -1,14 +1,27 @@
-"""Secrets generated once, kept in a git-ignored file readable by its owner only, never printed."""
+"""Secrets generated once, kept in a git-ignored file readable by its owner only, never printed.
+
+`.secrets.env` is read with the strict grammar of envfile.py, and each secret the deployment
+needs must match the grammar its generator produces (32 hex digits for the XMPP passwords, at
+least 16 URL-safe characters otherwise), so a hand-edited weak or broken value is refused
+instead of deployed. Missing secrets are made in memory; the caller saves them only once every
+setting is valid, so a refused configuration leaves the file untouched.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import dotenv_values
+from ..errors import Problem
+from .envfile import parse_env
+
+HEADER = "# Generated secrets: keep this file private and out of version control.\n"
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 @dataclass(frozen=True)
@@ -19,22 +32,64 @@ class Secret:
     make: Callable[[], str]
 
 
-def load_secrets(path: Path, wanted: Iterable[Secret]) -> dict[str, str]:
-    """Read ``path``, adding (and saving) any secret it lacks; the file is kept at mode 0600."""
-    stored = {k: v or "" for k, v in dotenv_values(path).items()} if path.exists() else {}
+def _grammar(secret: Secret) -> tuple[re.Pattern[str], str]:
+    """The grammar of a secret's values, told by what its generator makes."""
+    if _HEX32.fullmatch(secret.make()):
+        return _HEX32, "32 lower-case hex digits"
+    return _URLSAFE, "at least 16 letters, digits, '-' or '_'"
+
+
+def read_secrets(
+    path: Path, wanted: Iterable[Secret]
+) -> tuple[dict[str, str], dict[str, str], list[Problem]]:
+    """(stored, missing, problems): the file's secrets, new ones for those it lacks (not yet
+    saved), and a problem for each stored value that breaks its grammar."""
+    wanted = tuple(wanted)
+    stored: dict[str, str] = {}
+    problems: list[Problem] = []
+    if path.exists() or path.is_symlink():
+        parsed, problems = parse_env(path)
+        stored = parsed.values
+        for secret in wanted:
+            value = stored.get(secret.name, "")
+            pattern, described = _grammar(secret)
+            if value and not pattern.fullmatch(value):
+                line = parsed.lines.get(secret.name, 0)
+                message = (
+                    f"is not {described}, as generated. Delete the line to have a new one "
+                    "generated (and deploy again)."
+                )
+                problems.append(Problem(f"{path.name}:{line}", secret.name, message))
     missing = {s.name: s.make() for s in wanted if not stored.get(s.name)}
+    return stored, missing, problems
+
+
+def save_secrets(path: Path, stored: dict[str, str], missing: dict[str, str]) -> None:
+    """Save ``missing`` beside ``stored``; either way leave the file at mode 0600."""
     if missing:
         _write(path, {**stored, **missing})
-    elif stat.S_IMODE(path.stat().st_mode) != 0o600:
+    elif path.exists() and stat.S_IMODE(path.stat().st_mode) != 0o600:
         path.chmod(0o600)
-    return {**stored, **missing}
 
 
 def _write(path: Path, values: dict[str, str]) -> None:
-    """Write atomically with mode 0600 from the start, so the secrets are never world-readable."""
+    """Write atomically with mode 0600 from the start, so the secrets are never world-readable.
+
+    The temporary file is created exclusively (O_EXCL, never following a planted symlink); one
+    left over by an interrupted run is removed first.
+    """
     temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("# Generated secrets: keep this file private and out of version control.\n")
-        handle.writelines(f"{name}={value}\n" for name, value in sorted(values.items()))
-    os.replace(temporary, path)
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temporary, flags, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(
+                "# Generated secrets: keep this file private and out of version control.\n"
+            )
+            handle.writelines(f"{name}={value}\n" for name, value in sorted(values.items()))
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -7,15 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from ..errors import ConfigError, Problem
 from . import schema
+from .envfile import parse_env
 from .inventory import Host, load_inventory
-from .reader import Reader, is_size, suggest
+from .reader import Reader, is_image_path, is_size, size_mib, suggest
 from .rooms import ROOM_PASSWORD, RoomPolicy, read_room_policy
 from .schema import Key
-from .secrets import Secret, load_secrets
+from .secrets import Secret, read_secrets, save_secrets
 from .tls import TLS_MODES, TlsSettings
 
 
@@ -122,7 +121,10 @@ def load(env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec) -> De
         raise ConfigError(problems + error.problems) from None
     if problems:
         raise ConfigError(problems)
-    secrets = load_secrets(secrets_path, (ROOM_PASSWORD, *spec.secrets))
+    stored, missing, problems = read_secrets(secrets_path, (ROOM_PASSWORD, *spec.secrets))
+    if problems:
+        raise ConfigError(problems)
+    secrets = {**stored, **missing}
     sites: dict[str, Site] = {}
     for host in hosts:
         reader = _reader(env_path.name, env, host)
@@ -130,16 +132,19 @@ def load(env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec) -> De
         problems += [p for p in reader.problems if p not in problems]
     if problems:
         raise ConfigError(problems)
+    # Only a valid configuration creates or changes the secrets file.
+    save_secrets(secrets_path, stored, missing)
     return Deployment(tuple(hosts), sites)
 
 
 def read_env(path: Path, keys: tuple[Key, ...]) -> tuple[dict[str, str], list[Problem]]:
     """The `.env` values over the defaults, and a problem for each unknown key."""
     by_name = {key.name: key for key in keys}
-    if not path.is_file():
+    if not path.exists():
         return {}, [Problem(path.name, "-", "not found. Copy .env.example to .env and edit it.")]
-    raw = {k: v or "" for k, v in dotenv_values(path).items()}
-    problems = [
+    parsed, problems = parse_env(path)
+    raw = parsed.values
+    problems += [
         Problem(path.name, key, f"is not a setting.{suggest(key, by_name)}")
         for key in raw
         if key not in by_name
@@ -186,9 +191,7 @@ def _timezone(reader: Reader) -> str:
 def _tls(reader: Reader) -> TlsSettings:
     mode = reader.choice("TLS_MODE", TLS_MODES)
     email = reader.email("LETSENCRYPT_EMAIL") if mode == "letsencrypt" else ""
-    acme_server = reader.text("ACME_SERVER")
-    if acme_server and not acme_server.startswith("https://"):
-        reader.fail("ACME_SERVER", f"{acme_server!r} is not an https directory URL.")
+    acme_server = reader.url("ACME_SERVER", ("https",), "https://acme.example.org/directory")
     staging = reader.flag("LETSENCRYPT_STAGING")
     if staging and acme_server:
         reader.fail(
@@ -229,27 +232,48 @@ def _auth(reader: Reader) -> Auth:
     return Auth(enabled, reader.choice("AUTH_TYPE", ("internal", "jwt", "ldap", "matrix")), guests)
 
 
+STORAGE_DRIVERS = ("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs")
+
+
 def _images(reader: Reader) -> Images:
     version = reader.required("JITSI_IMAGE_VERSION", "stable-11146-2")
-    if version in ("latest", "unstable", "stable"):
-        reader.fail(
-            "JITSI_IMAGE_VERSION",
-            f"{version!r} is a moving tag. Pin a release, e.g. stable-11146-2.",
-        )
+    if version:
+        reader.image_tag("JITSI_IMAGE_VERSION", version, "stable-11146-2")
     return Images(
-        jitsi_repo=reader.required("JITSI_IMAGE_REPO", "ghcr.io/jitsi").rstrip("/"),
+        jitsi_repo=reader.image_path("JITSI_IMAGE_REPO", "ghcr.io/jitsi"),
         jitsi_version=version,
-        uptime_kuma=reader.required("UPTIME_KUMA_IMAGE", "louislam/uptime-kuma:2"),
-        registry_mirror=reader.text("REGISTRY_MIRROR"),
+        uptime_kuma=_uptime_kuma_image(reader),
+        registry_mirror=reader.url("REGISTRY_MIRROR", ("https",), "https://mirror.example.org"),
         source=reader.choice("IMAGE_SOURCE", ("pull", "bundle")),
     )
+
+
+def _uptime_kuma_image(reader: Reader) -> str:
+    key, example = "UPTIME_KUMA_IMAGE", "louislam/uptime-kuma:2"
+    value = reader.required(key, example)
+    path, colon, tag = value.rpartition(":")
+    if not value:
+        return value
+    if not colon or "/" in tag:
+        reader.fail(key, f"{value!r} has no tag. Pin a release, e.g. {example}.")
+    elif not is_image_path(path):
+        reader.fail(
+            key,
+            f"{path!r} is not an image path. Write [registry/]name:tag in lower-case letters, "
+            f"digits, '.', '_', '-' and '/', e.g. {example}.",
+        )
+    else:
+        reader.image_tag(key, tag, example)
+    return value
 
 
 def _monitoring(reader: Reader) -> Monitoring:
     return Monitoring(
         enabled=reader.flag("ENABLE_MONITORING"),
         allowed_networks=reader.networks("MONITOR_ALLOWED_NETWORKS"),
-        webhook_url=reader.text("HEALTH_WEBHOOK_URL"),
+        webhook_url=reader.url(
+            "HEALTH_WEBHOOK_URL", ("http", "https"), "https://hooks.example.org/jitsi"
+        ),
         failures_before_action=reader.integer("HEALTH_FAILURES_BEFORE_ACTION", 1, 60),
         max_restarts_per_hour=reader.integer("HEALTH_MAX_RESTARTS_PER_HOUR", 1, 60),
     )
@@ -258,13 +282,25 @@ def _monitoring(reader: Reader) -> Monitoring:
 def _tuning(reader: Reader, spec: Spec) -> Tuning:
     return Tuning(
         docker_source=reader.choice("DOCKER_SOURCE", ("official", "distro")),
-        docker_storage_driver=reader.text("DOCKER_STORAGE_DRIVER"),
+        docker_storage_driver=_storage_driver(reader),
         docker_address_pool=(reader.networks("DOCKER_ADDRESS_POOL") or ("",))[0],
         udp_buffer_bytes=reader.integer("UDP_BUFFER_BYTES", 212992, 1 << 30),
         nofile_limit=reader.integer("NOFILE_LIMIT", 1024, 1 << 20),
         memory={service: _memory(reader, key) for service, key in spec.memory.items()},
         fail2ban=reader.flag("ENABLE_FAIL2BAN"),
     )
+
+
+def _storage_driver(reader: Reader) -> str:
+    value = reader.text("DOCKER_STORAGE_DRIVER")
+    if value and value not in STORAGE_DRIVERS:
+        reader.fail(
+            "DOCKER_STORAGE_DRIVER",
+            f"{value!r} is not a Docker storage driver: use one of {', '.join(STORAGE_DRIVERS)}, "
+            "or leave it empty for Docker's choice.",
+        )
+        return ""
+    return value
 
 
 def _memory(reader: Reader, memory: MemoryKey) -> str:
@@ -275,9 +311,3 @@ def _memory(reader: Reader, memory: MemoryKey) -> str:
             f"{size} is too little to run in: give it at least {memory.minimum}.",
         )
     return size
-
-
-def size_mib(size: str) -> int:
-    """``512m`` / ``3g`` / ``1048576k`` in MiB."""
-    number, unit = int(size[:-1]), size[-1].lower()
-    return {"k": number // 1024, "m": number, "g": number * 1024}[unit]

@@ -189,8 +189,7 @@ CORE = "[core]\nmeet.example.org address=203.0.113.10\n"
     [
         (
             "[core]\nmeet.example.org address=203.0.113.300\n",
-            "hosts:2: public_ip: '203.0.113.300' is not an IP address. Set public_ip=<the "
-            "address clients reach> for meet.example.org; the video bridge advertises it.",
+            "hosts:2: address: '203.0.113.300' is not an IP address or host name. Fix address=.",
         ),
         (
             "[core]\nmeet.example.org address=meet.example.org public_ip=10.0.0\n",
