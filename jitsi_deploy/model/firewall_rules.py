@@ -30,3 +30,14 @@ def firewall_rules(deployment: Deployment, host: Host) -> tuple[Rule, ...]:
             if bridge.role == "jvb"
         ]
     return tuple(rules)
+
+
+def docker_published_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The rules for ports a container publishes to some sources only (5222 for the bridges):
+    ufw and firewalld cannot limit those, so they go into Docker's DOCKER-USER chain."""
+    return tuple(rule for rule in rules if rule.source != "any")
+
+
+def closed_to_others(rules: tuple[Rule, ...]) -> list[tuple[int, str]]:
+    """(port, protocol) of each such rule, refused to every source the rules do not name."""
+    return sorted({(rule.port, rule.protocol) for rule in rules})

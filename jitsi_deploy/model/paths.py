@@ -12,6 +12,10 @@ PROSODY_CONF_D = f"{CONFIG_DIR}/prosody/config/conf.d"
 
 ETC_DIR = "/etc/jitsi-deploy"
 FIREWALL_PLAN = f"{ETC_DIR}/firewall.rules"
+# Who may reach the ports Docker publishes: a script in DOCKER-USER, run by a unit after Docker.
+DOCKER_USER_SCRIPT = "/usr/local/sbin/jitsi-deploy-docker-user"
+DOCKER_USER_UNIT = "/etc/systemd/system/jitsi-deploy-docker-user.service"
+DOCKER_USER_CHAIN = "JITSI-DEPLOY"
 MONITORS = f"{ETC_DIR}/monitors.json"
 DOCKER_DAEMON_SETTINGS = f"{ETC_DIR}/docker-daemon.json"
 DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"

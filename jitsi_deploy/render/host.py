@@ -12,7 +12,12 @@ import jinja2
 from ..errors import RenderError
 from ..model import paths
 from ..model.docker_daemon import docker_daemon_settings
-from ..model.firewall_rules import Rule, firewall_rules
+from ..model.firewall_rules import (
+    Rule,
+    closed_to_others,
+    docker_published_rules,
+    firewall_rules,
+)
 from ..model.health import check_entries, health_settings, restart_after_entries
 from ..model.managed import CONTAINER_USER, Directory, File
 from ..model.monitors import monitors
@@ -121,8 +126,34 @@ def _plan_files(host: Host, site: Site, rules: tuple[Rule, ...]) -> list[File]:
     plan = template("firewall/rules.j2", {"host": host, "rules": rules})
     files = [File(paths.FIREWALL_PLAN, plan)]
     if host.role == "core":
-        files.append(File(paths.MONITORS, _json(monitors(site))))
+        files += [*_docker_user_files(host, rules), File(paths.MONITORS, _json(monitors(site)))]
     return files
+
+
+def _docker_user_files(host: Host, rules: tuple[Rule, ...]) -> list[File]:
+    limited = docker_published_rules(rules)
+    context = {
+        "host": host,
+        "rules": limited,
+        "closed": closed_to_others(limited),
+        "chain": paths.DOCKER_USER_CHAIN,
+        "script": paths.DOCKER_USER_SCRIPT,
+        "unit": Path(paths.DOCKER_USER_UNIT).name,
+    }
+    reacts = ("docker-user",)
+    return [
+        File(
+            paths.DOCKER_USER_SCRIPT,
+            template("firewall/docker-user.sh.j2", context),
+            0o755,
+            reacts=reacts,
+        ),
+        File(
+            paths.DOCKER_USER_UNIT,
+            template("firewall/docker-user.service.j2", context),
+            reacts=reacts,
+        ),
+    ]
 
 
 def _health_files(placement: Placement, services: list[Service]) -> list[File]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 
 from ..model import paths
 from ..model.proxy import NginxControl
@@ -19,7 +20,14 @@ from .step import PlanInput, Step
 NAME = "handlers"
 HOST_NGINX = NginxControl()
 # Host reactions first; then the stack, then each service whose own files changed.
-HOST_ORDER = ("sysctl", "restart:docker", "reload:nginx", "restart:fail2ban", "up:stack")
+HOST_ORDER = (
+    "sysctl",
+    "restart:docker",
+    "docker-user",
+    "reload:nginx",
+    "restart:fail2ban",
+    "up:stack",
+)
 
 PENDING = Fact(
     "pending", fixed(f"cat {paths.PENDING_REACTIONS} 2>/dev/null"), lambda out: frozenset(out)
@@ -89,6 +97,14 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
         reload_units = Command(("systemctl", "daemon-reload"), "reload systemd units")
         restart = Command(("systemctl", "restart", "docker"), "restart the Docker daemon")
         return Change(NAME, "restart the Docker daemon", (reload_units, restart))
+    if name == "docker-user":
+        unit = PurePosixPath(paths.DOCKER_USER_UNIT).name
+        reload_units = Command(("systemctl", "daemon-reload"), "reload systemd units")
+        enable = Command(("systemctl", "enable", unit), f"run {unit} after every Docker start")
+        apply = Command(("systemctl", "restart", unit), "apply who may reach published ports")
+        return Change(
+            NAME, "limit who reaches the ports Docker publishes", (reload_units, enable, apply)
+        )
     if name == "reload:nginx":
         return Change(NAME, "test and reload nginx", (reload_nginx(nginx_files),))
     if name == "restart:fail2ban":

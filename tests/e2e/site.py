@@ -38,7 +38,11 @@ class Site:
         wanted = {**TEST_SETTINGS, **(settings or {})}
         lines = [line for line in example if line.partition("=")[0] not in wanted]
         self.env.write_text("\n".join(lines + [f"{k}={v}" for k, v in wanted.items()]) + "\n")
-        inventory = ["[core]"] + [_line(host) for host in self.hosts]
+        # The first host is the core, any others its extra video bridges.
+        core, *bridges = self.hosts
+        inventory = ["[core]", _line(core)] + (
+            ["[jvb]"] + [_line(h) for h in bridges] if bridges else []
+        )
         (self.folder / "hosts").write_text("\n".join(inventory) + "\n" + extra_lines)
 
     def trust(self, *hosts: TestHost) -> None:

@@ -43,7 +43,8 @@ MANAGED = [
 
 @pytest.fixture(scope="module")
 def site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    """Two fresh hosts (root on Debian 12, a sudo user on Debian 13), deployed once."""
+    """Two fresh hosts deployed once: the core as root on Debian 12, an extra video bridge as a
+    sudo user on Debian 13."""
     bookworm = make_host("bookworm")
     trixie = make_host("trixie").as_user("deploy")
     site = Site(tmp_path_factory.mktemp("site"), [bookworm, trixie])
@@ -66,9 +67,11 @@ def recap_line(output: str, host: TestHost) -> str:
 
 
 def test_first_deploy_converges_both_hosts(site: Site) -> None:
+    core, bridge = site.hosts
+    assert running_services(core) == set(STACK)
+    assert running_services(bridge) == {"jvb"}
     for host in site.hosts:
         assert "changed" in recap_line(site.first_output, host)  # type: ignore[attr-defined]
-        assert running_services(host) == set(STACK)
         firewall = host_exec(host, "ufw", "status").stdout
         assert "Status: active" in firewall and "10000/udp" in firewall
         assert host_exec(host, "test", "-x", "/usr/local/sbin/jitsi-health").returncode == 0
@@ -126,8 +129,24 @@ def test_only_the_public_ports_answer_from_another_host(site: Site, make_host) -
         ).returncode
         == 0
     }
-    # 443 joins once the TLS step serves the site; nothing private may ever answer.
+    # 443 joins once the TLS step serves the site; nothing private may ever answer, and the
+    # XMPP port the core publishes for its bridge stays closed to everyone else.
     assert answering <= {22, 80, 443} and 22 in answering
+
+
+def test_the_bridge_alone_reaches_the_cores_xmpp_port(site: Site) -> None:
+    core, bridge = site.hosts
+    probe = f"echo > /dev/tcp/{core.address}/5222"
+    assert host_exec(bridge, "timeout", "3", "bash", "-c", probe).returncode == 0
+    # Docker recreates its chains on a restart; the rules come back with it.
+    host_exec(core, "systemctl", "restart", "docker", check=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and set(STACK) - running_services(core):
+        time.sleep(2)
+    rules = host_exec(core, "iptables", "-S", "JITSI-DEPLOY").stdout
+    assert f"-s {bridge.address}/32" in rules and "-j DROP" in rules
+    assert "-j JITSI-DEPLOY" in host_exec(core, "iptables", "-S", "DOCKER-USER").stdout
+    assert host_exec(bridge, "timeout", "3", "bash", "-c", probe).returncode == 0
 
 
 def test_an_unreachable_host_fails_alone(site: Site) -> None:

@@ -169,16 +169,22 @@ async def _echo(site: Site, name: str, path: str, source: str, message: str) -> 
         return await asyncio.wait_for(websocket.recv(), 10)
 
 
-def test_xmpp_websocket_carries_messages_both_ways(site: Site) -> None:
+@pytest.mark.parametrize("path", ["/xmpp-websocket", "/team/xmpp-websocket"])
+def test_xmpp_websocket_carries_messages_both_ways(site: Site, path: str) -> None:
+    """Rooms under a tenant path (/team/room) use /team/xmpp-websocket: upgraded the same."""
     stanza = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"
-    reply = asyncio.run(_echo(site, "meet.test", "/xmpp-websocket", "127.0.0.40", stanza))
+    reply = asyncio.run(_echo(site, "meet.test", path, "127.0.0.40", stanza))
     assert reply == stanza
 
 
-def test_bosh_is_proxied(site: Site) -> None:
+@pytest.mark.parametrize("path", ["/http-bind", "/team/http-bind"])
+def test_bosh_is_proxied(site: Site, path: str) -> None:
     with https(HTTPS, "meet.test", site.context) as connection:
-        reply = get(connection, "/http-bind")
-    assert (reply.status, reply.body) == (200, b"upstream /http-bind host=meet.test proto=https\n")
+        reply = get(connection, path)
+    assert (reply.status, reply.body) == (
+        200,
+        f"upstream {path} host=meet.test proto=https\n".encode(),
+    )
 
 
 def test_monitor_is_proxied_with_socket_io_for_allowed_networks_only(site: Site) -> None:

@@ -134,3 +134,21 @@ def test_health_checks_come_from_the_descriptions() -> None:
         "bridges jicofo-bridges jicofo jvb http://127.0.0.1:8888/stats",
         "http jvb-health jvb jvb http://127.0.0.1:8080/about/health",
     ]
+
+
+def test_only_the_bridges_may_reach_the_published_xmpp_port(tmp_path: Path) -> None:
+    """Docker's NAT comes before ufw: the DOCKER-USER rules are what limits 5222."""
+    site = deployment(tmp_path, WITH_BRIDGE)
+    rendered = core_files(site)
+    script = text(rendered, paths.DOCKER_USER_SCRIPT)
+    rules = [line for line in script.splitlines() if line.startswith("iptables -w -A")]
+    assert rules == [
+        'iptables -w -A "$chain" -p tcp -m conntrack --ctstate DNAT --ctorigdstport 5222 '
+        "-s 203.0.113.11 -j RETURN",
+        'iptables -w -A "$chain" -p tcp -m conntrack --ctstate DNAT --ctorigdstport 5222 -j DROP',
+    ]
+    unit = text(rendered, paths.DOCKER_USER_UNIT)
+    assert "PartOf=docker.service" in unit and "WantedBy=docker.service" in unit
+    assert rendered.file(paths.DOCKER_USER_UNIT).reacts == ("docker-user",)
+    alone = core_files(deployment(tmp_path, CORE_ONLY))
+    assert "iptables -w -A" not in text(alone, paths.DOCKER_USER_SCRIPT)
