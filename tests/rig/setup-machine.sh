@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a Debian machine: the validators, the real
-# protocol peers (nginx, Prosody, pebble), debootstrap for test hosts and a Docker engine.
+# protocol peers (nginx, Prosody, pebble), debootstrap for test hosts and a Docker engine, and
+# the project's virtual environment .venv with the test tools (`.venv/bin/invoke test` runs them).
 # Idempotent: a second run on the same machine installs nothing and keeps dockerd running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/../.."
 packages=(
   docker.io debootstrap busybox-static nginx-light shellcheck lua-check lua5.4 prosody
   pebble certbot openssl iproute2 curl openssh-client docker-compose logrotate
+  python3-venv
 )
 
 missing=()
@@ -20,7 +22,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q -r requirements-dev.txt
+# The project's virtual environment, as the README's first command makes it. It is made anew
+# when it has no pip (made before python3-venv was installed) or runs another Python release
+# than python3 (a release upgrade leaves a venv's packages behind).
+release='import sys; print(*sys.version_info[:2])'
+wanted=$(python3 -c "$release")
+if [[ "$(.venv/bin/python -c "import pip; $release" 2>/dev/null)" != "$wanted" ]]; then
+  python3 -m venv --clear .venv
+fi
+.venv/bin/python -m pip install -q -r requirements-dev.txt
 
 # Test hosts and their networks live in ranges reserved for testing (RFC 2544).
 if ! docker info >/dev/null 2>&1; then
@@ -33,7 +43,7 @@ fi
 
 # The test-host images and the Prosody 13 image, side by side; both are cached under
 # /var/cache/jitsi-deploy, so a rerun on the same machine takes seconds.
-python3 -m tests.rig build &
+.venv/bin/python -m tests.rig build &
 rig=$!
 bash tests/prosody/build-prosody13.sh
 wait "$rig"
