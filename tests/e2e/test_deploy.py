@@ -112,7 +112,7 @@ def test_check_mode_shows_the_diff_and_changes_nothing(site: Site) -> None:
     finally:
         site.write()
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "-    mem_limit: 3g" in check.stdout and "+    mem_limit: 2g" in check.stdout
+    assert '-    mem_limit: "3g"' in check.stdout and '+    mem_limit: "2g"' in check.stdout
     assert "start or update the containers that changed" in check.stdout
     assert "(check mode: nothing was changed)" in check.stdout
     assert [host_state(h, MANAGED) for h in site.hosts] == before
