@@ -147,10 +147,9 @@ def check_tls(target: Target) -> str:
         raise Failed(f"{what} is not trusted: {problem} (names: {', '.join(_names(certificate))})")
     if days < MIN_DAYS_LEFT:
         raise Failed(f"the certificate expires in {days} days: renewal is not working")
-    issuer = (
-        "self-signed, trusted by --ca-file" if self_signed else _common_name(certificate.issuer)
-    )
-    return f"{endpoint.name}: issued by {issuer}, {days} days left"
+    if self_signed:
+        return f"{endpoint.name}: self-signed, trusted through --ca-file, {days} days left"
+    return f"{endpoint.name}: issued by {_common_name(certificate.issuer)}, {days} days left"
 
 
 # --- the page and the XMPP transports ------------------------------------------------------------

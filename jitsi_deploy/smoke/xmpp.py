@@ -15,12 +15,13 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
@@ -92,6 +93,8 @@ class Endpoint:
         session.verify = self.verify
         # requests lets REQUESTS_CA_BUNDLE from the environment win over a session's CA file.
         session.trust_env = self.verify is True
+        if self.verify is False:  # the TLS check already said the certificate is self-signed
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if self.connect_to:
             session.mount("https://", _Pinned(self))
         return session
@@ -214,20 +217,27 @@ class Websocket:
 
     def __init__(self, endpoint: Endpoint) -> None:
         url = endpoint.url("/xmpp-websocket").replace("https://", "wss://", 1)
+        self._open = ExitStack()  # the socket and the websocket, closed together
         try:
-            raw = socket.create_connection(endpoint.address(), timeout=TIMEOUT)
-            self.connection: ClientConnection = connect(
-                url,
-                sock=raw,
-                ssl=endpoint.ssl_context(),
-                server_hostname=endpoint.name,
-                subprotocols=["xmpp"],  # type: ignore[list-item]
-                origin=endpoint.public_url.rstrip("/"),  # type: ignore[arg-type]
-                open_timeout=TIMEOUT,
+            raw = self._open.enter_context(
+                socket.create_connection(endpoint.address(), timeout=TIMEOUT)
+            )
+            self.connection: ClientConnection = self._open.enter_context(
+                connect(
+                    url,
+                    sock=raw,
+                    ssl=endpoint.ssl_context(),
+                    server_hostname=endpoint.name,
+                    subprotocols=["xmpp"],  # type: ignore[list-item]
+                    origin=endpoint.public_url.rstrip("/"),  # type: ignore[arg-type]
+                    open_timeout=TIMEOUT,
+                )
             )
         except (OSError, WebSocketException) as error:
+            self._open.close()
             raise XmppError(f"websocket {url} did not open: {error}") from None
         if self.connection.subprotocol != "xmpp":
+            self._open.close()
             raise XmppError(f"websocket {url} did not agree to the xmpp subprotocol")
 
     def open_stream(self) -> list[ET.Element]:
@@ -256,7 +266,7 @@ class Websocket:
     def close(self) -> None:
         with suppress(WebSocketException):  # already gone: nothing left to close politely
             self.connection.send(ET.tostring(ET.Element(f"{{{FRAMING}}}close")).decode())
-        self.connection.close()
+        self._open.close()
 
 
 def _parse(data: str | bytes, what: str) -> ET.Element:
