@@ -1,0 +1,48 @@
+"""`fab smoke`: the web checks against the site's public URL, then the host checks over SSH."""
+
+from __future__ import annotations
+
+from ..deploy.fleet import run_all
+from ..deploy.host import Options
+from ..errors import ConfigError, Problem
+from ..remote.transport import Remote
+from ..settings.inventory import Host
+from ..settings.site import Deployment
+from .checks import Result, Target, host_results, web_results
+
+
+def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") -> Target:
+    """The site as the core host serves it; bridges may reach 5222, so they are listed."""
+    core = deployment.core
+    if core is None:
+        raise ConfigError([Problem("hosts", "[core]", "no core host: nothing serves the site.")])
+    site = deployment.sites[core.name]
+    bridges = {a for h in deployment.hosts if h.role == "jvb" for a in (h.address, h.public_ip)}
+    return Target(
+        public_url=site.public_url,
+        rooms=site.rooms,
+        core_address=core.public_ip,
+        connect_to=connect_to,
+        ca_file=ca_file,
+        self_signed_ok=site.tls.mode == "selfsigned",
+        bridge_addresses=tuple(sorted(bridges)),
+    )
+
+
+def ssh_results(hosts: list[Host], options: Options) -> list[Result]:
+    """The host checks on every host, in parallel, in inventory order."""
+
+    def one(host: Host) -> list[Result]:
+        remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
+        try:
+            return host_results(remote)
+        finally:
+            remote.close()
+
+    return [result for results in run_all(hosts, one) for result in results]
+
+
+def smoke(
+    deployment: Deployment, hosts: list[Host], options: Options, ca_file: str, connect_to: str
+) -> list[Result]:
+    return web_results(target_for(deployment, ca_file, connect_to)) + ssh_results(hosts, options)
