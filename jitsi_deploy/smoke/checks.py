@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from ..errors import DeployError
-from ..remote.transport import Output, Remote
+from ..remote.transport import ConnectError, Output, Remote
 from ..settings.rooms import RoomPolicy
 from . import xmpp
 
@@ -408,6 +408,9 @@ HOST_CHECKS = (
 )
 
 
+SSH_MEANING = "the host checks could not run: fix the SSH access (as for fab deploy)"
+
+
 def host_results(remote: Remote, checks: tuple[HostCheck, ...] = HOST_CHECKS) -> list[Result]:
     """The checks that apply to this host's role, over its SSH connection (the e2e entry)."""
     results = []
@@ -417,6 +420,8 @@ def host_results(remote: Remote, checks: tuple[HostCheck, ...] = HOST_CHECKS) ->
         try:
             detail = check.judge(remote.run_script(check.script, timeout=60))
             result = Result(check.name, "pass", detail, host=remote.host.name)
+        except ConnectError as error:  # one line for the host, not one per check
+            return [*results, Result("SSH", "fail", str(error), SSH_MEANING, remote.host.name)]
         except (Failed, DeployError) as error:
             result = Result(check.name, "fail", str(error), check.meaning, remote.host.name)
         results.append(result)
