@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..deploy.fleet import run_all
 from ..deploy.host import Options
 from ..errors import ConfigError, Problem
 from ..remote.transport import Remote
-from ..settings.inventory import Host
+from ..settings.inventory import Host, is_host_name
+from ..settings.reader import is_port
 from ..settings.site import Deployment
 from .checks import Result, Target, host_results, web_results
 
@@ -16,6 +19,7 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
     core = deployment.core
     if core is None:
         raise ConfigError([Problem("hosts", "[core]", "no core host: nothing serves the site.")])
+    _check_options(ca_file, connect_to)
     site = deployment.sites[core.name]
     bridges = {a for h in deployment.hosts if h.role == "jvb" for a in (h.address, h.public_ip)}
     return Target(
@@ -27,6 +31,18 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
         self_signed_ok=site.tls.mode == "selfsigned",
         bridge_addresses=tuple(sorted(bridges)),
     )
+
+
+def _check_options(ca_file: str, connect_to: str) -> None:
+    problems = []
+    if ca_file and not Path(ca_file).is_file():
+        problems.append(Problem("--ca-file", ca_file, "is not a readable file."))
+    host, _, port = connect_to.rpartition(":")
+    if connect_to and not (is_host_name(host.strip("[]")) and is_port(port)):
+        message = "is not ADDRESS:PORT, e.g. 203.0.113.10:443 or [2001:db8::10]:443."
+        problems.append(Problem("--resolve", connect_to, message))
+    if problems:
+        raise ConfigError(problems)
 
 
 def ssh_results(hosts: list[Host], options: Options) -> list[Result]:

@@ -14,7 +14,7 @@ import ssl
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,6 +25,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin, Subprotocol
 
 XMPP_DOMAIN = "meet.jitsi"
 MUC_DOMAIN = "muc.meet.jitsi"
@@ -40,6 +41,7 @@ XBOSH = "urn:xmpp:xbosh"
 MUC = "http://jabber.org/protocol/muc"
 FOCUS = "http://jitsi.org/protocol/focus"
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+FEATURES = "{http://etherx.jabber.org/streams}features"
 
 
 class XmppError(Exception):
@@ -228,8 +230,8 @@ class Websocket:
                     sock=raw,
                     ssl=endpoint.ssl_context(),
                     server_hostname=endpoint.name,
-                    subprotocols=["xmpp"],  # type: ignore[list-item]
-                    origin=endpoint.public_url.rstrip("/"),  # type: ignore[arg-type]
+                    subprotocols=[Subprotocol("xmpp")],
+                    origin=Origin(endpoint.public_url.rstrip("/")),  # as the page's browser sends
                     open_timeout=TIMEOUT,
                 )
             )
@@ -280,9 +282,8 @@ def _refusal(stanza: ET.Element) -> Refusal:
     error = stanza.find(f"{{{CLIENT}}}error")
     if error is None:
         return Refusal("", "no <error> child")
-    condition = next(
-        (c.tag.split("}")[1] for c in error if STANZAS in c.tag and "text" not in c.tag), ""
-    )
+    conditions = (c.tag for c in error if c.tag.startswith(f"{{{STANZAS}}}"))
+    condition = next((t.split("}")[1] for t in conditions if t != f"{{{STANZAS}}}text"), "")
     return Refusal(error.get("type", ""), condition, error.findtext(f"{{{STANZAS}}}text") or "")
 
 
@@ -294,16 +295,17 @@ class Session:
         self.pending: list[ET.Element] = []
         self.jid = ""
 
-    def wait_for(self, wanted: str, match: object = None) -> ET.Element:
-        """The next element with tag ``wanted`` (and, for stanzas, the given id or nick)."""
+    def wait_for(self, accept: Callable[[ET.Element], bool], what: str) -> ET.Element:
+        """The first element ``accept`` takes, received now or kept from earlier reads
+        (a transport may deliver several stanzas at once, or before they were asked for)."""
         deadline = time.monotonic() + TIMEOUT
         while True:
-            for element in self.pending:
-                if element.tag == wanted and _matches(element, match):
-                    self.pending.remove(element)
-                    return element
+            found = next((element for element in self.pending if accept(element)), None)
+            if found is not None:
+                self.pending.remove(found)
+                return found
             if time.monotonic() > deadline:
-                raise XmppError(f"no {wanted.split('}')[-1]} from the server in {TIMEOUT:.0f}s")
+                raise XmppError(f"no {what} from the server in {TIMEOUT:.0f}s")
             self.pending += self.transport.receive()
 
     def _send(self, stanza: ET.Element) -> None:
@@ -312,29 +314,19 @@ class Session:
     def login(self) -> str:
         """Open the stream, SASL ANONYMOUS, restart, bind; returns the full JID bound."""
         self.pending += self.transport.open_stream()
-        features = self.wait_for("{http://etherx.jabber.org/streams}features")
+        features = self.wait_for(_tag(FEATURES), "stream features")
         mechanisms = [m.text for m in features.iter(f"{{{SASL}}}mechanism")]
         if "ANONYMOUS" not in mechanisms:
             raise XmppError(f"no anonymous login on {XMPP_DOMAIN} (offered: {mechanisms})")
         self._send(ET.Element(f"{{{SASL}}}auth", mechanism="ANONYMOUS"))
-        answer = self._next_of(f"{{{SASL}}}success", f"{{{SASL}}}failure")
+        answer = self.wait_for(_tag(f"{{{SASL}}}success", f"{{{SASL}}}failure"), "login answer")
         if answer.tag != f"{{{SASL}}}success":
             raise XmppError(f"anonymous login refused: {[c.tag for c in answer]}")
         self.pending += self.transport.open_stream()
-        self.wait_for("{http://etherx.jabber.org/streams}features")
+        self.wait_for(_tag(FEATURES), "stream features after login")
         iq = self._iq("set", "", ET.Element(f"{{{BIND}}}bind"))
         self.jid = iq.findtext(f"{{{BIND}}}bind/{{{BIND}}}jid") or ""
         return self.jid
-
-    def _next_of(self, *tags: str) -> ET.Element:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            found = next((e for e in self.pending if e.tag in tags), None)
-            if found is not None:
-                self.pending.remove(found)
-                return found
-            self.pending += self.transport.receive()
-        raise XmppError(f"no answer to the login in {TIMEOUT:.0f}s")
 
     def _iq(self, kind: str, to: str, payload: ET.Element) -> ET.Element:
         iq = ET.Element(f"{{{CLIENT}}}iq", type=kind, id=uuid.uuid4().hex)
@@ -342,7 +334,9 @@ class Session:
             iq.set("to", to)
         iq.append(payload)
         self._send(iq)
-        answer = self.wait_for(f"{{{CLIENT}}}iq", ("id", iq.get("id")))
+        answer = self.wait_for(
+            lambda e: e.tag == f"{{{CLIENT}}}iq" and e.get("id") == iq.get("id"), "IQ answer"
+        )
         if answer.get("type") == "error":
             raise XmppError(
                 f"the server refused the {payload.tag.split('}')[-1]}: {_refusal(answer)}"
@@ -370,7 +364,11 @@ class Session:
         if password is not None:
             ET.SubElement(x, f"{{{MUC}}}password").text = password
         self._send(presence)
-        answer = self.wait_for(f"{{{CLIENT}}}presence", ("nick", nick))
+        answer = self.wait_for(
+            # Matched by the (unique) nick: the room's address comes back normalised.
+            lambda e: e.tag == f"{{{CLIENT}}}presence" and e.get("from", "").endswith(f"/{nick}"),
+            "presence from the room",
+        )
         if answer.get("type") == "error":
             return _refusal(answer)
         self._send(
@@ -379,13 +377,8 @@ class Session:
         return None
 
 
-def _matches(element: ET.Element, match: object) -> bool:
-    if match is None:
-        return True
-    key, value = match  # type: ignore[misc]
-    if key == "nick":
-        return element.get("from", "").endswith(f"/{value}")
-    return element.get(key) == value
+def _tag(*tags: str) -> Callable[[ET.Element], bool]:
+    return lambda element: element.tag in tags
 
 
 def room_jid(room: str) -> str:

@@ -1,13 +1,23 @@
-"""The smoke report's lines and JSON, and the 5222 check against real local sockets."""
+"""The smoke report's lines and JSON, the 5222 check against real local sockets, the judges of
+the host checks' output, and the target and options taken from the settings."""
 
 from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
+import pytest
+
+from jitsi_deploy.errors import ConfigError
+from jitsi_deploy.model.deployment import load_deployment as load
+from jitsi_deploy.remote.transport import Output
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import checks, report
 from jitsi_deploy.smoke.checks import Result, Target
+from jitsi_deploy.smoke.run import target_for
+
+from .test_config import with_env, write
 
 RESULTS = [
     Result("TLS certificate", "pass", "meet.example.org: issued by R11, 62 days left"),
@@ -82,3 +92,52 @@ def test_a_bridge_may_reach_5222() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listening:
         result = _xmpp_port_result(_target(listening.getsockname()[1], ("127.0.0.1",)))
     assert result.status == "skip"
+
+
+def test_jicofo_stats_need_an_operational_bridge() -> None:
+    judge = _host_check("bridges").judge
+    stats = {"bridge_selector": {"operational_bridge_count": 2}}
+    assert judge(Output(0, json.dumps(stats), "")) == "jicofo sees 2 operational bridge(s)"
+    for output, fault in [
+        (Output(0, '{"bridge_selector": {"operational_bridge_count": 0}}', ""), "no operational"),
+        (Output(0, "{}", ""), "has no bridge count"),
+        (Output(7, "", "curl: (7) Failed to connect"), "did not answer"),
+    ]:
+        with pytest.raises(checks.Failed, match=fault):
+            judge(output)
+
+
+def test_the_room_policy_health_answers() -> None:
+    judge = _host_check("room policy in force").judge
+    assert judge(Output(0, "ok\n200\n", "")) == "room policy in force"
+    for output, fault in [
+        (
+            Output(0, "broken: private rooms need a password\n503\n", ""),
+            "HTTP 503: broken: private",
+        ),
+        (Output(0, "not found\n404\n", ""), "not loaded"),
+        (Output(3, "", "no running prosody container"), "no running prosody container"),
+    ]:
+        with pytest.raises(checks.Failed, match=fault):
+            judge(output)
+
+
+def _host_check(name: str) -> checks.HostCheck:
+    return next(check for check in checks.HOST_CHECKS if check.name == name)
+
+
+def test_the_target_is_the_core_site_and_bridges_may_reach_5222(tmp_path: Path) -> None:
+    hosts = "[core]\nmeet.example.org address=203.0.113.10\n[jvb]\njvb1 address=203.0.113.20\n"
+    env_path, hosts_path = write(tmp_path, with_env(OTHER_ROOMS="deny"), hosts)
+    target = target_for(load(env_path, hosts_path, tmp_path / ".secrets.env"))
+    assert (target.public_url, target.core_address) == ("https://meet.example.org", "203.0.113.10")
+    assert target.bridge_addresses == ("203.0.113.20",)
+    assert target.rooms.other_rooms == "deny" and not target.self_signed_ok
+
+
+@pytest.mark.parametrize("resolve", ["203.0.113.10", "203.0.113.10:https", "-x:443"])
+def test_bad_smoke_options_are_named(tmp_path: Path, resolve: str) -> None:
+    deployment = load(*write(tmp_path), tmp_path / ".secrets.env")
+    with pytest.raises(ConfigError) as caught:
+        target_for(deployment, str(tmp_path / "missing.pem"), resolve)
+    assert [p.source for p in caught.value.problems] == ["--ca-file", "--resolve"]
