@@ -171,11 +171,15 @@ def _login(transport: str) -> Callable[[Target], str]:
     def check(target: Target) -> str:
         try:
             with xmpp.session(transport, target.endpoint) as user:
-                return f"anonymous session {user.jid}"
+                return f"anonymous session {user.jid}{_retried(user)}"
         except xmpp.XmppError as error:
             raise Failed(f"no session: {error}") from None
 
     return check
+
+
+def _retried(user: xmpp.Session) -> str:
+    return f" (on a second try; the first: {user.first_failure})" if user.first_failure else ""
 
 
 # --- the room policy -----------------------------------------------------------------------------
@@ -185,7 +189,7 @@ def _join(target: Target, room: str, password: str | None) -> tuple[xmpp.Refusal
     """Join as the page does (ask focus, then enter); the refusal if any, and focus's answer."""
     try:
         with xmpp.session("websocket", target.endpoint) as user:
-            focus = user.ask_focus(room)
+            focus = user.ask_focus(room) + _retried(user)
             return user.join(room, password), focus
     except xmpp.XmppError as error:
         raise Failed(f"could not try the room {room!r}: {error}") from None

@@ -294,6 +294,7 @@ class Session:
         self.transport = transport
         self.pending: list[ET.Element] = []
         self.jid = ""
+        self.first_failure = ""
 
     def wait_for(self, accept: Callable[[ET.Element], bool], what: str) -> ET.Element:
         """The first element ``accept`` takes, received now or kept from earlier reads
@@ -385,13 +386,30 @@ def room_jid(room: str) -> str:
     return f"{room}@{MUC_DOMAIN}"
 
 
+def _logged_in(transport_name: str, endpoint: Endpoint) -> Session:
+    transport: Transport = Bosh(endpoint) if transport_name == "bosh" else Websocket(endpoint)
+    user = Session(transport)
+    try:
+        user.login()
+    except XmppError:
+        transport.close()
+        raise
+    return user
+
+
 @contextmanager
 def session(transport_name: str, endpoint: Endpoint) -> Iterator[Session]:
-    """A logged-in anonymous session over "bosh" or "websocket", closed at the end."""
-    transport: Transport = Bosh(endpoint) if transport_name == "bosh" else Websocket(endpoint)
+    """A logged-in anonymous session over "bosh" or "websocket", closed at the end.
+
+    A failed first try is retried once, and kept in ``first_failure``: one lost packet on the
+    way must not fail a deploy, yet it is worth a word in the report.
+    """
     try:
-        user = Session(transport)
-        user.login()
+        user = _logged_in(transport_name, endpoint)
+    except XmppError as error:
+        user = _logged_in(transport_name, endpoint)
+        user.first_failure = str(error)
+    try:
         yield user
     finally:
-        transport.close()
+        user.transport.close()
