@@ -88,6 +88,8 @@ def run_check(check: Check, target: Target) -> Result:
         return Result(check.name, "skip", str(skipped))
     except Failed as failed:
         return Result(check.name, "fail", str(failed), check.meaning)
+    except Exception as error:  # a check that breaks is a failed check, never a lost report
+        return Result(check.name, "fail", f"{type(error).__name__}: {error}", check.meaning)
 
 
 def web_results(target: Target, checks: tuple[Check, ...] | None = None) -> list[Result]:
@@ -261,7 +263,10 @@ def _source_address(address: str, port: int) -> str:
 
 def check_xmpp_port(target: Target) -> str:
     address, port = target.core_address, target.xmpp_port
-    source = _source_address(address, port)
+    try:
+        source = _source_address(address, port)
+    except OSError as error:
+        return f"{address}:{port} unreachable from here ({error.strerror or error})"
     if source in target.bridge_addresses:
         raise Skipped(f"this machine ({source}) is a bridge: {port} is open to it on purpose")
     try:
