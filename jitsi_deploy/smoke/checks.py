@@ -25,6 +25,7 @@ from ..settings.rooms import RoomPolicy
 from . import xmpp
 
 Status = Literal["pass", "fail", "skip"]
+Login = Literal["anonymous", "guest", "account"]
 MIN_DAYS_LEFT = 14  # certbot renews 30 days ahead: under 14 days left, renewal is failing
 
 
@@ -45,6 +46,8 @@ class Target:
     + self_signed_ok: TLS_MODE=selfsigned: a self-signed certificate is what was asked for.
     + core_address: the core's public address, where 5222 must not answer.
     + bridge_addresses: the addresses of the extra bridges, which may reach 5222.
+    + login: how the page logs in: "anonymous" (no ENABLE_AUTH), "guest" (anonymous on the
+      guest domain; rooms need a user to open them) or "account" (nobody without one).
     """
 
     public_url: str
@@ -55,13 +58,15 @@ class Target:
     self_signed_ok: bool = False
     bridge_addresses: tuple[str, ...] = ()
     xmpp_port: int = 5222
+    login: Login = "anonymous"
 
     @property
     def endpoint(self) -> xmpp.Endpoint:
         # The TLS check judges the certificate; a self-signed one the user chose is not
         # re-refused by every later check.
         verify: str | bool = self.ca_file or not self.self_signed_ok
-        return xmpp.Endpoint(self.public_url, self.connect_to, verify)
+        domain = xmpp.GUEST_DOMAIN if self.login == "guest" else xmpp.XMPP_DOMAIN
+        return xmpp.Endpoint(self.public_url, self.connect_to, verify, domain)
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,11 @@ def check_page(target: Target) -> str:
 def _login(transport: str) -> Callable[[Target], str]:
     def check(target: Target) -> str:
         try:
-            with xmpp.session(transport, target.endpoint) as user:
+            anonymous = target.login != "account"
+            with xmpp.session(transport, target.endpoint, anonymous) as user:
+                if not anonymous:
+                    offered = ", ".join(user.mechanisms)
+                    return f"stream open, login with an account ({offered}){_retried(user)}"
                 return f"anonymous session {user.jid}{_retried(user)}"
         except xmpp.XmppError as error:
             raise Failed(f"no session: {error}") from None
@@ -189,6 +198,8 @@ def _retried(user: xmpp.Session) -> str:
 
 def _join(target: Target, room: str, password: str | None) -> tuple[xmpp.Refusal | None, str]:
     """Join as the page does (ask focus, then enter); the refusal if any, and focus's answer."""
+    if target.login != "anonymous":
+        raise Skipped("ENABLE_AUTH=1: only a logged-in user opens rooms, and smoke has no account")
     try:
         with xmpp.session("websocket", target.endpoint) as user:
             focus = user.ask_focus(room) + _retried(user)

@@ -29,6 +29,7 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
         connect_to=connect_to,
         ca_file=ca_file,
         self_signed_ok=site.tls.mode == "selfsigned",
+        login="anonymous" if not site.auth.enabled else "guest" if site.auth.guests else "account",
         bridge_addresses=tuple(sorted(bridges)),
     )
 

@@ -28,6 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin, Subprotocol
 
 XMPP_DOMAIN = "meet.jitsi"
+GUEST_DOMAIN = "guest.meet.jitsi"  # where guests log in when ENABLE_AUTH=1 and ENABLE_GUESTS=1
 MUC_DOMAIN = "muc.meet.jitsi"
 FOCUS_DOMAIN = "focus.meet.jitsi"
 TIMEOUT = 10.0
@@ -57,11 +58,13 @@ class Endpoint:
       TLS names and the Host header stay those of the public URL.
     + verify: a CA file, True for the system's CAs, or False (the certificate was judged by the
       TLS check already and the user accepted a self-signed one).
+    + domain: the XMPP domain the stream is opened to.
     """
 
     public_url: str
     connect_to: str = ""
     verify: str | bool = True
+    domain: str = XMPP_DOMAIN
 
     @property
     def name(self) -> str:
@@ -156,6 +159,7 @@ class Bosh:
     def __init__(self, endpoint: Endpoint, wait: int = 5) -> None:
         self.http = endpoint.http()
         self.url = endpoint.url("/http-bind")
+        self.domain = endpoint.domain
         self.rid = itertools.count(random.randint(1 << 20, 1 << 30))
         self.sid = ""
         self.wait = wait
@@ -185,10 +189,10 @@ class Bosh:
 
     def open_stream(self) -> list[ET.Element]:
         if self.sid:  # after login: a stream restart within the session
-            return list(self._post([], to=XMPP_DOMAIN, **{f"{{{XBOSH}}}restart": "true"}))
+            return list(self._post([], to=self.domain, **{f"{{{XBOSH}}}restart": "true"}))
         reply = self._post(
             [],
-            to=XMPP_DOMAIN,
+            to=self.domain,
             hold="1",
             wait=str(self.wait),
             ver="1.6",
@@ -219,6 +223,7 @@ class Websocket:
 
     def __init__(self, endpoint: Endpoint) -> None:
         url = endpoint.url("/xmpp-websocket").replace("https://", "wss://", 1)
+        self.domain = endpoint.domain
         self._open = ExitStack()  # the socket and the websocket, closed together
         try:
             raw = self._open.enter_context(
@@ -243,7 +248,7 @@ class Websocket:
             raise XmppError(f"websocket {url} did not agree to the xmpp subprotocol")
 
     def open_stream(self) -> list[ET.Element]:
-        opening = ET.Element(f"{{{FRAMING}}}open", to=XMPP_DOMAIN, version="1.0")
+        opening = ET.Element(f"{{{FRAMING}}}open", to=self.domain, version="1.0")
         return self.send(opening)
 
     def send(self, stanza: ET.Element) -> list[ET.Element]:
@@ -294,6 +299,7 @@ class Session:
         self.transport = transport
         self.pending: list[ET.Element] = []
         self.jid = ""
+        self.mechanisms: list[str] = []
         self.first_failure = ""
 
     def wait_for(self, accept: Callable[[ET.Element], bool], what: str) -> ET.Element:
@@ -312,13 +318,17 @@ class Session:
     def _send(self, stanza: ET.Element) -> None:
         self.pending += self.transport.send(stanza)
 
-    def login(self) -> str:
-        """Open the stream, SASL ANONYMOUS, restart, bind; returns the full JID bound."""
+    def open(self) -> list[str]:
+        """Open the stream; returns the login mechanisms the server offers."""
         self.pending += self.transport.open_stream()
         features = self.wait_for(_tag(FEATURES), "stream features")
-        mechanisms = [m.text for m in features.iter(f"{{{SASL}}}mechanism")]
+        return [m.text or "" for m in features.iter(f"{{{SASL}}}mechanism")]
+
+    def login(self) -> str:
+        """Open the stream, SASL ANONYMOUS, restart, bind; returns the full JID bound."""
+        mechanisms = self.open()
         if "ANONYMOUS" not in mechanisms:
-            raise XmppError(f"no anonymous login on {XMPP_DOMAIN} (offered: {mechanisms})")
+            raise XmppError(f"no anonymous login (offered: {', '.join(mechanisms) or 'none'})")
         self._send(ET.Element(f"{{{SASL}}}auth", mechanism="ANONYMOUS"))
         answer = self.wait_for(_tag(f"{{{SASL}}}success", f"{{{SASL}}}failure"), "login answer")
         if answer.tag != f"{{{SASL}}}success":
@@ -386,11 +396,14 @@ def room_jid(room: str) -> str:
     return f"{room}@{MUC_DOMAIN}"
 
 
-def _logged_in(transport_name: str, endpoint: Endpoint) -> Session:
+def _logged_in(transport_name: str, endpoint: Endpoint, anonymous: bool) -> Session:
     transport: Transport = Bosh(endpoint) if transport_name == "bosh" else Websocket(endpoint)
     user = Session(transport)
     try:
-        user.login()
+        if anonymous:
+            user.login()
+        else:
+            user.mechanisms = user.open()
     except XmppError:
         transport.close()
         raise
@@ -398,16 +411,17 @@ def _logged_in(transport_name: str, endpoint: Endpoint) -> Session:
 
 
 @contextmanager
-def session(transport_name: str, endpoint: Endpoint) -> Iterator[Session]:
-    """A logged-in anonymous session over "bosh" or "websocket", closed at the end.
+def session(transport_name: str, endpoint: Endpoint, anonymous: bool = True) -> Iterator[Session]:
+    """A logged-in anonymous session over "bosh" or "websocket", closed at the end; without
+    ``anonymous`` the stream is only opened (a site where every user needs an account).
 
     A failed first try is retried once, and kept in ``first_failure``: one lost packet on the
     way must not fail a deploy, yet it is worth a word in the report.
     """
     try:
-        user = _logged_in(transport_name, endpoint)
+        user = _logged_in(transport_name, endpoint, anonymous)
     except XmppError as error:
-        user = _logged_in(transport_name, endpoint)
+        user = _logged_in(transport_name, endpoint, anonymous)
         user.first_failure = str(error)
     try:
         yield user

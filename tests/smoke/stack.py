@@ -40,6 +40,10 @@ http_default_host = "meet.jitsi"
 
 VirtualHost "meet.jitsi"
     modules_enabled = { "bosh"; "websocket" }
+
+-- Where the Jitsi image logs guests in when ENABLE_AUTH=1 and ENABLE_GUESTS=1.
+VirtualHost "guest.meet.jitsi"
+    authentication = "anonymous"
 """
 
 

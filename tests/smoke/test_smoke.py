@@ -108,3 +108,20 @@ def test_a_broken_route_fails_bosh_and_websocket_with_their_meaning(broken: Targ
     assert "-> the /xmpp-websocket route" in text
     parsed = json.loads(report.as_json(results))
     assert parsed["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("login", "session"),
+    [("guest", "anonymous session "), ("account", "stream open, login with an account")],
+)
+def test_sites_with_accounts_check_the_routes_and_skip_the_rooms(
+    good: Target, login: str, session: str
+) -> None:
+    results = _by_name(web_results(replace(good, login=login)))
+    for transport in ("BOSH", "websocket"):
+        assert results[transport].detail.startswith(session), results[transport]
+    if login == "guest":
+        assert "@guest.meet.jitsi/" in results["BOSH"].detail
+    for room in ("public room", "private room without password", "private room with password"):
+        assert results[room].status == "skip"
+        assert results[room].detail.startswith("ENABLE_AUTH=1")

@@ -133,6 +133,22 @@ def test_the_target_is_the_core_site_and_bridges_may_reach_5222(tmp_path: Path) 
     assert (target.public_url, target.core_address) == ("https://meet.example.org", "203.0.113.10")
     assert target.bridge_addresses == ("203.0.113.20",)
     assert target.rooms.other_rooms == "deny" and not target.self_signed_ok
+    assert target.login == "anonymous"
+
+
+@pytest.mark.parametrize(
+    ("auth", "login"),
+    [
+        ({}, "anonymous"),
+        ({"ENABLE_AUTH": "1", "ENABLE_GUESTS": "1"}, "guest"),
+        ({"ENABLE_AUTH": "1"}, "account"),
+    ],
+)
+def test_the_login_follows_the_auth_settings(
+    tmp_path: Path, auth: dict[str, str], login: str
+) -> None:
+    deployment = load(*write(tmp_path, with_env(**auth)), tmp_path / ".secrets.env")
+    assert target_for(deployment).login == login
 
 
 @pytest.mark.parametrize("resolve", ["203.0.113.10", "203.0.113.10:https", "-x:443"])
