@@ -102,12 +102,16 @@ def deploy(
         raise Exit(code=1)
     if not (check or no_smoke):
         print("\nSmoke checks (skip them with --no-smoke):")
-        _smoke(deployment, hosts, options)
+        _smoke(deployment, hosts, options, wait=SETTLE_SECONDS)
 
 
-def _smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False) -> None:
+# How long a deploy gives a (re)started stack to pass its smoke checks.
+SETTLE_SECONDS = 180
+
+
+def _smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
     """Run the smoke checks, print them, and exit non-zero when one failed."""
-    results = _checked(smoke_checks, deployment, hosts, options, ca_file, resolve)
+    results = _checked(smoke_checks, deployment, hosts, options, ca_file, resolve, wait)
     print(report.as_json(results) if as_json else "\n".join(report.lines(results)), flush=True)
     if not report.passed(results):
         raise Exit(code=1)
@@ -120,6 +124,7 @@ def _smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False) ->
         "ca_file": "trust this CA file (a private CA) for the site's certificate",
         "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
         "json": "print the results as JSON, for scripts",
+        "wait": "retry failing checks for up to this many seconds (a stack still starting)",
     }
 )
 def smoke(
@@ -130,6 +135,7 @@ def smoke(
     ca_file="",
     resolve="",
     json=False,
+    wait=0,
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
 ):
@@ -138,7 +144,7 @@ def smoke(
     deployment, hosts, options = _connect(
         c, targets, env, inventory, known_hosts, trust_new_host_keys
     )
-    _smoke(deployment, hosts, options, ca_file, resolve, json)
+    _smoke(deployment, hosts, options, ca_file, resolve, json, float(wait))
 
 
 @whole_group

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..deploy.fleet import run_all
@@ -60,6 +63,27 @@ def ssh_results(hosts: list[Host], options: Options) -> list[Result]:
 
 
 def smoke(
-    deployment: Deployment, hosts: list[Host], options: Options, ca_file: str, connect_to: str
+    deployment: Deployment,
+    hosts: list[Host],
+    options: Options,
+    ca_file: str,
+    connect_to: str,
+    wait: float = 0,
 ) -> list[Result]:
-    return web_results(target_for(deployment, ca_file, connect_to)) + ssh_results(hosts, options)
+    """Every check; with ``wait``, failures are retried for that many seconds (a stack just
+    (re)started needs a minute before jicofo sees its bridge and rooms can be opened)."""
+    target = target_for(deployment, ca_file, connect_to)
+    return settle(lambda: web_results(target) + ssh_results(hosts, options), wait)
+
+
+def settle(run: Callable[[], list[Result]], wait: float, pause: float = 10) -> list[Result]:
+    """``run`` until nothing fails or ``wait`` seconds are over; the last results."""
+    deadline = time.monotonic() + wait
+    while True:
+        results = run()
+        left = deadline - time.monotonic()
+        failing = [r.name for r in results if r.status == "fail"]
+        if not failing or left < pause:
+            return results
+        print(f"waiting for: {', '.join(failing)} ({left:.0f}s left)", file=sys.stderr, flush=True)
+        time.sleep(pause)

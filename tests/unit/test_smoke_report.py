@@ -15,7 +15,7 @@ from jitsi_deploy.remote.transport import Output
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import checks, report
 from jitsi_deploy.smoke.checks import Result, Target
-from jitsi_deploy.smoke.run import target_for
+from jitsi_deploy.smoke.run import settle, target_for
 
 from .test_config import with_env, write
 
@@ -157,3 +157,15 @@ def test_bad_smoke_options_are_named(tmp_path: Path, resolve: str) -> None:
     with pytest.raises(ConfigError) as caught:
         target_for(deployment, str(tmp_path / "missing.pem"), resolve)
     assert [p.source for p in caught.value.problems] == ["--ca-file", "--resolve"]
+
+
+def test_failures_are_retried_until_they_pass_or_the_wait_is_over() -> None:
+    rounds: list[int] = []
+
+    def run() -> list[Result]:
+        rounds.append(len(rounds))
+        return [RESULTS[1] if len(rounds) < 3 else RESULTS[0]]
+
+    assert settle(run, wait=1, pause=0.01) == [RESULTS[0]]
+    assert len(rounds) == 3
+    assert settle(lambda: [RESULTS[1]], wait=0) == [RESULTS[1]]
