@@ -18,6 +18,8 @@ from jitsi_deploy.deploy.host import Options, deploy_host
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.remote.group_executor import whole_group
+from jitsi_deploy.smoke import report
+from jitsi_deploy.smoke.run import smoke as smoke_checks
 
 KNOWN_HOSTS = "~/.ssh/known_hosts"
 SHARED_HELP = {
@@ -67,6 +69,7 @@ def _exit_on_failure(outputs) -> None:
         **SHARED_HELP,
         "check": "show what would change (diffs, packages, services) and change nothing",
         "bundle": "offline image bundle (docker save) for hosts with IMAGE_SOURCE=bundle",
+        "no_smoke": "skip the smoke checks (fab smoke) that follow a successful deploy",
     }
 )
 def deploy(
@@ -78,6 +81,7 @@ def deploy(
     bundle=None,
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
+    no_smoke=False,
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
     deployment, hosts, options = _connect(
@@ -96,6 +100,51 @@ def deploy(
             print_plan(report)
     if not print_recap(reports, check):
         raise Exit(code=1)
+    if not (check or no_smoke):
+        print("\nSmoke checks (skip them with --no-smoke):")
+        _smoke(deployment, hosts, options, wait=SETTLE_SECONDS)
+
+
+# How long a deploy gives a (re)started stack to pass its smoke checks.
+SETTLE_SECONDS = 180
+
+
+def _smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
+    """Run the smoke checks, print them, and exit non-zero when one failed."""
+    results = _checked(smoke_checks, deployment, hosts, options, ca_file, resolve, wait)
+    print(report.as_json(results) if as_json else "\n".join(report.lines(results)), flush=True)
+    if not report.passed(results):
+        raise Exit(code=1)
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
+        "ca_file": "trust this CA file (a private CA) for the site's certificate",
+        "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
+        "json": "print the results as JSON, for scripts",
+        "wait": "retry failing checks for up to this many seconds (a stack still starting)",
+    }
+)
+def smoke(
+    c,
+    targets="",
+    env=None,
+    inventory=None,
+    ca_file="",
+    resolve="",
+    json=False,
+    wait=0,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """Prove the deployed site from the outside: TLS, page, BOSH, websocket, room policy, 5222;
+    then over SSH: jicofo's bridges, each service's health, the room policy in force."""
+    deployment, hosts, options = _connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    _smoke(deployment, hosts, options, ca_file, resolve, json, float(wait))
 
 
 @whole_group

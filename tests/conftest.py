@@ -26,6 +26,7 @@ NEEDS = {
     "prosody": ("docker", "root"),
     "nginx": ("root",),
     "tls": ("root", "docker"),
+    "smoke": ("docker", "root"),
 }
 MARKERS = {
     "docker": "needs the Docker engine (test hosts, stand-in containers)",

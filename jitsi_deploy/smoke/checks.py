@@ -1,0 +1,448 @@
+"""The smoke checks as data: what each proves, how, and what its failure means to a user.
+
+Web checks speak to the public URL as a browser does; host checks run over SSH on each host.
+A check returns a short detail when it passes and raises Failed (or Skipped) otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import ssl
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import requests
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from ..errors import DeployError
+from ..remote.transport import ConnectError, Output, Remote
+from ..settings.rooms import RoomPolicy
+from . import xmpp
+
+Status = Literal["pass", "fail", "skip"]
+Login = Literal["anonymous", "guest", "account"]
+MIN_DAYS_LEFT = 14  # certbot renews 30 days ahead: under 14 days left, renewal is failing
+
+
+class Failed(Exception):
+    """The check ran and found the fault its message names."""
+
+
+class Skipped(Exception):
+    """The check does not apply to this site (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The deployed site as seen from this machine.
+
+    + public_url, connect_to: see xmpp.Endpoint (connect_to = curl's --resolve).
+    + ca_file: trust this CA (a private one) instead of the system's.
+    + self_signed_ok: TLS_MODE=selfsigned: a self-signed certificate is what was asked for.
+    + core_address: the core's public address, where 5222 must not answer.
+    + bridge_addresses: the addresses of the extra bridges, which may reach 5222.
+    + login: how the page logs in: "anonymous" (no ENABLE_AUTH), "guest" (anonymous on the
+      guest domain; rooms need a user to open them) or "account" (nobody without one).
+    """
+
+    public_url: str
+    rooms: RoomPolicy
+    core_address: str
+    connect_to: str = ""
+    ca_file: str = ""
+    self_signed_ok: bool = False
+    bridge_addresses: tuple[str, ...] = ()
+    xmpp_port: int = 5222
+    login: Login = "anonymous"
+
+    @property
+    def endpoint(self) -> xmpp.Endpoint:
+        # The TLS check judges the certificate; a self-signed one the user chose is not
+        # re-refused by every later check.
+        verify: str | bool = self.ca_file or not self.self_signed_ok
+        domain = xmpp.GUEST_DOMAIN if self.login == "guest" else xmpp.XMPP_DOMAIN
+        return xmpp.Endpoint(self.public_url, self.connect_to, verify, domain)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: Callable[[Target], str]
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    status: Status
+    detail: str
+    meaning: str = ""
+    host: str = ""
+
+
+def run_check(check: Check, target: Target) -> Result:
+    """One check, its outcome and, when it failed, what that means."""
+    try:
+        return Result(check.name, "pass", check.run(target))
+    except Skipped as skipped:
+        return Result(check.name, "skip", str(skipped))
+    except Failed as failed:
+        return Result(check.name, "fail", str(failed), check.meaning)
+    except Exception as error:  # a check that breaks is a failed check, never a lost report
+        return Result(check.name, "fail", f"{type(error).__name__}: {error}", check.meaning)
+
+
+def web_results(target: Target, checks: tuple[Check, ...] | None = None) -> list[Result]:
+    return [run_check(check, target) for check in checks or WEB_CHECKS]
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+
+def _peer_certificate(endpoint: xmpp.Endpoint, context: ssl.SSLContext) -> bytes:
+    with (
+        socket.create_connection(endpoint.address(), timeout=xmpp.TIMEOUT) as raw,
+        context.wrap_socket(raw, server_hostname=endpoint.name) as tls,
+    ):
+        return tls.getpeercert(binary_form=True) or b""
+
+
+def _names(certificate: x509.Certificate) -> list[str]:
+    try:
+        extension = certificate.extensions.get_extension_for_oid(
+            ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+        )
+    except x509.ExtensionNotFound:
+        return []
+    return extension.value.get_values_for_type(x509.DNSName)
+
+
+def _common_name(name: x509.Name) -> str:
+    found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(found[0].value) if found else name.rfc4514_string()
+
+
+def check_tls(target: Target) -> str:
+    """The chain verifies (system CAs or --ca-file) for the site's name, with days to spare."""
+    endpoint = target.endpoint
+    trusted = ssl.create_default_context(cafile=target.ca_file or None)
+    problem = ""
+    try:
+        der = _peer_certificate(endpoint, trusted)
+    except ssl.SSLCertVerificationError as error:
+        problem = error.verify_message or str(error)
+        der = _peer_certificate(
+            endpoint, xmpp.Endpoint(target.public_url, verify=False).ssl_context()
+        )
+    except OSError as error:
+        raise Failed(f"no TLS connection to {endpoint.name}: {error}") from None
+    certificate = x509.load_der_x509_certificate(der)
+    days = (certificate.not_valid_after_utc - datetime.datetime.now(datetime.UTC)).days
+    self_signed = certificate.issuer == certificate.subject
+    placeholder = self_signed and _common_name(certificate.subject) == endpoint.name
+    if problem:
+        if placeholder and target.self_signed_ok:
+            return (
+                f"self-signed placeholder for {endpoint.name} (TLS_MODE=selfsigned): browsers warn"
+            )
+        what = "the deploy's self-signed placeholder" if placeholder else "the certificate"
+        raise Failed(f"{what} is not trusted: {problem} (names: {', '.join(_names(certificate))})")
+    if days < MIN_DAYS_LEFT:
+        raise Failed(f"the certificate expires in {days} days: renewal is not working")
+    if self_signed:
+        return f"{endpoint.name}: self-signed, trusted through --ca-file, {days} days left"
+    return f"{endpoint.name}: issued by {_common_name(certificate.issuer)}, {days} days left"
+
+
+# --- the page and the XMPP transports ------------------------------------------------------------
+
+
+def check_page(target: Target) -> str:
+    endpoint = target.endpoint
+    try:
+        answer = endpoint.http().get(endpoint.url("/"), timeout=xmpp.TIMEOUT)
+    except requests.RequestException as error:
+        raise Failed(f"GET / failed: {error}") from None
+    kind = answer.headers.get("Content-Type", "")
+    if answer.status_code != 200 or "html" not in kind:
+        raise Failed(f"GET / answered HTTP {answer.status_code} ({kind or 'no content type'})")
+    return f"GET / 200 {kind}, {len(answer.content)} bytes"
+
+
+def _login(transport: str) -> Callable[[Target], str]:
+    def check(target: Target) -> str:
+        try:
+            anonymous = target.login != "account"
+            with xmpp.session(transport, target.endpoint, anonymous) as user:
+                if not anonymous:
+                    offered = ", ".join(user.mechanisms)
+                    return f"stream open, login with an account ({offered}){_retried(user)}"
+                return f"anonymous session {user.jid}{_retried(user)}"
+        except xmpp.XmppError as error:
+            raise Failed(f"no session: {error}") from None
+
+    return check
+
+
+def _retried(user: xmpp.Session) -> str:
+    return f" (on a second try; the first: {user.first_failure})" if user.first_failure else ""
+
+
+# --- the room policy -----------------------------------------------------------------------------
+
+
+def _join(target: Target, room: str, password: str | None) -> tuple[xmpp.Refusal | None, str]:
+    """Join as the page does (ask focus, then enter); the refusal if any, and focus's answer."""
+    if target.login != "anonymous":
+        raise Skipped("ENABLE_AUTH=1: only a logged-in user opens rooms, and smoke has no account")
+    try:
+        with xmpp.session("websocket", target.endpoint) as user:
+            focus = user.ask_focus(room) + _retried(user)
+            return user.join(room, password), focus
+    except xmpp.XmppError as error:
+        raise Failed(f"could not try the room {room!r}: {error}") from None
+
+
+def _refused(refusal: xmpp.Refusal | None, focus: str) -> str:
+    return f"refused: {refusal} (focus: {focus})"
+
+
+def check_public_room(target: Target) -> str:
+    if not target.rooms.public_rooms:
+        raise Skipped("PUBLIC_ROOMS is empty")
+    room = target.rooms.public_rooms[0]
+    refusal, focus = _join(target, room, None)
+    if refusal:
+        raise Failed(f"{room!r} {_refused(refusal, focus)}")
+    return f"{room!r} joined without a password"
+
+
+def _private_room(rooms: RoomPolicy) -> tuple[str, str]:
+    """A private room and its password: a configured one, else a fresh name."""
+    if rooms.room_passwords:
+        return next(iter(rooms.room_passwords.items()))
+    return f"{rooms.private_prefix}smoke-{uuid.uuid4().hex[:8]}", rooms.default_password
+
+
+def check_private_refused(target: Target) -> str:
+    if not target.rooms.private_prefix:
+        raise Skipped("PRIVATE_ROOM_PREFIX is empty: no private rooms")
+    room, _ = _private_room(target.rooms)
+    refusal, focus = _join(target, room, None)
+    if refusal is None:
+        raise Failed(f"{room!r} let a user in without a password")
+    if (refusal.type, refusal.condition) != ("auth", "not-authorized"):
+        raise Failed(f"{room!r} {_refused(refusal, focus)}, not the password prompt")
+    return f"{room!r} asks for a password (auth/not-authorized)"
+
+
+def check_private_joined(target: Target) -> str:
+    if not target.rooms.private_prefix:
+        raise Skipped("PRIVATE_ROOM_PREFIX is empty: no private rooms")
+    room, password = _private_room(target.rooms)
+    refusal, focus = _join(target, room, password)
+    if refusal:
+        raise Failed(f"{room!r} with its password {_refused(refusal, focus)}")
+    return f"{room!r} joined with its password"
+
+
+def check_unknown_room(target: Target) -> str:
+    if target.rooms.other_rooms != "deny":
+        raise Skipped(f"OTHER_ROOMS={target.rooms.other_rooms}: other rooms are not refused")
+    room = f"smoke-{uuid.uuid4().hex[:12]}"
+    refusal, _ = _join(target, room, None)
+    if refusal is None:
+        raise Failed(f"{room!r} let a user in")
+    return f"{room!r} refused ({refusal})"
+
+
+# --- the XMPP port -------------------------------------------------------------------------------
+
+
+def _source_address(address: str, port: int) -> str:
+    """The local address this machine uses toward ``address`` (nothing is sent)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect((address, port))
+        return probe.getsockname()[0]
+
+
+def check_xmpp_port(target: Target) -> str:
+    address, port = target.core_address, target.xmpp_port
+    try:
+        source = _source_address(address, port)
+    except OSError as error:
+        return f"{address}:{port} unreachable from here ({error.strerror or error})"
+    if source in target.bridge_addresses:
+        raise Skipped(f"this machine ({source}) is a bridge: {port} is open to it on purpose")
+    try:
+        with socket.create_connection((address, port), timeout=3):
+            pass
+    except ConnectionRefusedError:
+        return f"{address}:{port} refused the connection"
+    except TimeoutError:
+        return f"{address}:{port} did not answer (filtered)"
+    except OSError as error:
+        return f"{address}:{port} unreachable ({error.strerror or error})"
+    raise Failed(f"{address}:{port} accepted a connection from {source}")
+
+
+WEB_CHECKS = (
+    Check(
+        "TLS certificate",
+        check_tls,
+        "browsers refuse or warn: the certificate is missing, for another name, expiring or "
+        "not from a trusted CA (see the certificate step of `fab deploy`; --ca-file for a "
+        "private CA)",
+    ),
+    Check(
+        "page",
+        check_page,
+        "users get no meeting page: nginx or the web container is down, or PUBLIC_URL points "
+        "elsewhere",
+    ),
+    Check(
+        "BOSH",
+        _login("bosh"),
+        "the /http-bind route or PUBLIC_URL is wrong (users see 'You have been disconnected')",
+    ),
+    Check(
+        "websocket",
+        _login("websocket"),
+        "the /xmpp-websocket route (upgrade headers) or PUBLIC_URL is wrong: clients fall back "
+        "to BOSH or see 'You have been disconnected'",
+    ),
+    Check(
+        "public room",
+        check_public_room,
+        "users cannot enter the public room: jicofo does not answer or the room policy refuses it",
+    ),
+    Check(
+        "private room without password",
+        check_private_refused,
+        "private rooms are open to anyone with the link: the room policy is not in force",
+    ),
+    Check(
+        "private room with password",
+        check_private_joined,
+        "the private room's password does not let people in: the password in the room policy "
+        "is not the one in .secrets.env / PRIVATE_ROOM_PASSWORD(S)",
+    ),
+    Check(
+        "unknown room refused",
+        check_unknown_room,
+        "OTHER_ROOMS=deny is not enforced: anyone can open any room",
+    ),
+    Check(
+        "XMPP port 5222 closed",
+        check_xmpp_port,
+        "Prosody's client port is open to the internet: the firewall (DOCKER-USER) lets anyone "
+        "try logins on 5222; it should be open to the bridges only",
+    ),
+)
+
+
+# --- over SSH, on each host ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """A check run on a host as root: a shell script and a judge of its output."""
+
+    name: str
+    roles: tuple[str, ...]
+    script: str
+    judge: Callable[[Output], str]
+    meaning: str
+
+
+def _judge_bridges(output: Output) -> str:
+    if output.exit_code:
+        raise Failed(f"jicofo's /stats did not answer: {output.stderr.strip()[-200:]}")
+    try:
+        count = json.loads(output.stdout)["bridge_selector"]["operational_bridge_count"]
+    except (ValueError, KeyError, TypeError):
+        raise Failed(f"jicofo's /stats has no bridge count: {output.stdout[:200]!r}") from None
+    if count < 1:
+        raise Failed("jicofo sees no operational bridge")
+    return f"jicofo sees {count} operational bridge(s)"
+
+
+def _judge_health(output: Output) -> str:
+    text = (output.stdout + output.stderr).strip()
+    if output.exit_code:
+        raise Failed("\n".join(text.splitlines()[-8:]) or f"exit {output.exit_code}")
+    return "every service healthy"
+
+
+def _judge_room_policy(output: Output) -> str:
+    lines = output.stdout.strip().splitlines()
+    if output.exit_code or not lines:
+        raise Failed((output.stdout + output.stderr).strip()[-200:] or "no answer")
+    status, body = lines[-1], "\n".join(lines[:-1]).strip()
+    if status == "200" and body == "ok":
+        return "room policy in force"
+    if status == "404":
+        raise Failed("the room policy module is not loaded (404)")
+    raise Failed(f"HTTP {status}: {body[:200]}")
+
+
+# The prosody container of the "jitsi" compose project, found by the labels Compose sets.
+ROOM_POLICY_SCRIPT = (
+    "c=$(docker ps -q --filter label=com.docker.compose.project=jitsi "
+    "--filter label=com.docker.compose.service=prosody | head -n 1); "
+    '[ -n "$c" ] || { echo "no running prosody container" >&2; exit 3; }; '
+    'docker exec "$c" curl -sS --max-time 10 -w "\\n%{http_code}\\n" '
+    "http://127.0.0.1:5280/room-policy-health"
+)
+
+HOST_CHECKS = (
+    HostCheck(
+        "bridges",
+        ("core",),
+        "curl -fsS --max-time 10 http://127.0.0.1:8888/stats",
+        _judge_bridges,
+        "conferences of three or more get no audio/video: no bridge is connected to jicofo "
+        "(jvb down, or a remote bridge cannot reach 5222 on the core)",
+    ),
+    HostCheck(
+        "services healthy",
+        ("core", "jvb"),
+        "/usr/local/sbin/jitsi-health --report",
+        _judge_health,
+        "a service is down or restarting: see `fab health` and `fab logs`",
+    ),
+    HostCheck(
+        "room policy in force",
+        ("core",),
+        ROOM_POLICY_SCRIPT,
+        _judge_room_policy,
+        "Prosody refuses every room (broken settings) or does not enforce the policy: see "
+        "`fab logs --service prosody`",
+    ),
+)
+
+
+SSH_MEANING = "the host checks could not run: fix the SSH access (as for fab deploy)"
+
+
+def host_results(remote: Remote, checks: tuple[HostCheck, ...] = HOST_CHECKS) -> list[Result]:
+    """The checks that apply to this host's role, over its SSH connection (the e2e entry)."""
+    results = []
+    for check in checks:
+        if remote.host.role not in check.roles:
+            continue
+        try:
+            detail = check.judge(remote.run_script(check.script, timeout=60))
+            result = Result(check.name, "pass", detail, host=remote.host.name)
+        except ConnectError as error:  # one line for the host, not one per check
+            return [*results, Result("SSH", "fail", str(error), SSH_MEANING, remote.host.name)]
+        except (Failed, DeployError) as error:
+            result = Result(check.name, "fail", str(error), check.meaning, remote.host.name)
+        results.append(result)
+    return results
