@@ -64,6 +64,8 @@ class Site:
         ]
         if "deploy" in args:
             argv += ["--bundle", str(bundle(self.folder))]
+            # The busybox stand-ins answer health endpoints, not XMPP: smoke is tested apart.
+            argv += ["--no-smoke"]
         return subprocess.run(
             argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
         )
