@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..settings.inventory import Host
+from ..settings.reader import size_mib
 from ..settings.secrets import Secret
-from ..settings.site import Deployment, Images, MemoryKey, Site, size_mib
+from ..settings.site import Deployment, Images, MemoryKey, Site
 from . import paths
 from .managed import Directory, container_directory
 

@@ -35,11 +35,6 @@ class HostFacts:
     def __getitem__(self, fact: Fact[T]) -> T:
         return self._values[fact.name]
 
-    @classmethod
-    def of(cls, **values: Any) -> HostFacts:
-        """Facts given by name (tests: "facts in, changes out" without a host)."""
-        return cls(values)
-
 
 def facts_script(facts: Iterable[Fact[Any]], rendered: Rendered) -> str:
     return "".join(f"echo @@{f.name}\n{f.command(rendered)}\n" for f in facts) + "echo @@end\n"
