@@ -1,0 +1,1 @@
+"""Uptime Kuma provisioned as code: what to watch (monitors) and how to get it there (kuma)."""
