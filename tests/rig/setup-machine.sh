@@ -37,3 +37,4 @@ python3 -m tests.rig build &
 rig=$!
 bash tests/prosody/build-prosody13.sh
 wait "$rig"
+python3 -m tests.kuma.image  # the real Uptime Kuma 2 image (cached in /var/cache/jitsi-deploy/kuma)
