@@ -173,9 +173,9 @@ def _converge_once(
         _sign_in(api, admin)
         missing = missing_types(api.version)
         wanted = [m for m in (_as_provisioned(m, missing, report) for m in monitors) if m]
-        notification_ids = _ensure_notifications(api, notifications, report)
+        notification_ids, dropped = _ensure_notifications(api, notifications, report)
         docker_host = _ensure_docker_host(api, report) if _uses(wanted, DOCKER) else None
-        _converge_monitors(api, wanted, notification_ids, docker_host, report)
+        _converge_monitors(api, wanted, (notification_ids, dropped), docker_host, report)
 
 
 @contextmanager
@@ -241,8 +241,9 @@ def _uses(monitors: Iterable[Monitor], kind: str) -> bool:
 
 def _ensure_notifications(
     api: UptimeKumaApi, wanted: Sequence[Notification], report: Report
-) -> list[int]:
-    """Add, edit or delete the prefixed notifications; return the ids every monitor gets."""
+) -> tuple[list[int], set[int]]:
+    """Add, edit or delete the prefixed notifications; return the ids every monitor gets and
+    the ids deleted (Kuma unlinks those from monitors itself)."""
     current, extras = _by_name(api.get_notifications())
     ids = []
     for notification in wanted:
@@ -259,10 +260,12 @@ def _ensure_notifications(
             _change(report, "edited", label, partial(api.edit_notification, found["id"], **fields))
         else:
             _unchanged(report, label)
+    dropped = set()
     for stale in [*current.values(), *extras]:
         label = f"notification {stale['name']}"
-        _change(report, "deleted", label, partial(api.delete_notification, stale["id"]))
-    return sorted(ids)
+        if _change(report, "deleted", label, partial(api.delete_notification, stale["id"])):
+            dropped.add(int(stale["id"]))
+    return sorted(ids), dropped
 
 
 def _ensure_docker_host(api: UptimeKumaApi, report: Report) -> int | None:
@@ -287,20 +290,24 @@ def _ensure_docker_host(api: UptimeKumaApi, report: Report) -> int | None:
 def _converge_monitors(
     api: UptimeKumaApi,
     wanted: Sequence[Monitor],
-    notification_ids: list[int],
+    notifications: tuple[list[int], set[int]],
     docker_host: int | None,
     report: Report,
 ) -> None:
+    """``notifications``: the ids to link, and the ids deleted in this pass, which the client's
+    monitor list (as Kuma sent it at login) still shows linked."""
+    notification_ids, dropped = notifications
     current, extras = _by_name(api.get_monitors())
     for monitor in wanted:
         fields = kuma_fields(monitor, notification_ids, docker_host)
         found = current.pop(monitor.name, None)
         if found is None:
             _change(report, "created", monitor.name, partial(_add_monitor, api, fields))
-        elif changes := _differences(found, fields):
-            _change(
-                report, "edited", monitor.name, partial(api.edit_monitor, found["id"], **changes)
-            )
+            continue
+        linked = [i for i in found["notificationIDList"] if i not in dropped]
+        if changes := _differences({**found, "notificationIDList": linked}, fields):
+            edit = partial(api.edit_monitor, found["id"], **changes)
+            _change(report, "edited", monitor.name, edit)
         else:
             _unchanged(report, monitor.name)
     for stale in [*current.values(), *extras]:

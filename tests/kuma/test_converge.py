@@ -9,9 +9,11 @@ session, independent of the code under test.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -30,6 +32,7 @@ from jitsi_deploy.monitoring.monitors import (
     Notification,
     Smtp,
     push_token,
+    push_url,
     wanted_monitors,
     wanted_notifications,
 )
@@ -128,6 +131,43 @@ def test_notifications_carry_the_settings(kuma: containers.Kuma, prosody: str):
         assert {k: kept[k] for k in notification.settings} == dict(notification.settings)
 
 
+def test_a_changed_alert_channel_is_edited_and_a_dropped_one_deleted(
+    kuma: containers.Kuma, prosody: str
+):
+    monitors, (webhook, email) = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, [webhook, email], retry=FAST).complete
+    moved = replace(
+        webhook, settings={**webhook.settings, "webhookURL": "http://hooks.kuma.test:9/b"}
+    )
+
+    report = converge(kuma.url, ADMIN, monitors, [moved], retry=FAST)
+
+    assert report.complete, report.warnings
+    assert report.edited == [f"notification {webhook.name}"]
+    assert report.deleted == [f"notification {email.name}"]
+    assert not report.created
+    with session(kuma.url) as api:
+        (kept,) = api.get_notifications()
+        assert kept["webhookURL"] == "http://hooks.kuma.test:9/b"
+        for monitor in api.get_monitors():
+            assert monitor["notificationIDList"] == [kept["id"]], monitor["name"]
+
+
+def test_the_push_url_of_a_host_marks_its_monitor_up(kuma: containers.Kuma, prosody: str):
+    """What the host's health check sends each run (it appends status, msg and ping)."""
+    monitors, notifications = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    url = push_url(kuma.url, push_token(SECRET, "jvb1"))
+
+    with urllib.request.urlopen(f"{url}?status=up&msg=all%20checks%20ok&ping=", timeout=10) as r:
+        assert json.load(r) == {"ok": True}
+
+    with session(kuma.url) as api:
+        push = monitors_by_name(api)[f"{PREFIX}jvb1: health check"]
+        beat = first_beat(api, push["id"])
+    assert (beat["status"], beat["msg"]) == (MonitorStatus.UP, "all checks ok")
+
+
 def test_second_run_creates_and_edits_nothing(kuma: containers.Kuma, prosody: str):
     monitors, notifications = deployment(prosody, containers=("some-container",))
     assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
@@ -176,6 +216,23 @@ def test_a_removed_host_loses_its_monitors_and_hand_made_ones_survive(
     assert sorted(found) == sorted([*names(smaller), HAND_MADE, "jitsi-deploy meet1"])
     assert found[HAND_MADE]["url"] == f"{prosody}/mine"
     assert found[HAND_MADE]["notificationIDList"] == []
+
+
+def test_managed_items_changed_by_hand_are_put_back(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody, containers=("some-container",))
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    bosh = f"{PREFIX}meet1: BOSH"
+    with session(kuma.url) as api:
+        api.edit_monitor(monitors_by_name(api)[bosh]["id"], keyword="changed by hand")
+        (docker_host,) = api.get_docker_hosts()
+        api.edit_docker_host(docker_host["id"], dockerDaemon="/run/elsewhere.sock")
+
+    report = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST)
+
+    assert report.edited == [f"docker host {DOCKER_HOST_NAME}", bosh]
+    with session(kuma.url) as api:
+        assert monitors_by_name(api)[bosh]["keyword"] == BOSH_KEYWORD
+        assert api.get_docker_hosts()[0]["dockerDaemon"] == "/var/run/docker.sock"
 
 
 def test_a_duplicate_of_a_managed_monitor_is_removed(kuma: containers.Kuma, prosody: str):
