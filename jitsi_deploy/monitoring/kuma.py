@@ -75,8 +75,9 @@ class Retry:
 
 @dataclass
 class Report:
-    """What a converge did, by name. ``complete`` is False when anything was left undone: then
-    the caller must not record the wanted hash, so the next deploy tries again."""
+    """What a converge did, by name. ``complete``: nothing was left undone. ``settled``: nor
+    can a later run do better; only then may the caller record the wanted hash and skip Kuma's
+    API while it stays the same."""
 
     created: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
@@ -89,6 +90,11 @@ class Report:
     @property
     def complete(self) -> bool:
         return not self.warnings
+
+    @property
+    def settled(self) -> bool:
+        """Complete, and no fallback stands in for a type that an upgraded Kuma may have."""
+        return self.complete and not self.fallbacks
 
     @property
     def changed(self) -> bool:

@@ -230,11 +230,12 @@ def push_url(kuma_url: str, token: str) -> str:
 
 
 def wanted_hash(monitors: Sequence[Monitor], notifications: Sequence[Notification] = ()) -> str:
-    """A digest of the wanted set: equal digests mean a converge would change nothing.
+    """A digest of the wanted set: equal digests mean a converge would change nothing (unless
+    someone changed Kuma by hand since).
 
-    Store it on the host after a converge without warnings; a later deploy that computes the
-    same digest can skip Kuma's API. Notification settings (an SMTP password) only enter the
-    digest, never the stored value itself.
+    Store it on the host after a converge whose report is ``settled``; a later deploy that
+    computes the same digest can skip Kuma's API. Secrets in notification settings (an SMTP
+    password) are hashed in with the rest: the stored digest shows no setting in clear.
     """
     document = {
         "version": HASH_VERSION,
