@@ -38,11 +38,8 @@ def kuma_tunnel(
     The forward ends with the block: the listener closes and open channels are torn down.
     """
     connection.open()
-    transport = connection.transport
-    if transport is None or not transport.is_active():
-        raise ConnectionError(f"SSH connection to {connection.host} is not active")
     listener = socket.create_server(("127.0.0.1", 0))
-    forward = _Forward(listener, transport, (remote_host, remote_port))
+    forward = _Forward(listener, connection.transport, (remote_host, remote_port))
     forward.start()
     try:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
