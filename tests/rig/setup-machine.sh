@@ -45,5 +45,9 @@ fi
 # /var/cache/jitsi-deploy, so a rerun on the same machine takes seconds.
 .venv/bin/python -m tests.rig build &
 rig=$!
+# The real Uptime Kuma 2 image (from npm; cached in /var/cache/jitsi-deploy/kuma).
+.venv/bin/python -m tests.kuma.image &
+kuma=$!
 bash tests/prosody/build-prosody13.sh
 wait "$rig"
+wait "$kuma"

@@ -1,0 +1,344 @@
+"""The converge against a real Uptime Kuma 2 (the npm 2.0.0-dev.0 snapshot, see image.py).
+
+Kuma's targets are real too: a Prosody 13 answers /http-bind and /xmpp-websocket as the Jitsi
+prosody container does behind the web container (here reached directly on plain HTTP, without
+the host nginx and TLS in front), and Docker monitors look at real containers of this engine
+through the socket mounted into Kuma. What Kuma holds is read back with a separate client
+session, independent of the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from uptime_kuma_api import MonitorStatus, MonitorType, UptimeKumaApi, UptimeKumaException
+
+from jitsi_deploy.monitoring.kuma import DOCKER_HOST_NAME, Admin, Retry, converge
+from jitsi_deploy.monitoring.monitors import (
+    BOSH_KEYWORD,
+    PREFIX,
+    WEBSOCKET_KEYWORD,
+    HostSpec,
+    Monitor,
+    Notification,
+    Smtp,
+    push_token,
+    push_url,
+    wanted_monitors,
+    wanted_notifications,
+)
+
+from . import containers
+from .conftest import MakeKuma
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+ADMIN = Admin("admin", "kuma-test-" + os.urandom(6).hex())
+SECRET = "generated-secret-of-the-deployment"
+FAST = Retry(attempts=10, first_delay=0.5, max_delay=4.0)
+HAND_MADE = "My own check"
+
+
+def deployment(
+    prosody: str, bridges: tuple[str, ...] = ("jvb1", "jvb2"), containers: tuple[str, ...] = ()
+) -> tuple[list[Monitor], list[Notification]]:
+    """A core host and bridges; every target is a test container or pinned to Kuma's loopback."""
+    hosts = [HostSpec("meet1", "core", push_token(SECRET, "meet1"), containers)]
+    hosts += [HostSpec(name, "jvb", push_token(SECRET, name)) for name in bridges]
+    monitors = wanted_monitors(
+        public_url=prosody,
+        monitor_hostname="status.kuma.test",
+        hosts=hosts,
+        jicofo_health_url=f"{prosody}/jicofo-health",
+        jvb_health_url=f"{prosody}/jvb-health",
+    )
+    smtp = Smtp("mail.kuma.test", "kuma@kuma.test", "ops@kuma.test", port=2525, password="pw")
+    return monitors, wanted_notifications(webhook_url="http://hooks.kuma.test:9/alert", smtp=smtp)
+
+
+@contextmanager
+def session(url: str) -> Iterator[UptimeKumaApi]:
+    """A client of our own, to read back what Kuma holds."""
+    with UptimeKumaApi(url, timeout=15) as api:
+        api.login(ADMIN.username, ADMIN.password)
+        yield api
+
+
+def monitors_by_name(api: UptimeKumaApi) -> dict[str, dict[str, Any]]:
+    found = api.get_monitors()
+    names = [m["name"] for m in found]
+    assert len(names) == len(set(names)), f"duplicate monitors: {sorted(names)}"
+    return {m["name"]: m for m in found}
+
+
+def names(monitors: list[Monitor]) -> list[str]:
+    return [m.name for m in monitors]
+
+
+def test_first_run_claims_kuma_and_provisions_every_monitor(make_kuma: MakeKuma, prosody: str):
+    kuma = make_kuma(wait=False)  # provisioning starts while Kuma is still starting
+    monitors, notifications = deployment(prosody, containers=("some-container",))
+
+    report = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST)
+
+    assert report.complete, report.warnings
+    assert set(names(monitors)) <= set(report.created)
+    assert not report.edited and not report.deleted
+    with UptimeKumaApi(kuma.url, timeout=15) as api:
+        assert not api.need_setup()
+        with pytest.raises(UptimeKumaException, match="initialized"):
+            api.setup("intruder", "intruder-password-1")
+    with session(kuma.url) as api:
+        found = monitors_by_name(api)
+        notification_ids = sorted(n["id"] for n in api.get_notifications())
+        docker_hosts = api.get_docker_hosts()
+    assert sorted(found) == sorted(names(monitors))
+    assert len(notification_ids) == 2
+    assert [h["name"] for h in docker_hosts] == [DOCKER_HOST_NAME]
+    for monitor in monitors:
+        kept = found[monitor.name]
+        assert sorted(kept["notificationIDList"]) == notification_ids, monitor.name
+        if monitor.fallback is None:
+            assert kept["type"] == monitor.type, monitor.name
+            assert (kept["url"] or "") == monitor.url, monitor.name
+    core = f"{PREFIX}meet1: "
+    assert found[f"{core}BOSH"]["keyword"] == BOSH_KEYWORD
+    assert found[f"{core}status site"]["expiryNotification"] is True
+    assert found[f"{core}container some-container"]["docker_container"] == "some-container"
+    assert found[f"{core}container some-container"]["docker_host"] == docker_hosts[0]["id"]
+    for host in ("meet1", "jvb1", "jvb2"):
+        push = found[f"{PREFIX}{host}: health check"]
+        assert (push["type"], push["pushToken"]) == (MonitorType.PUSH, push_token(SECRET, host))
+
+
+def test_notifications_carry_the_settings(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    with session(kuma.url) as api:
+        found = {n["name"]: n for n in api.get_notifications()}
+    for notification in notifications:
+        kept = found[notification.name]
+        assert kept["type"] == notification.type
+        assert {k: kept[k] for k in notification.settings} == dict(notification.settings)
+
+
+def test_a_changed_alert_channel_is_edited_and_a_dropped_one_deleted(
+    kuma: containers.Kuma, prosody: str
+):
+    monitors, (webhook, email) = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, [webhook, email], retry=FAST).complete
+    moved = replace(
+        webhook, settings={**webhook.settings, "webhookURL": "http://hooks.kuma.test:9/b"}
+    )
+
+    report = converge(kuma.url, ADMIN, monitors, [moved], retry=FAST)
+
+    assert report.complete, report.warnings
+    assert report.edited == [f"notification {webhook.name}"]
+    assert report.deleted == [f"notification {email.name}"]
+    assert not report.created
+    with session(kuma.url) as api:
+        (kept,) = api.get_notifications()
+        assert kept["webhookURL"] == "http://hooks.kuma.test:9/b"
+        for monitor in api.get_monitors():
+            assert monitor["notificationIDList"] == [kept["id"]], monitor["name"]
+
+
+def test_the_push_url_of_a_host_marks_its_monitor_up(kuma: containers.Kuma, prosody: str):
+    """What the host's health check sends each run (it appends status, msg and ping)."""
+    monitors, notifications = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    url = push_url(kuma.url, push_token(SECRET, "jvb1"))
+
+    with urllib.request.urlopen(f"{url}?status=up&msg=all%20checks%20ok&ping=", timeout=10) as r:
+        assert json.load(r) == {"ok": True}
+
+    with session(kuma.url) as api:
+        push = monitors_by_name(api)[f"{PREFIX}jvb1: health check"]
+        beat = first_beat(api, push["id"])
+    assert (beat["status"], beat["msg"]) == (MonitorStatus.UP, "all checks ok")
+
+
+def test_second_run_creates_and_edits_nothing(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody, containers=("some-container",))
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+
+    again = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST)
+
+    assert again.complete, again.warnings
+    assert (again.created, again.edited, again.deleted) == ([], [], [])
+    assert set(names(monitors)) <= set(again.unchanged)
+
+
+def test_a_changed_target_edits_exactly_that_monitor(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    with session(kuma.url) as api:
+        before = monitors_by_name(api)
+    jvb_health = f"{PREFIX}meet1: jvb health"
+    changed = [replace(m, url=f"{prosody}/moved") if m.name == jvb_health else m for m in monitors]
+
+    report = converge(kuma.url, ADMIN, changed, notifications, retry=FAST)
+
+    assert (report.created, report.edited, report.deleted) == ([], [jvb_health], [])
+    with session(kuma.url) as api:
+        after = monitors_by_name(api)
+    assert after[jvb_health]["url"] == f"{prosody}/moved"
+    assert after[jvb_health]["id"] == before[jvb_health]["id"]
+
+
+def test_a_removed_host_loses_its_monitors_and_hand_made_ones_survive(
+    kuma: containers.Kuma, prosody: str
+):
+    monitors, notifications = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    with session(kuma.url) as api:
+        api.add_monitor(type=MonitorType.HTTP, name=HAND_MADE, url=f"{prosody}/mine")
+        # Close to the prefix but not it: still a person's.
+        api.add_monitor(type=MonitorType.HTTP, name="jitsi-deploy meet1", url=f"{prosody}/x")
+    smaller, _ = deployment(prosody, bridges=("jvb1",))
+
+    report = converge(kuma.url, ADMIN, smaller, notifications, retry=FAST)
+
+    assert report.deleted == [f"{PREFIX}jvb2: health check"]
+    assert (report.created, report.edited) == ([], [])
+    with session(kuma.url) as api:
+        found = monitors_by_name(api)
+    assert sorted(found) == sorted([*names(smaller), HAND_MADE, "jitsi-deploy meet1"])
+    assert found[HAND_MADE]["url"] == f"{prosody}/mine"
+    assert found[HAND_MADE]["notificationIDList"] == []
+
+
+def test_managed_items_changed_by_hand_are_put_back(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody, containers=("some-container",))
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    bosh = f"{PREFIX}meet1: BOSH"
+    with session(kuma.url) as api:
+        api.edit_monitor(monitors_by_name(api)[bosh]["id"], keyword="changed by hand")
+        (docker_host,) = api.get_docker_hosts()
+        api.edit_docker_host(docker_host["id"], dockerDaemon="/run/elsewhere.sock")
+
+    report = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST)
+
+    assert report.edited == [f"docker host {DOCKER_HOST_NAME}", bosh]
+    with session(kuma.url) as api:
+        assert monitors_by_name(api)[bosh]["keyword"] == BOSH_KEYWORD
+        assert api.get_docker_hosts()[0]["dockerDaemon"] == "/var/run/docker.sock"
+
+
+def test_a_duplicate_of_a_managed_monitor_is_removed(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+    site = f"{PREFIX}meet1: site"
+    with session(kuma.url) as api:
+        api.add_monitor(type=MonitorType.HTTP, name=site, url=f"{prosody}/")
+
+    report = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST)
+
+    assert report.deleted == [site] and not report.created and not report.edited
+    with session(kuma.url) as api:
+        assert sorted(monitors_by_name(api)) == sorted(names(monitors))
+
+
+def test_kuma_restarting_during_provisioning_is_retried(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody, bridges=tuple(f"jvb{i}" for i in range(8)))
+
+    class RestartOnFirstMonitor(logging.Handler):
+        restarted = False
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if not self.restarted and record.getMessage().startswith(f"created {PREFIX}meet1"):
+                self.restarted = True
+                kuma.restart()  # returns once Kuma's process is starting again
+
+    handler = RestartOnFirstMonitor()
+    logger = logging.getLogger("jitsi_deploy.monitoring.kuma")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        report = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST, timeout=5)
+    finally:
+        logger.removeHandler(handler)
+
+    assert handler.restarted
+    assert report.attempts > 1
+    assert report.complete, report.warnings
+    with session(kuma.url) as api:
+        assert sorted(monitors_by_name(api)) == sorted(names(monitors))
+    again = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST)
+    assert (again.created, again.edited, again.deleted) == ([], [], [])
+
+
+def test_without_websocket_upgrade_the_fallback_watches_the_websocket_route(
+    kuma: containers.Kuma, prosody: str
+):
+    """2.0.0-dev.0 has no websocket-upgrade type: the fallback keyword monitor takes the name and
+    finds Prosody's websocket answer; BOSH is checked against the same real Prosody."""
+    monitors, notifications = deployment(prosody)
+    websocket = f"{PREFIX}meet1: XMPP websocket"
+
+    report = converge(kuma.url, ADMIN, monitors, notifications, retry=FAST)
+
+    assert report.fallbacks == [websocket]
+    assert report.complete and not report.settled  # an upgraded Kuma would do better
+    with session(kuma.url) as api:
+        found = monitors_by_name(api)
+        kept = found[websocket]
+        assert kept["type"] == MonitorType.KEYWORD
+        assert (kept["url"], kept["keyword"]) == (f"{prosody}/xmpp-websocket", WEBSOCKET_KEYWORD)
+        for name in (websocket, f"{PREFIX}meet1: BOSH"):
+            beat = first_beat(api, found[name]["id"])
+            assert (beat["status"], "keyword is found" in beat["msg"]) == (MonitorStatus.UP, True)
+        wrong_route = first_beat(api, found[f"{PREFIX}meet1: jvb health"]["id"])
+        assert wrong_route["status"] != MonitorStatus.UP
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).unchanged
+
+
+def test_docker_monitors_see_the_containers_state(
+    kuma: containers.Kuma, kuma_image: str, prosody: str
+):
+    running = f"jitsi-deploy-kuma-prosody-{os.getpid()}"  # the Prosody of this session
+    stopped = containers.stopped_container(kuma_image, f"jitsi-deploy-kuma-stopped-{os.getpid()}")
+    try:
+        monitors, notifications = deployment(prosody, containers=(running, stopped))
+        assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+        with session(kuma.url) as api:
+            found = monitors_by_name(api)
+            up = first_beat(api, found[f"{PREFIX}meet1: container {running}"]["id"])
+            down = first_beat(api, found[f"{PREFIX}meet1: container {stopped}"]["id"])
+    finally:
+        containers.remove(stopped)
+    assert (up["status"], up["msg"]) == (MonitorStatus.UP, containers.container_state(running))
+    assert down["status"] != MonitorStatus.UP
+    assert "Container State is created" in down["msg"]
+
+
+def test_a_wrong_admin_password_is_a_warning_not_an_error(kuma: containers.Kuma, prosody: str):
+    monitors, notifications = deployment(prosody)
+    assert converge(kuma.url, ADMIN, monitors, notifications, retry=FAST).complete
+
+    report = converge(kuma.url, replace(ADMIN, password="not-it"), monitors, retry=FAST)
+
+    assert report.attempts == 1
+    assert not report.complete and "refused the admin" in report.warnings[0]
+    assert (report.created, report.edited, report.deleted) == ([], [], [])
+
+
+def first_beat(api: UptimeKumaApi, monitor_id: int, timeout: float = 60.0) -> dict[str, Any]:
+    """The first heartbeat Kuma records for a monitor (it checks right after a monitor starts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        beats = api.get_monitor_beats(monitor_id, 1)
+        if beats:
+            return beats[0]
+        time.sleep(0.5)
+    raise AssertionError(f"monitor {monitor_id} had no heartbeat in {timeout}s")
