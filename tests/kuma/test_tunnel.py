@@ -19,11 +19,11 @@ from pathlib import Path
 import paramiko
 import pytest
 from fabric import Connection
-from rig.hosts import NETWORK, TestHost, host_exec
 
 from jitsi_deploy.monitoring.kuma import Admin, Retry, converge
 from jitsi_deploy.monitoring.monitors import HostSpec, push_token, wanted_monitors
 from jitsi_deploy.monitoring.tunnel import kuma_tunnel
+from tests.rig.hosts import NETWORK, TestHost, host_exec
 
 from . import containers
 
