@@ -173,3 +173,27 @@ def test_check_mode_says_what_it_would_provision_and_contacts_no_kuma(
     else:
         (change,) = provisioning
         assert f"would provision {len(kuma.monitors)} monitors" in change.detail
+
+
+def test_fab_monitor_login_prints_the_admin_login(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / ".env").write_text((REPO / ".env.example").read_text())
+    (tmp_path / "hosts").write_text(TWO_HOSTS)
+    env, hosts = str(tmp_path / ".env"), str(tmp_path / "hosts")
+    done = subprocess.run(
+        [sys.executable, "-m", "fabric", "monitor-login", "--env", env, "--inventory", hosts],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    secrets = (tmp_path / ".secrets.env").read_text()
+    password = next(
+        line.split("=", 1)[1].strip("'\"")
+        for line in secrets.splitlines()
+        if line.startswith("KUMA_ADMIN_PASSWORD=")
+    )
+    assert done.stdout.splitlines() == [
+        "status site: https://status.example.org/",
+        "user:        admin",
+        f"password:    {password}",
+    ]
