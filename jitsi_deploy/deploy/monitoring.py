@@ -102,14 +102,12 @@ def wanted(deployment: Deployment, rendered: Rendered, generation: str) -> Wante
         return None
     secret = site.secrets[KUMA_ADMIN_PASSWORD.name]
     watched = [name for name in rendered.service_names if name != "uptime-kuma"]
+    this = rendered.host.name
+    # A `fab -H` core outside the inventory stands in for the inventory's core.
+    others = [h for h in deployment.hosts if h.name != this and h.role != "core"]
     hosts = [
-        HostSpec(
-            host.name,
-            host.role,
-            push_token(secret, host.name),
-            container_names(watched, generation) if host == rendered.host else (),
-        )
-        for host in deployment.hosts
+        HostSpec(this, "core", push_token(secret, this), container_names(watched, generation)),
+        *(HostSpec(h.name, h.role, push_token(secret, h.name)) for h in others),
     ]
     monitors = wanted_monitors(
         public_url=site.public_url, monitor_hostname=site.monitor_hostname, hosts=hosts

@@ -197,3 +197,21 @@ def test_fab_monitor_login_prints_the_admin_login(tmp_path: Path) -> None:
         "user:        admin",
         f"password:    {password}",
     ]
+
+
+def test_the_core_is_matched_by_name_even_as_a_fab_h_target(deployment: Deployment) -> None:
+    from dataclasses import replace
+
+    from jitsi_deploy.deploy.fleet import select_hosts
+
+    (core,) = select_hosts(deployment, "admin@meet.example.org:2222")
+    assert core != deployment.hosts[0]  # another login and port: a different Host value
+    kuma = monitoring.wanted(deployment, render_host(deployment, core), "2")
+    assert kuma is not None
+    assert [m for m in kuma.monitors if m.type == "docker"]
+    pushes = sorted(m.name for m in kuma.monitors if m.type == "push")
+    assert pushes == [
+        "jitsi-deploy: jvb1.example.org: health check",
+        "jitsi-deploy: meet.example.org: health check",
+    ]
+    assert replace(core, user="root", port=22) == deployment.hosts[0]
