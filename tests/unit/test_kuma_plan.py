@@ -215,3 +215,56 @@ def test_the_core_is_matched_by_name_even_as_a_fab_h_target(deployment: Deployme
         "jitsi-deploy: meet.example.org: health check",
     ]
     assert replace(core, user="root", port=22) == deployment.hosts[0]
+
+
+def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+
+    from jitsi_deploy.deploy import host as host_module
+    from jitsi_deploy.deploy.runner import step_script
+
+    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"), "2")
+    assert kuma is not None
+
+    class Recorder:
+        connection = object()
+
+        def __init__(self) -> None:
+            self.scripts: list[str] = []
+
+        def run_script(self, script: str) -> Output:
+            self.scripts.append(script)
+            return Output(0, "@@begin 0\n@@begin 1\n", "")
+
+    @contextmanager
+    def tunnel(connection: object):
+        yield "http://127.0.0.1:1"
+
+    def converged(url: str, wanted: monitoring.Wanted) -> tuple[Report, list]:
+        report = Report(created=["a"], signed_in=True)
+        return report, monitoring.record(report, wanted)
+
+    monkeypatch.setattr(host_module, "kuma_tunnel", tunnel)
+    monkeypatch.setattr(monitoring, "provision", converged)
+    remote, said = Recorder(), []
+    report = host_module.HostReport(deployment.hosts[0])
+    say = lambda h, c, status: said.append(status)  # noqa: E731
+    host_module._provision(remote, report.host, kuma, report, say)  # type: ignore[arg-type]
+    assert said == ["changed", "changed", "changed"]  # the counts, the mark, the digest
+    assert remote.scripts == [step_script(monitoring.record(Report(signed_in=True), kuma))]
+
+    @contextmanager
+    def broken(connection: object):
+        raise OSError("channel refused")
+        yield ""
+
+    monkeypatch.setattr(host_module, "kuma_tunnel", broken)
+    report = host_module.HostReport(deployment.hosts[0])
+    quiet = Recorder()
+    host_module._provision(quiet, report.host, kuma, report, lambda *_: None)  # type: ignore[arg-type]
+    assert quiet.scripts == []  # nothing signed in: nothing recorded on the host
+    assert [o.status for o in report.outcomes] == ["ok", "warning"]
+    assert "no SSH tunnel to Uptime Kuma: channel refused" in report.outcomes[1].output
+    assert report.error == ""
