@@ -15,8 +15,10 @@ from invoke import Exit
 from jitsi_deploy.deploy import operate
 from jitsi_deploy.deploy.fleet import print_plan, print_recap, run_all, say, select_hosts
 from jitsi_deploy.deploy.host import Options, deploy_host
+from jitsi_deploy.deploy.monitoring import ADMIN_USER
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import ConfigError
+from jitsi_deploy.model.services import KUMA_ADMIN_PASSWORD
 from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.smoke import report
 from jitsi_deploy.smoke.run import smoke as smoke_checks
@@ -225,3 +227,17 @@ def restart(
         c, targets, env, inventory, known_hosts, trust_new_host_keys
     )
     _exit_on_failure(_checked(operate.restart, deployment, hosts, options, service))
+
+
+@task(help={"env": SHARED_HELP["env"], "inventory": SHARED_HELP["inventory"]})
+def monitor_login(c, env=None, inventory=None):
+    """Print the status site's address and Uptime Kuma's admin login (from .secrets.env)."""
+    deployment = load_or_exit(*settings_paths(env, inventory))
+    core = deployment.core
+    if core is None or not deployment.sites[core.name].monitoring.enabled:
+        raise Exit("No Uptime Kuma here: the inventory has no core host, or ENABLE_MONITORING=0.")
+    site = deployment.sites[core.name]
+    where = f"https://{site.monitor_hostname}/" if site.monitor_hostname else "no status site"
+    print(f"status site: {where}")
+    print(f"user:        {ADMIN_USER}")
+    print(f"password:    {site.secrets[KUMA_ADMIN_PASSWORD.name]}")

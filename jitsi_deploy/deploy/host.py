@@ -12,17 +12,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+import paramiko
 
 from ..errors import DeployError
-from ..remote.transport import Remote, SshConfig
+from ..monitoring.kuma import Report
+from ..monitoring.tunnel import kuma_tunnel
+from ..remote.transport import Output, Remote, SshConfig
 from ..render.host import Rendered, render_host
 from ..settings.inventory import Host
 from ..settings.site import Deployment
 from ..steps import STEPS
 from ..steps.changes import Change, file_diff
-from ..steps.facts import OS_RELEASE, HostFacts, facts_script, parse_facts, split_sections
+from ..steps.facts import (
+    OS_RELEASE,
+    Fact,
+    HostFacts,
+    facts_script,
+    parse_facts,
+    split_sections,
+)
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
+from . import monitoring
 from .runner import Outcome, run_step
 
 Say = Callable[[Host, Change, str], None]
@@ -58,14 +71,22 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     started = time.monotonic()
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
-        facts = gather_facts(remote, render_host(deployment, host))
+        facts = gather_facts(remote, render_host(deployment, host), extra=monitoring.FACTS)
         # The host's nginx version decides one line of the site: render again knowing it.
         rendered = render_host(deployment, host, release_of(facts[OS_RELEASE]).nginx_http2)
         steps = plan(rendered, facts, options.bundle)
+        generation = facts[monitoring.COMPOSE_GENERATION]
+        kuma = monitoring.wanted(deployment, rendered, generation)
+        provisioning = monitoring.plan(kuma, facts[monitoring.WANTED_HASH])
         if options.check:
-            report.planned = with_diffs(remote, steps)
+            report.planned = with_diffs(remote, steps) + provisioning
         else:
             _apply(remote, host, steps, report, say)
+            if kuma and provisioning:
+                if not generation:  # Docker came with this deploy: ask which Compose it is
+                    generation = _first(remote.run_script(monitoring.COMPOSE_GENERATION_SCRIPT))
+                    kuma = monitoring.wanted(deployment, rendered, generation)
+                _provision(remote, host, kuma, report, say)
     except DeployError as error:
         report.error = str(error)
     finally:
@@ -75,9 +96,15 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     return report
 
 
-def gather_facts(remote: Remote, rendered: Rendered, steps: tuple[Step, ...] = STEPS) -> HostFacts:
-    """Every fact the steps read, in one round trip."""
-    facts = list({fact.name: fact for step in steps for fact in step.facts}.values())
+def gather_facts(
+    remote: Remote,
+    rendered: Rendered,
+    steps: tuple[Step, ...] = STEPS,
+    extra: tuple[Fact[Any], ...] = (),
+) -> HostFacts:
+    """Every fact the steps (and the ``extra`` phases) read, in one round trip."""
+    wanted = [*(fact for step in steps for fact in step.facts), *extra]
+    facts = list({fact.name: fact for fact in wanted}.values())
     return parse_facts(facts, remote.run_script(facts_script(facts, rendered)).stdout)
 
 
@@ -104,6 +131,28 @@ def with_diffs(remote: Remote, steps: list[StepPlan]) -> list[Change]:
         for step in steps
         for change in step.changes
     ]
+
+
+def _first(output: Output) -> str:
+    return output.stdout.strip().partition("\n")[0]
+
+
+def _provision(
+    remote: Remote, host: Host, kuma: monitoring.Wanted, report: HostReport, say: Say
+) -> None:
+    """Converge the host's Kuma through a tunnel over this host's SSH connection, then record
+    the result on the host in one round trip. Kuma's failures are warnings, never an error."""
+    try:
+        with kuma_tunnel(remote.connection) as url:
+            result, records = monitoring.provision(url, kuma)
+    except (paramiko.SSHException, OSError) as error:
+        result, records = Report(warnings=[f"no SSH tunnel to Uptime Kuma: {error}"]), []
+    outcomes = monitoring.outcomes(result)
+    if records:
+        outcomes += run_step(remote, StepPlan(monitoring.STEP, records))
+    for outcome in outcomes:
+        say(host, outcome.change, outcome.status)
+    report.outcomes += outcomes
 
 
 def _failure_text(outcome: Outcome) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..monitoring.monitors import push_token, push_url
 from ..settings.site import Site
 from . import paths
-from .services import Service
+from .services import KUMA_ADMIN_PASSWORD, KUMA_PORT, Service
 
 WebhookMode = Literal["json", "kuma"]
 WEBHOOK_MODES: tuple[WebhookMode, ...] = ("json", "kuma")
@@ -64,8 +65,8 @@ class HealthSettings:
             raise ValueError("backoff_base and stop_timeout must not be negative")
 
 
-def health_settings(site: Site, role: str) -> HealthSettings:
-    webhook = site.monitoring.webhook_url
+def health_settings(site: Site, role: str, host_name: str = "") -> HealthSettings:
+    webhook = site.monitoring.webhook_url or kuma_push_url(site, role, host_name)
     return HealthSettings(
         compose_project=paths.COMPOSE_PROJECT,
         compose_dir=paths.STACK_DIR,
@@ -77,6 +78,18 @@ def health_settings(site: Site, role: str) -> HealthSettings:
         webhook_url=webhook,
         webhook_mode="kuma" if "/api/push/" in webhook else "json",
     )
+
+
+def kuma_push_url(site: Site, role: str, host_name: str) -> str:
+    """Where the host's health check pings its push monitor in Kuma (deploy/monitoring.py):
+    Kuma's loopback port on the core host, the public status site from a bridge. "" without
+    monitoring, or without a status site for a bridge to reach."""
+    if not (site.monitoring.enabled and host_name):
+        return ""
+    token = push_token(site.secrets[KUMA_ADMIN_PASSWORD.name], host_name)
+    if role == "core":
+        return push_url(f"http://127.0.0.1:{KUMA_PORT}", token)
+    return push_url(f"https://{site.monitor_hostname}", token) if site.monitor_hostname else ""
 
 
 def check_entries(services: list[Service]) -> list[str]:

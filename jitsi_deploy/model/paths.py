@@ -17,6 +17,12 @@ DOCKER_USER_SCRIPT = "/usr/local/sbin/jitsi-deploy-docker-user"
 DOCKER_USER_UNIT = "/etc/systemd/system/jitsi-deploy-docker-user.service"
 DOCKER_USER_CHAIN = "JITSI-DEPLOY"
 MONITORS = f"{ETC_DIR}/monitors.json"
+# Uptime Kuma provisioning (deploy/monitoring.py): the digest of the monitors last provisioned
+# (a deploy that wants the same skips Kuma), and the mark that its admin exists (until then
+# nginx answers 503 for the status site, so nobody can claim a fresh Kuma from outside).
+KUMA_WANTED_HASH = f"{ETC_DIR}/kuma-wanted.sha256"
+KUMA_READY = f"{ETC_DIR}/kuma-ready"
+DOCKER_SOCKET = "/var/run/docker.sock"
 DOCKER_DAEMON_SETTINGS = f"{ETC_DIR}/docker-daemon.json"
 DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"
 

@@ -30,6 +30,8 @@ class ProxySettings:
     + meet_host / monitor_host: public names of Jitsi Meet and of Uptime Kuma ("" = no monitor).
     + web_upstream / monitor_upstream: where the containers are published on the host.
     + monitor_allow: client networks (CIDRs) allowed to reach the monitor; empty = everyone.
+    + kuma_ready: the status site answers 503 until this file exists (the deploy makes it once
+      Kuma's admin exists).
     + acme_webroot: directory served at /.well-known/acme-challenge/ on port 80.
     + tls_root: holds <name>/fullchain.pem and <name>/privkey.pem symlinks (steps/certificates).
     + websocket_rate / bosh_rate: requests per second per client IP on /xmpp-websocket (one
@@ -52,6 +54,7 @@ class ProxySettings:
     web_upstream: str = "127.0.0.1:8000"
     monitor_upstream: str = "127.0.0.1:3001"
     monitor_allow: tuple[str, ...] = ()
+    kuma_ready: str = paths.KUMA_READY
     acme_webroot: str = paths.ACME_WEBROOT
     tls_root: str = paths.TLS_ROOT
     websocket_rate: int = 10

@@ -112,6 +112,7 @@ def _xmpp_password() -> str:
 
 JICOFO_PASSWORD = Secret("JICOFO_AUTH_PASSWORD", _xmpp_password)
 JVB_PASSWORD = Secret("JVB_AUTH_PASSWORD", _xmpp_password)
+KUMA_PORT = 3001
 KUMA_ADMIN_PASSWORD = Secret("KUMA_ADMIN_PASSWORD", lambda: secrets.token_urlsafe(18))
 
 JVM_MINIMUM_MIB = 768
@@ -265,8 +266,13 @@ UPTIME_KUMA = Service(
     enabled=lambda site: site.monitoring.enabled,
     jitsi_contract=False,
     # Only nginx reaches it: until its admin is created, whoever connects first could claim it.
-    ports=lambda placement: ["127.0.0.1:3001:3001"],
-    volumes=lambda placement: [f"{paths.KUMA_DATA_DIR}:/app/data"],
+    ports=lambda placement: [f"127.0.0.1:{KUMA_PORT}:{KUMA_PORT}"],
+    # The engine's socket, for Kuma's Docker monitors. Read-only keeps the socket file from
+    # being replaced, not Docker's API from being used: whoever controls Kuma is root here.
+    volumes=lambda placement: [
+        f"{paths.KUMA_DATA_DIR}:/app/data",
+        f"{paths.DOCKER_SOCKET}:{paths.DOCKER_SOCKET}:ro",
+    ],
     environment=lambda placement: {"UPTIME_KUMA_DB_TYPE": "sqlite"},
     data_dirs=(Directory(paths.KUMA_DATA_DIR, 0o700),),
     container_health=(),  # the image has its own HEALTHCHECK

@@ -86,6 +86,7 @@ class Report:
     fallbacks: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     attempts: int = 0
+    signed_in: bool = False  # the admin exists and its password works (the site may open)
 
     @property
     def complete(self) -> bool:
@@ -177,6 +178,7 @@ def _converge_once(
     report.unchanged.clear()
     with _session(url, timeout) as api:
         _sign_in(api, admin)
+        report.signed_in = True
         missing = missing_types(api.version)
         wanted = [m for m in (_as_provisioned(m, missing, report) for m in monitors) if m]
         notification_ids, dropped = _ensure_notifications(api, notifications, report)

@@ -157,7 +157,7 @@ def _docker_user_files(host: Host, rules: tuple[Rule, ...]) -> list[File]:
 
 
 def _health_files(placement: Placement, services: list[Service]) -> list[File]:
-    health = health_settings(placement.site, placement.host.role)
+    health = health_settings(placement.site, placement.host.role, placement.host.name)
     context = {
         "health": health,
         "public_hostname": placement.site.meet_hostname,

@@ -58,6 +58,11 @@ def is_port(value: str) -> bool:
     return is_number(value) and 0 < int(value) < 65536
 
 
+def is_email(value: str) -> bool:
+    local, _, domain = value.rpartition("@")
+    return bool(_EMAIL_LOCAL.fullmatch(local)) and is_hostname(domain)
+
+
 def is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
@@ -201,8 +206,7 @@ class Reader:
 
     def email(self, key: str) -> str:
         value = self.required(key, "admin@example.org")
-        local, _, domain = value.rpartition("@")
-        if value and not (_EMAIL_LOCAL.fullmatch(local) and is_hostname(domain)):
+        if value and not is_email(value):
             self.fail(key, f"{value!r} is not an e-mail address, e.g. admin@example.org.")
         return value
 

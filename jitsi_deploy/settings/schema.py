@@ -85,6 +85,13 @@ KEYS: tuple[Key, ...] = (
     Key("HEALTH_WEBHOOK_URL", "monitoring", "", "URL told of every health action; empty = none"),
     Key("HEALTH_FAILURES_BEFORE_ACTION", "monitoring", "2", "failed runs before a restart"),
     Key("HEALTH_MAX_RESTARTS_PER_HOUR", "monitoring", "3", "restarts per service per hour"),
+    Key("KUMA_NOTIFY_WEBHOOK_URL", "monitoring", "", "URL Uptime Kuma posts its alerts to"),
+    Key("KUMA_SMTP_HOST", "monitoring", "", "mail server for Uptime Kuma's alerts; empty = none"),
+    Key("KUMA_SMTP_PORT", "monitoring", "587", "its port: 587 (STARTTLS) or 465 (TLS)"),
+    Key("KUMA_SMTP_USER", "monitoring", "", "its login; empty = none"),
+    Key("KUMA_SMTP_PASSWORD", "monitoring", "", "its password (you provide it)"),
+    Key("KUMA_SMTP_FROM", "monitoring", "", "sender address of the alert mails"),
+    Key("KUMA_SMTP_TO", "monitoring", "", "comma list of recipient addresses"),
     # images
     Key("JITSI_IMAGE_REPO", "images", "ghcr.io/jitsi", "registry path of the Jitsi images"),
     Key("JITSI_IMAGE_VERSION", "images", "stable-11146-2", "pinned Jitsi release tag"),

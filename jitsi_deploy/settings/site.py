@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +12,16 @@ from ..errors import ConfigError, Problem
 from . import schema
 from .envfile import parse_env
 from .inventory import Host, load_inventory
-from .reader import Reader, is_image_path, is_size, size_mib, suggest
+from .reader import (
+    Reader,
+    is_email,
+    is_hostname,
+    is_image_path,
+    is_ip,
+    is_size,
+    size_mib,
+    suggest,
+)
 from .rooms import ROOM_PASSWORD, RoomPolicy, read_room_policy
 from .schema import Key
 from .secrets import Secret, read_secrets, save_secrets
@@ -64,12 +74,26 @@ class Images:
 
 
 @dataclass(frozen=True)
+class KumaSmtp:
+    """The mail server Uptime Kuma sends its alerts through (465: TLS from the first byte)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    sender: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Monitoring:
     enabled: bool
     allowed_networks: tuple[str, ...]
     webhook_url: str
     failures_before_action: int
     max_restarts_per_hour: int
+    kuma_webhook_url: str = ""
+    kuma_smtp: KumaSmtp | None = None
 
 
 @dataclass(frozen=True)
@@ -276,7 +300,41 @@ def _monitoring(reader: Reader) -> Monitoring:
         ),
         failures_before_action=reader.integer("HEALTH_FAILURES_BEFORE_ACTION", 1, 60),
         max_restarts_per_hour=reader.integer("HEALTH_MAX_RESTARTS_PER_HOUR", 1, 60),
+        kuma_webhook_url=reader.url(
+            "KUMA_NOTIFY_WEBHOOK_URL", ("http", "https"), "https://hooks.example.org/kuma"
+        ),
+        kuma_smtp=_kuma_smtp(reader),
     )
+
+
+# A login or password: printable, no spaces (the envfile already refuses control characters).
+_SMTP_WORD = re.compile(r"[!-~]{1,256}")
+
+
+def _kuma_smtp(reader: Reader) -> KumaSmtp | None:
+    host = reader.text("KUMA_SMTP_HOST").lower()
+    port = reader.integer("KUMA_SMTP_PORT", 1, 65535)
+    user, password = reader.text("KUMA_SMTP_USER"), reader.text("KUMA_SMTP_PASSWORD")
+    sender, recipients = reader.text("KUMA_SMTP_FROM"), reader.listing("KUMA_SMTP_TO")
+    if not host:
+        extra = [k for k, v in (("KUMA_SMTP_FROM", sender), ("KUMA_SMTP_TO", recipients)) if v]
+        for key in extra:
+            reader.fail(key, "is set but KUMA_SMTP_HOST is empty. Set the mail server too.")
+        return None
+    if not (is_hostname(host) or is_ip(host)):
+        reader.fail("KUMA_SMTP_HOST", f"{host!r} is not a host name, e.g. smtp.example.org.")
+    for key, value in (("KUMA_SMTP_USER", user), ("KUMA_SMTP_PASSWORD", password)):
+        if value and not _SMTP_WORD.fullmatch(value):
+            reader.fail(key, "must be printable ASCII without spaces, at most 256 characters.")
+    if password and not user:
+        reader.fail("KUMA_SMTP_PASSWORD", "is set but KUMA_SMTP_USER is empty. Set the login.")
+    reader.email("KUMA_SMTP_FROM")
+    if not recipients:
+        reader.fail("KUMA_SMTP_TO", "is required with KUMA_SMTP_HOST, e.g. ops@example.org.")
+    for address in recipients:
+        if not is_email(address):
+            reader.fail("KUMA_SMTP_TO", f"{address!r} is not an e-mail address.")
+    return KumaSmtp(host, port, user, password, sender, recipients)
 
 
 def _tuning(reader: Reader, spec: Spec) -> Tuning:

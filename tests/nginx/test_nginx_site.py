@@ -67,6 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             web_upstream=web,
             monitor_upstream=monitor,
             monitor_allow=(f"{MONITOR_ADMIN}/32",),
+            kuma_ready=str(root / "kuma-ready"),
             acme_webroot=str(root / "acme"),
             tls_root=str(root / "tls"),
             http_listen=(HTTP,),
@@ -75,6 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
         facts = parse_probe(_output(probe_command(proxy, _certbot(root))))
         make_webroot(proxy.acme_webroot)
+        Path(proxy.kuma_ready).touch()  # Kuma claimed: the status site is open
         execute(placeholder_plan(proxy, facts))
         nginx.install_site(render_site(proxy))
         nginx.start()
@@ -195,6 +197,20 @@ def test_monitor_is_proxied_with_socket_io_for_allowed_networks_only(site: Site)
         assert get(connection, "/dashboard").body.startswith(b"upstream /dashboard host=status")
     with https(HTTPS, "status.test", site.context, source="127.0.0.61") as connection:
         assert get(connection, "/dashboard").status == 403
+
+
+def test_the_status_site_answers_503_until_kumas_admin_exists(site: Site) -> None:
+    ready = Path(site.proxy.kuma_ready)
+    ready.unlink()
+    try:
+        with https(HTTPS, "status.test", site.context, source=MONITOR_ADMIN) as connection:
+            assert get(connection, "/dashboard").status == 503
+        with https(HTTPS, "meet.test", site.context) as connection:
+            assert get(connection, "/").status == 200  # the meeting site is never gated
+    finally:
+        ready.touch()
+    with https(HTTPS, "status.test", site.context, source=MONITOR_ADMIN) as connection:
+        assert get(connection, "/dashboard").status == 200
 
 
 def test_a_meeting_of_50_behind_one_nat_is_not_limited(site: Site) -> None:

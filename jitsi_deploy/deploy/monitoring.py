@@ -1,0 +1,201 @@
+"""The monitoring phase: provision the core host's Uptime Kuma right after its stack is up.
+
+Kuma is bound to 127.0.0.1:3001 on its host, and this machine (the operator's) speaks to it
+through an SSH tunnel over the deploy's own connection (monitoring/tunnel.py), rather than
+running a client on the host: the host needs no Python and no Kuma client, and the admin
+password never leaves this machine except inside the SSH channel.
+
+One mechanism, in three parts:
+
++ facts: the digest of the monitors last provisioned (stored on the host) and the host's
+  Compose generation (which names its containers), read with every other fact in the one
+  facts script, so a deploy that wants what is already there costs no extra round trip;
++ plan: a "monitoring" change when the digest differs (check mode shows it, contacts no Kuma);
++ provision, after the steps are applied: converge through the tunnel, then one command
+  round trip marks the admin as existing (nginx opens the status site) and, only when the
+  converge settled, stores the digest.
+
+Kuma's trouble never fails the deploy: it becomes warnings in the recap, and the digest is not
+stored, so the next deploy tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..model import paths
+from ..model.services import KUMA_ADMIN_PASSWORD
+from ..monitoring.kuma import Admin, Report, Retry, converge
+from ..monitoring.monitors import (
+    HostSpec,
+    Monitor,
+    Notification,
+    Smtp,
+    push_token,
+    wanted_hash,
+    wanted_monitors,
+    wanted_notifications,
+)
+from ..remote.commands import Command
+from ..render.host import Rendered
+from ..settings.site import Deployment, Site
+from ..steps.changes import Change
+from ..steps.facts import Fact, fixed
+from .runner import Outcome
+
+STEP = "monitoring"
+ADMIN_USER = "admin"
+# Kuma has just been (re)started by the stack step; its first start migrates its database.
+RETRY = Retry(attempts=10, first_delay=1.0, max_delay=15.0)
+
+
+def _first_line(output: list[str]) -> str:
+    return output[0].strip() if output else ""
+
+
+WANTED_HASH = Fact(
+    "kuma-wanted-hash", fixed(f"cat {paths.KUMA_WANTED_HASH} 2>/dev/null"), _first_line
+)
+COMPOSE_GENERATION_SCRIPT = (
+    "if docker compose version >/dev/null 2>&1; then echo 2; "
+    "elif command -v docker-compose >/dev/null 2>&1; then echo 1; fi"
+)
+# "2", "1", or "" where Docker is not installed yet (the first deploy reads it again later).
+COMPOSE_GENERATION = Fact("compose-generation", fixed(COMPOSE_GENERATION_SCRIPT), _first_line)
+FACTS: tuple[Fact[str], ...] = (WANTED_HASH, COMPOSE_GENERATION)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the core host's Kuma should hold, and the admin to claim it with."""
+
+    admin: Admin
+    monitors: tuple[Monitor, ...]
+    notifications: tuple[Notification, ...]
+
+    @property
+    def hash(self) -> str:
+        return wanted_hash(self.monitors, self.notifications)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Where the host keeps the admin mark (nginx's gate) and the stored digest."""
+
+    ready: str = paths.KUMA_READY
+    wanted_hash: str = paths.KUMA_WANTED_HASH
+
+
+def container_names(services: Sequence[str], generation: str) -> tuple[str, ...]:
+    """The stack's containers as the engine names them: Compose v1 `jitsi_web_1`, v2
+    `jitsi-web-1` (v2 where the generation is not known yet)."""
+    separator = "_" if generation == "1" else "-"
+    project = paths.COMPOSE_PROJECT
+    return tuple(f"{project}{separator}{name}{separator}1" for name in services)
+
+
+def wanted(deployment: Deployment, rendered: Rendered, generation: str) -> Wanted | None:
+    """The Kuma of ``rendered``'s host, if it runs one (a core host with monitoring on)."""
+    site = rendered.site
+    if rendered.host.role != "core" or not site.monitoring.enabled:
+        return None
+    secret = site.secrets[KUMA_ADMIN_PASSWORD.name]
+    watched = [name for name in rendered.service_names if name != "uptime-kuma"]
+    this = rendered.host.name
+    # A `fab -H` core outside the inventory stands in for the inventory's core.
+    others = [h for h in deployment.hosts if h.name != this and h.role != "core"]
+    hosts = [
+        HostSpec(this, "core", push_token(secret, this), container_names(watched, generation)),
+        *(HostSpec(h.name, h.role, push_token(secret, h.name)) for h in others),
+    ]
+    monitors = wanted_monitors(
+        public_url=site.public_url, monitor_hostname=site.monitor_hostname, hosts=hosts
+    )
+    return Wanted(Admin(ADMIN_USER, secret), tuple(monitors), tuple(notifications(site)))
+
+
+def notifications(site: Site) -> list[Notification]:
+    smtp = site.monitoring.kuma_smtp
+    return wanted_notifications(
+        webhook_url=site.monitoring.kuma_webhook_url,
+        smtp=Smtp(
+            smtp.host,
+            smtp.sender,
+            ", ".join(smtp.recipients),
+            port=smtp.port,
+            username=smtp.user,
+            password=smtp.password,
+            implicit_tls=smtp.port == 465,
+        )
+        if smtp
+        else None,
+    )
+
+
+def plan(kuma: Wanted | None, stored_hash: str) -> list[Change]:
+    """Nothing when the host's Kuma already holds what is wanted; else the provisioning, which
+    runs from this machine through the tunnel (no commands for the host's shell)."""
+    if kuma is None or stored_hash == kuma.hash:
+        return []
+    count = len(kuma.monitors)
+    return [
+        Change(
+            STEP,
+            f"provision {count} Uptime Kuma monitors through an SSH tunnel",
+            (),
+            detail=(
+                f"would provision {count} monitors and {len(kuma.notifications)} alert "
+                "channels (check mode contacts no Kuma)"
+            ),
+        )
+    ]
+
+
+Converge = Callable[..., Report]
+
+
+def provision(
+    url: str, kuma: Wanted, marks: Marks = Marks(), run_converge: Converge = converge
+) -> tuple[Report, list[Change]]:
+    """Converge the Kuma at ``url`` (the tunnel's local end); returns its report and the
+    changes that record the result on the host (see ``record``). Never raises for Kuma."""
+    report = run_converge(
+        url, kuma.admin, list(kuma.monitors), list(kuma.notifications), retry=RETRY
+    )
+    return report, record(report, kuma, marks)
+
+
+def record(report: Report, kuma: Wanted, marks: Marks = Marks()) -> list[Change]:
+    """The admin mark once the admin exists (even with warnings about monitors); the digest
+    only when the converge settled, so anything left undone is retried by the next deploy."""
+    changes = []
+    if report.signed_in:
+        changes.append(_write(marks.ready, "", "open the status site: Kuma's admin exists"))
+    if report.settled:
+        changes.append(
+            _write(marks.wanted_hash, kuma.hash + "\n", "record the provisioned monitors")
+        )
+    return changes
+
+
+def _write(path: str, content: str, summary: str) -> Change:
+    script = (
+        'set -e; mkdir -p "$(dirname "$1")"; cat > "$1.new"; chmod 644 "$1.new"; mv "$1.new" "$1"'
+    )
+    command = Command(("sh", "-c", script, "write", path), f"write {path}", content.encode())
+    return Change(STEP, summary, (command,), warn_only=True)
+
+
+def outcomes(report: Report) -> list[Outcome]:
+    """The converge as progress lines: what changed, and each warning (a recap warning)."""
+    counts = (
+        f"Uptime Kuma: {len(report.created)} created, {len(report.edited)} edited, "
+        f"{len(report.deleted)} deleted"
+    )
+    status = "changed" if report.changed else "ok"
+    result = [Outcome(Change(STEP, counts, ()), status)]
+    result += [
+        Outcome(Change(STEP, "Uptime Kuma", ()), "warning", warning) for warning in report.warnings
+    ]
+    return result
