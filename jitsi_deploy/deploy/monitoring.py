@@ -13,7 +13,7 @@ One mechanism, in three parts:
 + plan: a "monitoring" change when the digest differs (check mode shows it, contacts no Kuma);
 + provision, after the steps are applied: converge through the tunnel, then one command
   round trip marks the admin as existing (nginx opens the status site) and, only when the
-  converge settled, stores the digest.
+  converge completed, stores the digest.
 
 Kuma's trouble never fails the deploy: it becomes warnings in the recap, and the digest is not
 stored, so the next deploy tries again.
@@ -21,6 +21,7 @@ stored, so the next deploy tries again.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -73,10 +74,14 @@ class Wanted:
     admin: Admin
     monitors: tuple[Monitor, ...]
     notifications: tuple[Notification, ...]
+    image: str
 
     @property
     def hash(self) -> str:
-        return wanted_hash(self.monitors, self.notifications)
+        # The Kuma image counts too: an upgraded Kuma may offer a monitor type that a fallback
+        # stands in for now, so a new image is provisioned again.
+        digest = f"{wanted_hash(self.monitors, self.notifications)} {self.image}"
+        return hashlib.sha256(digest.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,12 @@ def wanted(deployment: Deployment, rendered: Rendered, generation: str) -> Wante
     monitors = wanted_monitors(
         public_url=site.public_url, monitor_hostname=site.monitor_hostname, hosts=hosts
     )
-    return Wanted(Admin(ADMIN_USER, secret), tuple(monitors), tuple(notifications(site)))
+    return Wanted(
+        Admin(ADMIN_USER, secret),
+        tuple(monitors),
+        tuple(notifications(site)),
+        site.images.uptime_kuma,
+    )
 
 
 def notifications(site: Site) -> list[Notification]:
@@ -168,11 +178,11 @@ def provision(
 
 def record(report: Report, kuma: Wanted, marks: Marks = Marks()) -> list[Change]:
     """The admin mark once the admin exists (even with warnings about monitors); the digest
-    only when the converge settled, so anything left undone is retried by the next deploy."""
+    only when the converge completed, so anything left undone is retried by the next deploy."""
     changes = []
     if report.signed_in:
         changes.append(_write(marks.ready, "", "open the status site: Kuma's admin exists"))
-    if report.settled:
+    if report.complete:
         changes.append(
             _write(marks.wanted_hash, kuma.hash + "\n", "record the provisioned monitors")
         )

@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jitsi_deploy.bundle import save_bundle
+from tests.kuma.image import TEST_TAG as KUMA_IMAGE
+from tests.kuma.image import ensure_image as ensure_kuma_image
 from tests.rig.hosts import TestHost, host_exec
 from tests.standin.build import build_standins, image_names
 
 REPO = Path(__file__).resolve().parents[2]
 
 # What differs from the example on test hosts: no registry (images come as a bundle), Docker
-# from the distribution (Docker's repository is out of reach), and no DNS for Let's Encrypt.
+# from the distribution (Docker's repository is out of reach), no DNS for Let's Encrypt, and
+# the real Uptime Kuma 2 built from npm (tests/kuma/image.py), provisioned by the deploy.
 TEST_SETTINGS = {
+    "UPTIME_KUMA_IMAGE": KUMA_IMAGE,
     "DOCKER_SOURCE": "distro",
     "IMAGE_SOURCE": "bundle",
     "TLS_MODE": "selfsigned",
@@ -78,7 +82,10 @@ def _line(host: TestHost) -> str:
 def bundle(folder: Path) -> Path:
     path = folder / "images"
     if not path.exists():
-        save_bundle(build_standins(image_names()).values(), path)
+        jitsi = [
+            image for name, image in build_standins(image_names()).items() if name != "uptime-kuma"
+        ]
+        save_bundle([*jitsi, ensure_kuma_image()], path)
     return path
 
 

@@ -77,6 +77,21 @@ def test_first_deploy_converges_both_hosts(site: Site) -> None:
         assert host_exec(host, "test", "-x", "/usr/local/sbin/jitsi-health").returncode == 0
 
 
+def test_uptime_kuma_is_claimed_and_provisioned_by_the_deploy(site: Site) -> None:
+    """The real Uptime Kuma 2 runs on the core: the deploy created its admin and monitors
+    through the SSH tunnel, then opened the status site, which answered 503 until then."""
+    core = site.hosts[0]
+    progress = [line for line in site.first_output.splitlines() if "Uptime Kuma:" in line]  # type: ignore[attr-defined]
+    assert progress and "created" in progress[0], site.first_output  # type: ignore[attr-defined]
+    assert host_exec(core, "test", "-f", paths.KUMA_READY).returncode == 0
+    assert host_exec(core, "test", "-s", paths.KUMA_WANTED_HASH).returncode == 0
+    status = host_exec(
+        core, "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+        "--resolve", "status.example.org:443:127.0.0.1", "https://status.example.org/",
+    )  # fmt: skip
+    assert status.stdout in ("200", "302"), status.stdout
+
+
 def test_both_compose_generations_run_the_stack(site: Site) -> None:
     bookworm, trixie = site.hosts
     assert "docker-compose version 1." in host_exec(bookworm, "docker-compose", "version").stdout

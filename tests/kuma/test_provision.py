@@ -99,17 +99,20 @@ def test_first_deploy_claims_kuma_opens_the_site_and_the_second_skips_it(
     assert monitoring.plan(wanted, stored_hash(marks)) == []
 
 
-def test_a_kuma_without_a_wanted_type_opens_the_site_but_stores_no_digest(
+def test_a_fallback_is_provisioned_again_only_for_a_new_kuma_image(
     kuma: containers.Kuma, wanted: monitoring.Wanted, tmp_path: Path
 ) -> None:
+    """2.0.0-dev.0 lacks the websocket-upgrade type: the fallback stands in, the digest is
+    stored (a no-op deploy leaves Kuma alone), and a new Kuma image changes the digest."""
     marks = monitoring.Marks(str(tmp_path / "ready"), str(tmp_path / "wanted.sha256"))
 
     report, records = monitoring.provision(kuma.url, wanted, marks)
 
     assert report.signed_in and report.complete and report.fallbacks, report.warnings
-    assert run_here(records) == ["changed"]
-    assert Path(marks.ready).exists() and not Path(marks.wanted_hash).exists()
-    assert monitoring.plan(wanted, stored_hash(marks))  # tried again once Kuma is upgraded
+    assert run_here(records) == ["changed", "changed"]
+    assert monitoring.plan(wanted, stored_hash(marks)) == []
+    upgraded = replace(wanted, image="louislam/uptime-kuma:2.1.0")
+    assert monitoring.plan(upgraded, stored_hash(marks))
 
 
 def test_a_kuma_claimed_by_someone_else_is_a_warning_and_stays_closed(
