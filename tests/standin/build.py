@@ -52,6 +52,8 @@ VOLUMES = {
     "jvb": ["/config"],
 }
 EXPOSE = {"web": "8000 8443", "prosody": "5222 5280", "jicofo": "8888", "jvb": "8080 10000/udp"}
+# Folders an image makes for its user (web/Dockerfile: /storage for the TLS material).
+FOLDERS = {"web": "RUN mkdir /storage && chown s6:s6 /storage\n"}
 
 
 def image_names(
@@ -161,7 +163,9 @@ def _dockerfile(service: str, base: str) -> str:
 FROM {base}
 COPY common/ /
 COPY {service}/ /
-ENV STANDIN_SERVICE={service} S6_READ_ONLY_ROOT=1 S6_BEHAVIOUR_IF_STAGE2_FAILS=2
+{FOLDERS.get(service, "")}ENV STANDIN_SERVICE={service}
+# As base/Dockerfile sets them for s6-overlay.
+ENV S6_READ_ONLY_ROOT=1 S6_BEHAVIOUR_IF_STAGE2_FAILS=2
 VOLUME [{volumes}]
 EXPOSE {EXPOSE[service]}
 USER s6

@@ -1,0 +1,99 @@
+"""jicofo and jvb against the real Prosody (CONTRACT.md, "XMPP"): both reach it by the network
+alias xmpp.meet.jitsi, log in with the passwords prosody created their accounts with, and meet in
+the brewery jvbbrewery@internal-muc.meet.jitsi, where jicofo counts the bridges it really sees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from standins import PASSWORDS, Container, Options, network, running
+
+pytestmark = pytest.mark.docker
+
+ALIAS = "xmpp.meet.jitsi"
+
+
+@pytest.fixture
+def net() -> Iterator[str]:
+    with network() as name:
+        yield name
+
+
+@pytest.fixture
+def prosody(images, prosody_options, net) -> Iterator[Container]:
+    prosody_options.network = net
+    prosody_options.aliases = [ALIAS]
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        yield container
+
+
+def start(stack: ExitStack, image: str, net: str, **env: str) -> Container:
+    return stack.enter_context(running(image, Options(env=env, network=net)))
+
+
+def jicofo_env(**extra: str) -> dict[str, str]:
+    return {"JICOFO_AUTH_PASSWORD": PASSWORDS["JICOFO_AUTH_PASSWORD"], **extra}
+
+
+def jvb_env(nickname: str, **extra: str) -> dict[str, str]:
+    return {
+        "JVB_AUTH_PASSWORD": PASSWORDS["JVB_AUTH_PASSWORD"],
+        "JVB_MUC_NICKNAME": nickname,
+        **extra,
+    }
+
+
+def bridges(jicofo: Container) -> int:
+    stats = jicofo.exec("curl", "-fsS", "http://127.0.0.1:8888/stats").stdout
+    return json.loads(stats)["bridge_selector"]["operational_bridge_count"] if stats else -1
+
+
+def test_jicofo_counts_each_bridge_nickname_once(images, prosody, net):
+    """All bridges log in as jvb@auth.meet.jitsi: two with the same JVB_MUC_NICKNAME are two
+    sessions of one brewery occupant, so jicofo sees one bridge."""
+    with ExitStack() as stack:
+        jicofo = start(stack, images["jicofo"], net, **jicofo_env())
+        start(stack, images["jvb"], net, **jvb_env("jvb1"))
+        start(stack, images["jvb"], net, **jvb_env("jvb2"))
+        jicofo.wait_for(lambda: bridges(jicofo) == 2, "two bridges")
+        twin = start(stack, images["jvb"], net, **jvb_env("jvb1"))
+        twin.wait_for(lambda: "joining jvbbrewery" in twin.logs(), "twin in the brewery")
+        prosody.wait_for(lambda: prosody.logs().count("Authenticated as jvb@") == 3, "3 logins")
+        assert bridges(jicofo) == 2
+
+
+def test_without_the_xmpp_alias_nobody_reaches_prosody(images, prosody_options, net):
+    prosody_options.network = net
+    with ExitStack() as stack:
+        stack.enter_context(running(images["prosody"], prosody_options)).wait_healthy()
+        jvb = start(stack, images["jvb"], net, **jvb_env("jvb1"))
+        jvb.wait_for(lambda: f"cannot log in at {ALIAS}:5222" in jvb.logs(), "failed login")
+
+
+def test_a_bridge_with_another_password_never_joins(images, prosody, net):
+    with ExitStack() as stack:
+        jicofo = start(stack, images["jicofo"], net, **jicofo_env())
+        jvb = start(stack, images["jvb"], net, **jvb_env("jvb1", JVB_AUTH_PASSWORD="other"))
+        jvb.wait_for(lambda: "authentication refused" in jvb.logs(), "refused login")
+        jicofo.wait_for(lambda: "logged in" in jicofo.logs(), "jicofo login")
+        assert bridges(jicofo) == 0
+
+
+@pytest.mark.slow
+def test_jicofo_health_fails_while_no_bridge_is_operational(images, prosody, net):
+    """JicofoHealthChecker: a hard failure (500) without operational bridges, checked every 10 s
+    from 10 s after start; healthy until the first check."""
+    health = ["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:8888/about/health"]
+    with ExitStack() as stack:
+        jicofo = start(stack, images["jicofo"], net, **jicofo_env(JICOFO_ENABLE_HEALTH_CHECKS="1"))
+        jicofo.wait_for(lambda: "logged in" in jicofo.logs(), "jicofo login")
+        assert jicofo.exec(*health).stdout == "OK 200"
+        jicofo.wait_for(lambda: jicofo.exec(*health).stdout.endswith(" 500"), "failing check")
+        assert "No operational bridges available" in jicofo.exec(*health).stdout
+        start(stack, images["jvb"], net, **jvb_env("jvb1"))
+        jicofo.wait_for(lambda: jicofo.exec(*health).stdout == "OK 200", "passing check")
