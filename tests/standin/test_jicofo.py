@@ -33,7 +33,7 @@ def test_with_rest_and_health_checks_the_published_port_answers(images):
         port = container.host_port("8888")
         assert http_get(f"http://127.0.0.1:{port}/about/health") == (200, "OK")
         status, stats = http_get(f"http://127.0.0.1:{port}/stats")
-        assert status == 200 and '"operational_bridge_count": 0' in stats
+        assert status == 200 and '"operational_bridge_count":0' in stats, "compact, as Jackson"
 
 
 def test_without_rest_the_server_binds_loopback_and_the_published_port_is_dead(images):
@@ -63,3 +63,16 @@ def test_a_boolean_the_templates_do_not_know_stops_jicofo(images):
     with running(images["jicofo"], jicofo(JICOFO_ENABLE_REST="yes")) as container:
         assert container.wait_exit() == 1
         assert "JICOFO_ENABLE_REST='yes' is not a boolean" in container.logs()
+
+
+@pytest.mark.slow
+def test_health_turns_503_once_a_check_finds_xmpp_down(images):
+    """The first check runs 10 s after start (healthy until then), then every 10 s; without an
+    XMPP server the ping part fails."""
+    health = ["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:8888/about/health"]
+    with running(images["jicofo"], jicofo(JICOFO_ENABLE_HEALTH_CHECKS="1")) as container:
+        container.wait_for(lambda: container.exec(*health).stdout == "OK 200", "first answer")
+        container.wait_for(
+            lambda: container.exec(*health).stdout.endswith(" 503"), "failed check", timeout=15
+        )
+        assert "XMPP ping failed" in container.exec(*health).stdout

@@ -82,18 +82,3 @@ def test_a_bridge_with_another_password_never_joins(images, prosody, net):
         jvb.wait_for(lambda: "authentication refused" in jvb.logs(), "refused login")
         jicofo.wait_for(lambda: "logged in" in jicofo.logs(), "jicofo login")
         assert bridges(jicofo) == 0
-
-
-@pytest.mark.slow
-def test_jicofo_health_fails_while_no_bridge_is_operational(images, prosody, net):
-    """JicofoHealthChecker: a hard failure (500) without operational bridges, checked every 10 s
-    from 10 s after start; healthy until the first check."""
-    health = ["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:8888/about/health"]
-    with ExitStack() as stack:
-        jicofo = start(stack, images["jicofo"], net, **jicofo_env(JICOFO_ENABLE_HEALTH_CHECKS="1"))
-        jicofo.wait_for(lambda: "logged in" in jicofo.logs(), "jicofo login")
-        assert jicofo.exec(*health).stdout == "OK 200"
-        jicofo.wait_for(lambda: jicofo.exec(*health).stdout.endswith(" 500"), "failing check")
-        assert "No operational bridges available" in jicofo.exec(*health).stdout
-        start(stack, images["jvb"], net, **jvb_env("jvb1"))
-        jicofo.wait_for(lambda: jicofo.exec(*health).stdout == "OK 200", "passing check")

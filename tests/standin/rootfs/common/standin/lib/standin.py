@@ -4,9 +4,11 @@ fault flags, the JVM heap rule and a small HTTP endpoint. Runs on Debian trixie'
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -31,6 +33,16 @@ def setup_logging() -> None:
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s"
     )
     logging.getLogger("slixmpp").setLevel(logging.WARNING)
+
+
+def exit_on_sigterm() -> None:
+    """Stop at once on `docker stop`: PID 1 ignores signals it does not handle."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def compact_json(value: object) -> str:
+    """JSON without spaces, as jicofo's and jvb's Jackson writes it (scripts grep for keys)."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def env(name: str, default: str = "") -> str:
@@ -146,3 +158,14 @@ def serve_http(host: str, port: int, routes: dict[tuple[str, str], Route]) -> No
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     log.info("REST on %s:%d", host, port)
+
+
+def xmpp_servers(default_port: str) -> list[tuple[str, int]]:
+    """XMPP_SERVER (comma list, each "host[:port]") and XMPP_PORT, as jvb.conf and jicofo.conf
+    render them; the default host is the prosody service's network alias xmpp.meet.jitsi."""
+    port = env("XMPP_PORT", default_port)
+    servers = []
+    for item in env_list("XMPP_SERVER", "xmpp.meet.jitsi"):
+        host, _, own_port = item.partition(":")
+        servers.append((host, int(own_port or port)))
+    return servers

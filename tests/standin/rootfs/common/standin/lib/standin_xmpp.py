@@ -12,30 +12,20 @@ from xml.etree import ElementTree as ET
 import slixmpp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
-from standin import env, env_list, log
+from standin import log
 
 MUC_NS = "http://jabber.org/protocol/muc"
 MUC_USER_NS = "http://jabber.org/protocol/muc#user"
 COLIBRI_NS = "http://jitsi.org/protocol/colibri"
-RETRY_SECONDS = 1.0
+RETRY_SECONDS = 0.5
 POLL_SECONDS = 0.25
-
-
-def xmpp_servers(default_port: str) -> list[tuple[str, int]]:
-    """XMPP_SERVER (comma list, each "host[:port]") and XMPP_PORT, as jvb.conf and jicofo.conf
-    render them; the default host is the prosody service's network alias xmpp.meet.jitsi."""
-    port = env("XMPP_PORT", default_port)
-    servers = []
-    for item in env_list("XMPP_SERVER", "xmpp.meet.jitsi"):
-        host, _, own_port = item.partition(":")
-        servers.append((host, int(own_port or port)))
-    return servers
 
 
 class Session(slixmpp.ClientXMPP):
     """One login that keeps reconnecting, like the Smack connections of jicofo and jvb: STARTTLS
     without certificate verification (DISABLE_CERTIFICATE_VERIFICATION / disable-certificate-
-    verification in jvb.conf and jicofo.conf), retried every second while the server is away."""
+    verification in jvb.conf and jicofo.conf), retried every half second while the server is
+    away."""
 
     def __init__(self, jid: str, password: str, address: tuple[str, int]) -> None:
         super().__init__(jid, password)

@@ -1,4 +1,4 @@
-"""The jicofo stand-in: a real XMPP client in the focus's place.
+"""The jicofo stand-in: a real XMPP client in the focus's place (XMPP side in xmpp_focus.py).
 
 It logs in as focus@XMPP_AUTH_DOMAIN with JICOFO_AUTH_PASSWORD at XMPP_SERVER:XMPP_PORT (default
 xmpp.meet.jitsi:5222) and joins the brewery JVB_BREWERY_MUC@XMPP_INTERNAL_MUC_DOMAIN, as
@@ -8,14 +8,15 @@ stable/jitsi-meet_11146):
 - it listens on 8888 at 127.0.0.1 unless JICOFO_ENABLE_REST is true (the template then sets
   rest.host = 0.0.0.0): a port published from the host answers nothing without it;
 - /about/health exists only with health checks on (JICOFO_ENABLE_HEALTH_CHECKS), else 404. The
-  check runs every 10 s, starting 10 s after start (healthy until then), and fails with 500
-  while no bridge is operational and with 503 while the XMPP connection is down
-  (JicofoHealthChecker);
+  check runs every 10 s, starting 10 s after start (healthy until then), and fails with 503 while
+  the XMPP connection is down (JicofoHealthChecker's ping). Its hard failure while no bridge is
+  operational is left out (CONTRACT.md, "What the stand-ins do not model");
 - /stats carries bridge_selector.bridge_count and operational_bridge_count: the members of the
   brewery whose presence has the colibri stats extension (BridgeMucDetector);
 - POST /conference-request/v1 {"room": JID} makes the focus create and join that room.
 
-Fault flag `health` makes every HTTP answer a 500.
+`jicofo.py --check` is the config step's check of the variables jicofo.conf reads; without it,
+the focus runs. Fault flag `health` makes every HTTP answer a 500.
 """
 
 from __future__ import annotations
@@ -23,27 +24,28 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from xml.etree import ElementTree as ET
 
 sys.path.insert(0, "/standin/lib")
 
 from standin import (
     Refusal,
     check_heap,
+    compact_json,
     env,
     env_bool,
-    log,
+    exit_on_sigterm,
     refuse_and_exit,
     serve_http,
     setup_logging,
+    xmpp_servers,
 )
-from standin_xmpp import COLIBRI_NS, Session, muc_status_codes, xmpp_servers
 
-FOCUS_NICK = "focus"
 HEALTH_INTERVAL = 10.0
-JOIN_TIMEOUT = 10.0
+# A conference request waits this long for the room (the focus waits 10 s for its join).
+REQUEST_TIMEOUT = 11.0
 # The booleans jicofo.conf always passes through toBool, with their defaults, and those it reads
 # only when they are set.
 BOOLEANS = {
@@ -107,80 +109,26 @@ def settings() -> Settings:
     )
 
 
-class Focus(Session):
-    def __init__(self, config: Settings, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(config.jid, config.password, config.servers[0])
+class Focus:
+    """What the focus knows, filled in by its XMPP side, and its REST answers (which run in the
+    HTTP server's threads)."""
+
+    def __init__(self, config: Settings) -> None:
         self.config = config
-        self.loop = loop
         self.bridges: dict[str, dict[str, str]] = {}
         self.lost_bridges = 0
         self.conferences: set[str] = set()
         self.conferences_created = 0
-        self.joining: dict[str, asyncio.Future[None]] = {}
         self.health = (200, "OK")
-
-    # XMPP side
-
-    def session_started(self) -> None:
-        self.join(self.config.brewery, FOCUS_NICK)
-
-    def session_ended(self) -> None:
-        self.bridges.clear()
-        self.conferences.clear()
-
-    def presence_received(self, presence: ET.Element) -> None:
-        room, _, nick = presence.get("from", "").partition("/")
-        kind = presence.get("type", "")
-        if room in self.joining and nick == FOCUS_NICK:
-            waiting = self.joining.pop(room)
-            if kind == "error":
-                waiting.set_exception(RuntimeError(ET.tostring(presence, "unicode")))
-            elif "110" in muc_status_codes(presence):
-                waiting.set_result(None)
-        elif room == self.config.brewery and nick != FOCUS_NICK:
-            self._bridge_presence(nick, kind, presence)
-
-    def _bridge_presence(self, nick: str, kind: str, presence: ET.Element) -> None:
-        if kind == "unavailable":
-            if self.bridges.pop(nick, None) is not None:
-                self.lost_bridges += 1
-                log.info("bridge %s left the brewery", nick)
-            return
-        stats = presence.find(f"{{{COLIBRI_NS}}}stats")
-        if stats is None:
-            return
-        if nick not in self.bridges:
-            log.info("bridge %s joined the brewery", nick)
-        self.bridges[nick] = {
-            stat.get("name", ""): stat.get("value", "")
-            for stat in stats.iterfind(f"{{{COLIBRI_NS}}}stat")
-        }
-
-    async def create_conference(self, room: str) -> None:
-        waiting = self.loop.create_future()
-        self.joining[room] = waiting
-        self.join(room, FOCUS_NICK)
-        try:
-            await asyncio.wait_for(waiting, JOIN_TIMEOUT)
-        finally:
-            self.joining.pop(room, None)
-        if room not in self.conferences:
-            self.conferences.add(room)
-            self.conferences_created += 1
+        self.online = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.create_conference: Callable[[str], Awaitable[None]] | None = None
 
     async def check_health(self) -> None:
-        """JicofoHealthChecker's verdict, recomputed every HEALTH_INTERVAL seconds."""
+        """JicofoHealthChecker's XMPP ping, recomputed every HEALTH_INTERVAL seconds."""
         while True:
             await asyncio.sleep(HEALTH_INTERVAL)
-            operational = len(self.bridges)
-            if operational <= 0:
-                self.health = (500, "No operational bridges available (total bridge count: 0)")
-            elif not self.online:
-                self.health = (503, "XMPP ping failed: not connected")
-            else:
-                self.health = (200, "OK")
-
-    # REST side (called from the HTTP server's threads)
+            self.health = (200, "OK") if self.online else (503, "XMPP ping failed: not connected")
 
     def about_health(self, _request: BaseHTTPRequestHandler) -> tuple[int, str, str]:
         status, message = self.health
@@ -188,7 +136,7 @@ class Focus(Session):
 
     def stats(self, _request: BaseHTTPRequestHandler) -> tuple[int, str, str]:
         bridges = list(self.bridges.values())
-        body = {
+        body: dict[str, object] = {
             "conferences": len(self.conferences),
             "total_conferences_created": self.conferences_created,
             "participants": 0,
@@ -205,7 +153,7 @@ class Focus(Session):
         }
         if self.config.health:
             body["healthy"] = self.health[0] == 200
-        return 200, "application/json", json.dumps(body)
+        return 200, "application/json", compact_json(body)
 
     def conference_request(self, request: BaseHTTPRequestHandler) -> tuple[int, str, str]:
         length = int(request.headers.get("Content-Length") or 0)
@@ -215,31 +163,21 @@ class Focus(Session):
                 raise ValueError(room)
         except (ValueError, KeyError, TypeError) as error:
             return 400, "text/plain", f"Invalid conference request: {error}\n"
-        if not self.online:
+        if not self.online or self.loop is None or self.create_conference is None:
             return 500, "text/plain", "XMPP connection is down\n"
         try:
-            future = asyncio.run_coroutine_threadsafe(self.create_conference(room), self.loop)
-            future.result(JOIN_TIMEOUT + 1)
+            coroutine = self.create_conference(room)
+            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+            future.result(REQUEST_TIMEOUT)
         except Exception as error:  # the room refused the focus, or did not answer
             return 400, "text/plain", f"{error}\n"
         answer = {"room": room, "ready": True, "focusJid": self.config.jid}
-        return 200, "application/json", json.dumps(answer)
-
-
-async def run(config: Settings) -> None:
-    focus = Focus(config, asyncio.get_running_loop())
-    routes = {
-        ("GET", "/stats"): focus.stats,
-        ("POST", "/conference-request/v1"): focus.conference_request,
-    }
-    if config.health:
-        routes[("GET", "/about/health")] = focus.about_health
-    serve_http(config.rest_host, 8888, routes)
-    await asyncio.gather(focus.keep_connected(), focus.check_health())
+        return 200, "application/json", compact_json(answer)
 
 
 def main() -> None:
     setup_logging()
+    exit_on_sigterm()
     try:
         config = settings()
         if "--check" in sys.argv:
@@ -247,7 +185,17 @@ def main() -> None:
         check_heap("JICOFO_MAX_MEMORY")
     except Refusal as error:
         refuse_and_exit(error)
-    asyncio.run(run(config))
+    focus = Focus(config)
+    routes = {
+        ("GET", "/stats"): focus.stats,
+        ("POST", "/conference-request/v1"): focus.conference_request,
+    }
+    if config.health:
+        routes[("GET", "/about/health")] = focus.about_health
+    serve_http(config.rest_host, 8888, routes)
+    from xmpp_focus import run_focus  # slixmpp takes a third of a second to load: REST first
+
+    asyncio.run(run_focus(focus))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
-"""The jvb stand-in: a real XMPP client in the bridge's place.
+"""The jvb stand-in: a real XMPP client in the bridge's place (XMPP side in xmpp_bridge.py).
 
 It logs in the way jvb.conf (jvb/rootfs/defaults/jvb.conf at stable-11146-2) configures the real
 bridge: user JVB_AUTH_USER (jvb) on XMPP_AUTH_DOMAIN (auth.meet.jitsi) with JVB_AUTH_PASSWORD, at
 each XMPP_SERVER (default xmpp.meet.jitsi) on XMPP_PORT (5222), and joins the brewery
-JVB_BREWERY_MUC@XMPP_INTERNAL_MUC_DOMAIN as JVB_MUC_NICKNAME (default: the container's hostname),
-announcing itself with the colibri stats extension jicofo looks for. /about/health on 8080
-(all interfaces, as the bridge's private HTTP server) stays green while the XMPP session is
-lost: the real bridge's known trap.
+JVB_BREWERY_MUC@XMPP_INTERNAL_MUC_DOMAIN as JVB_MUC_NICKNAME (default: the container's hostname).
+/about/health on 8080 (all interfaces, as the bridge's private HTTP server) stays green while the
+XMPP session is lost: the real bridge's known trap.
 
-Fault flags: `health` makes every HTTP answer a 500; `xmpp-lost` drops the XMPP sessions and
-keeps them down while the flag exists.
+`jvb.py --check` is the config step's check of the variables jvb.conf reads; without it, the
+bridge runs. Fault flags: `health` makes every HTTP answer a 500; `xmpp-lost` drops the XMPP
+sessions and keeps them down while the flag exists.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass
-from xml.etree import ElementTree as ET
 
 sys.path.insert(0, "/standin/lib")
 
@@ -26,13 +25,12 @@ from standin import (
     check_heap,
     env,
     env_bool,
-    fault,
-    log,
+    exit_on_sigterm,
     refuse_and_exit,
     serve_http,
     setup_logging,
+    xmpp_servers,
 )
-from standin_xmpp import COLIBRI_NS, POLL_SECONDS, Session, xmpp_servers
 
 # The booleans jvb.conf passes through toBool, with their defaults.
 BOOLEANS = {
@@ -77,50 +75,9 @@ def settings() -> Settings:
     )
 
 
-def colibri_stats() -> ET.Element:
-    """What jicofo's BridgeMucDetector needs in a brewery presence: the stats extension."""
-    stats = ET.Element(f"{{{COLIBRI_NS}}}stats")
-    for name, value in (("stress_level", "0.0"), ("healthy", "true"), ("version", "stand-in")):
-        ET.SubElement(stats, f"{{{COLIBRI_NS}}}stat", name=name, value=value)
-    return stats
-
-
-class Bridge(Session):
-    def __init__(self, config: Settings, address: tuple[str, int]) -> None:
-        super().__init__(config.jid, config.password, address)
-        self.config = config
-
-    def session_started(self) -> None:
-        self.join(self.config.brewery, self.config.nickname, colibri_stats())
-        log.info("joining %s as %s", self.config.brewery, self.config.nickname)
-
-    def presence_received(self, presence: ET.Element) -> None:
-        if presence.get("type") == "error" and presence.get("from", "").startswith(
-            self.config.brewery
-        ):
-            log.error("the brewery refused the bridge: %s", ET.tostring(presence, "unicode"))
-
-    async def drop_on_fault(self) -> None:
-        """The `xmpp-lost` fault: the TCP connection goes away without a goodbye."""
-        while True:
-            if self.online and fault("xmpp-lost"):
-                log.warning("fault xmpp-lost: dropping the XMPP connection")
-                self.abort()
-            await asyncio.sleep(POLL_SECONDS)
-
-
-async def run(config: Settings) -> None:
-    serve_http("0.0.0.0", 8080, {("GET", "/about/health"): lambda _: (200, "application/json", "")})
-    if not config.xmpp:
-        await asyncio.Event().wait()
-    bridges = [Bridge(config, address) for address in config.servers]
-    tasks = [bridge.drop_on_fault() for bridge in bridges]
-    tasks += [bridge.keep_connected(lambda: fault("xmpp-lost")) for bridge in bridges]
-    await asyncio.gather(*tasks)
-
-
 def main() -> None:
     setup_logging()
+    exit_on_sigterm()
     try:
         config = settings()
         if "--check" in sys.argv:
@@ -128,7 +85,13 @@ def main() -> None:
         check_heap("VIDEOBRIDGE_MAX_MEMORY")
     except Refusal as error:
         refuse_and_exit(error)
-    asyncio.run(run(config))
+    serve_http("0.0.0.0", 8080, {("GET", "/about/health"): lambda _: (200, "application/json", "")})
+    if not config.xmpp:
+        asyncio.run(asyncio.Event().wait())
+    from xmpp_bridge import run_bridges  # slixmpp takes a third of a second to load: REST first
+
+    servers = config.servers
+    asyncio.run(run_bridges(config.jid, config.password, config.brewery, config.nickname, servers))
 
 
 if __name__ == "__main__":
