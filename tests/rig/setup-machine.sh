@@ -37,3 +37,4 @@ python3 -m tests.rig build &
 rig=$!
 bash tests/prosody/build-prosody13.sh
 wait "$rig"
+python3 tests/standin/build.py  # the Jitsi stand-ins (tests/standin), on the Prosody 13 image
