@@ -20,6 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jitsi_deploy.rooms import RoomPolicy
+from jitsi_deploy.templating import TEMPLATES_DIR, render_template
+
 HERE = Path(__file__).resolve().parent
 RUN_TMPFS = "/run:size=16M,mode=1750,exec"
 TMP_TMPFS = "/tmp:size=16M,mode=1777,noexec"
@@ -44,6 +47,15 @@ def owned_dir(path: Path, uid: int = 1000, mode: int = 0o755) -> Path:
     os.chown(path, uid, uid)
     path.chmod(mode)
     return path
+
+
+def ship_room_policy(config: Path, plugins: Path, policy: RoomPolicy) -> None:
+    """The project's room policy as a deploy ships it to prosody: the module file in the
+    prosody-plugins-custom folder, its settings rendered into the config folder's conf.d."""
+    module = (TEMPLATES_DIR / "prosody" / "mod_room_policy.lua").read_text()
+    (plugins / "mod_room_policy.lua").write_text(module)
+    settings = render_template("prosody/room-policy.cfg.lua.j2", rooms=policy)
+    (owned_dir(config / "conf.d") / "room-policy.cfg.lua").write_text(settings)
 
 
 @dataclass

@@ -97,3 +97,12 @@ def test_no_new_privileges_leaves_run_to_root_and_stops_the_container(images, tm
     with running(images["jvb"], options) as container:
         assert container.wait_exit() == 100
         assert "preinit: fatal" in container.logs()
+
+
+def test_dropping_all_capabilities_stops_the_container(images, tmp_path):
+    """Preinit needs root's CAP_CHOWN (and the setuid step CAP_SETUID) to hand /run over."""
+    options = correct("jvb", tmp_path)
+    options.extra = ["--cap-drop", "ALL"]
+    with running(images["jvb"], options) as container:
+        assert container.wait_exit() != 0
+        assert "Operation not permitted" in container.logs()

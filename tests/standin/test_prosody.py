@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import slixmpp
-from standins import http_get, owned_dir, running
+from standins import http_get, owned_dir, running, ship_room_policy
 
 from jitsi_deploy.rooms import RoomPolicy
-from jitsi_deploy.templating import TEMPLATES_DIR, render_template
 
 pytestmark = pytest.mark.docker
 
@@ -100,14 +99,9 @@ def test_service_accounts_keep_the_password_they_were_created_with(images, proso
 
 
 def _room_policy(prosody_options, other_rooms: str) -> None:
-    """The project's room policy as a deploy ships it: module file in prosody-plugins-custom,
-    settings in config/conf.d, module name in XMPP_MUC_MODULES."""
     config, plugins = (Path(v.split(":")[0]) for v in prosody_options.volumes[:2])
-    module = (TEMPLATES_DIR / "prosody" / "mod_room_policy.lua").read_text()
-    (plugins / "mod_room_policy.lua").write_text(module)
     policy = RoomPolicy(default_password="room-secret", other_rooms=other_rooms)  # type: ignore[arg-type]
-    settings = render_template("prosody/room-policy.cfg.lua.j2", rooms=policy)
-    (owned_dir(config / "conf.d") / "room-policy.cfg.lua").write_text(settings)
+    ship_room_policy(config, plugins, policy)
     prosody_options.env["XMPP_MUC_MODULES"] = "room_policy"
 
 

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 import webxmpp
-from standins import PASSWORDS, docker, http_get, owned_dir
+from standins import PASSWORDS, docker, http_get, owned_dir, ship_room_policy
 
 from jitsi_deploy.rooms import RoomPolicy
-from jitsi_deploy.templating import TEMPLATES_DIR, render_template
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -98,14 +97,11 @@ def wait(condition, what: str, timeout: float = 30.0) -> None:
 def _prepare(folder: Path) -> None:
     """CONFIG as a deploy leaves it: folders writable by uid 1000, the room policy shipped."""
     config = folder / "config"
-    for sub in ("web", "jicofo", "jvb", "prosody/config/conf.d", "storage/prosody"):
+    for sub in ("web", "jicofo", "jvb", "storage/prosody"):
         owned_dir(config / sub)
     plugins = owned_dir(config / "prosody" / "prosody-plugins-custom")
-    module = (TEMPLATES_DIR / "prosody" / "mod_room_policy.lua").read_text()
-    (plugins / "mod_room_policy.lua").write_text(module)
     policy = RoomPolicy(default_password="private-room-secret")
-    settings = render_template("prosody/room-policy.cfg.lua.j2", rooms=policy)
-    (config / "prosody" / "config" / "conf.d" / "room-policy.cfg.lua").write_text(settings)
+    ship_room_policy(owned_dir(config / "prosody" / "config"), plugins, policy)
 
 
 @pytest.fixture(scope="module")
