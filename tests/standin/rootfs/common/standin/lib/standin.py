@@ -160,10 +160,11 @@ def serve_http(host: str, port: int, routes: dict[tuple[str, str], Route]) -> No
     log.info("REST on %s:%d", host, port)
 
 
-def xmpp_servers(default_port: str) -> list[tuple[str, int]]:
-    """XMPP_SERVER (comma list, each "host[:port]") and XMPP_PORT, as jvb.conf and jicofo.conf
-    render them; the default host is the prosody service's network alias xmpp.meet.jitsi."""
-    port = env("XMPP_PORT", default_port)
+def xmpp_servers() -> list[tuple[str, int]]:
+    """The bridge's XMPP servers as jvb.conf renders them: XMPP_SERVER is a comma list of
+    "host[:port]", XMPP_PORT (5222) the default port, and the default host is the prosody
+    service's network alias xmpp.meet.jitsi."""
+    port = env("XMPP_PORT", "5222")
     servers = []
     for item in env_list("XMPP_SERVER", "xmpp.meet.jitsi"):
         host, _, own_port = item.partition(":")

@@ -40,7 +40,6 @@ from standin import (
     refuse_and_exit,
     serve_http,
     setup_logging,
-    xmpp_servers,
 )
 
 HEALTH_INTERVAL = 10.0
@@ -88,7 +87,7 @@ class Settings:
     brewery: str
     rest_host: str
     health: bool
-    servers: list[tuple[str, int]]
+    server: tuple[str, int]
 
 
 def settings() -> Settings:
@@ -105,7 +104,8 @@ def settings() -> Settings:
         brewery=f"{env('JVB_BREWERY_MUC', 'jvbbrewery')}@{muc}",
         rest_host="0.0.0.0" if flags["JICOFO_ENABLE_REST"] else "127.0.0.1",
         health=flags.get("JICOFO_ENABLE_HEALTH_CHECKS", False),
-        servers=xmpp_servers("5222"),
+        # jicofo.conf takes XMPP_SERVER as one host name (no list, unlike jvb.conf).
+        server=(env("XMPP_SERVER", "xmpp.meet.jitsi"), int(env("XMPP_PORT", "5222"))),
     )
 
 

@@ -20,7 +20,7 @@ JOIN_TIMEOUT = 10.0
 class FocusClient(Session):
     def __init__(self, focus: Focus) -> None:
         config = focus.config
-        super().__init__(config.jid, config.password, config.servers[0])
+        super().__init__(config.jid, config.password, config.server)
         self.focus = focus
         self.joining: dict[str, asyncio.Future[None]] = {}
 

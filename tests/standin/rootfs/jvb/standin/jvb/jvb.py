@@ -71,7 +71,7 @@ def settings() -> Settings:
         password=env("JVB_AUTH_PASSWORD"),
         brewery=f"{env('JVB_BREWERY_MUC', 'jvbbrewery')}@{muc}",
         nickname=env("JVB_MUC_NICKNAME", env("HOSTNAME")),
-        servers=xmpp_servers("5222"),
+        servers=xmpp_servers(),
     )
 
 
