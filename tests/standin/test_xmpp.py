@@ -6,11 +6,12 @@ the brewery jvbbrewery@internal-muc.meet.jitsi, where jicofo counts the bridges 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from standins import PASSWORDS, Container, Options, network, running
+from standins import PASSWORDS, Container, Options, docker, network, running
 
 pytestmark = pytest.mark.docker
 
@@ -82,3 +83,17 @@ def test_a_bridge_with_another_password_never_joins(images, prosody, net):
         jvb.wait_for(lambda: "authentication refused" in jvb.logs(), "refused login")
         jicofo.wait_for(lambda: "logged in" in jicofo.logs(), "jicofo login")
         assert bridges(jicofo) == 0
+
+
+@pytest.mark.slow
+def test_a_killed_bridge_stays_counted_while_prosody_keeps_its_session(images, prosody, net):
+    """jvb and jicofo use stream management: a session that ends without a goodbye hibernates
+    for smacks_hibernation_time (15 s on auth.meet.jitsi), and the bridge stays in the brewery."""
+    with ExitStack() as stack:
+        jicofo = start(stack, images["jicofo"], net, **jicofo_env())
+        jvb = start(stack, images["jvb"], net, **jvb_env("jvb1"))
+        jicofo.wait_for(lambda: bridges(jicofo) == 1, "the bridge")
+        docker("kill", jvb.name)
+        killed = time.monotonic()
+        jicofo.wait_for(lambda: bridges(jicofo) == 0, "the bridge gone", timeout=30)
+        assert time.monotonic() - killed > 10

@@ -25,7 +25,8 @@ class Session(slixmpp.ClientXMPP):
     """One login that keeps reconnecting, like the Smack connections of jicofo and jvb: STARTTLS
     without certificate verification (DISABLE_CERTIFICATE_VERIFICATION / disable-certificate-
     verification in jvb.conf and jicofo.conf), retried every half second while the server is
-    away."""
+    away, and stream management with resumption (Smack's default), so Prosody keeps a session
+    that ends without a goodbye for smacks_hibernation_time (15 s on auth.meet.jitsi)."""
 
     def __init__(self, jid: str, password: str, address: tuple[str, int]) -> None:
         super().__init__(jid, password)
@@ -37,7 +38,9 @@ class Session(slixmpp.ClientXMPP):
         self.online = False
         self._unreachable_reported = False
         self._down = asyncio.Event()
+        self.register_plugin("xep_0198")
         self.add_event_handler("session_start", self._session_start)
+        self.add_event_handler("session_resumed", self._session_resumed)
         self.add_event_handler("disconnected", self._lost)
         self.add_event_handler("connection_failed", self._lost)
         self.add_event_handler("failed_all_auth", self._auth_failed)
@@ -51,6 +54,10 @@ class Session(slixmpp.ClientXMPP):
         log.info("%s: logged in at %s:%d", self.boundjid.bare, *self.address)
         self.send_presence()
         self.session_started()
+
+    def _session_resumed(self, _event: object) -> None:
+        self.online = True
+        log.info("%s: session resumed at %s:%d", self.boundjid.bare, *self.address)
 
     def _lost(self, reason: object) -> None:
         me = self.boundjid.bare

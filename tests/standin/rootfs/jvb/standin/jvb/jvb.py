@@ -8,8 +8,9 @@ JVB_BREWERY_MUC@XMPP_INTERNAL_MUC_DOMAIN as JVB_MUC_NICKNAME (default: the conta
 XMPP session is lost: the real bridge's known trap.
 
 `jvb.py --check` is the config step's check of the variables jvb.conf reads; without it, the
-bridge runs. Fault flags: `health` makes every HTTP answer a 500; `xmpp-lost` drops the XMPP
-sessions and keeps them down while the flag exists.
+bridge runs. Fault flags: `health` makes every HTTP answer a 500; `xmpp-lost` closes the XMPP
+sessions and keeps them closed while the flag exists. Like the real bridge (no shutdown hook),
+it stops on SIGTERM without closing its sessions.
 """
 
 from __future__ import annotations
