@@ -1,17 +1,20 @@
 """A throwaway Jitsi stack of stand-in images on the real Docker engine, and jitsi-health runs
 against it. Shared by the health tests and the benchmark.
 
-The real Jitsi images cannot be fetched on the test machines: the stack runs the busybox
-stand-ins from tests/standin, which answer the same endpoints on the same ports.
+The real Jitsi images cannot be fetched on the test machines: the stack runs the stand-ins from
+tests/standin (a real Prosody, nginx, XMPP clients as jicofo and jvb), which answer the same
+endpoints on the same ports and hold the stack to the images' runtime contract.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +75,8 @@ class Stack:
         return self.workdir / "state"
 
     def up(self) -> None:
-        images = _load_builder().build_standins()
+        builder = _load_builder()
+        images = builder.build_standins(builder.local_names())
         self.ports = {"web": free_port(), "jicofo": free_port(), "jvb": free_port()}
         env = {IMAGE_VARS[s]: img for s, img in images.items()}
         env |= {f"{s.upper()}_PORT": str(p) for s, p in self.ports.items()}
@@ -150,15 +154,25 @@ class Stack:
         docker("exec", self.container(service), *cmd)
 
     def wait_healthy(self, limit: float = 30.0) -> None:
-        """Wait until Docker reports every healthcheck healthy (a precondition, not a result)."""
+        """Wait until Docker reports every healthcheck healthy and jicofo sees the bridge, which
+        joins the brewery after its own health is green (a precondition, not a result)."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             states = {docker("inspect", "-f", "{{.State.Health.Status}}", self.container(s)).strip()
                       for s in SERVICES}  # fmt: skip
-            if states == {"healthy"}:
+            if states == {"healthy"} and self.bridges() >= 1:
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"stack {self.project} not healthy: {states}")
+        raise RuntimeError(f"stack {self.project} not ready: {states}, bridges {self.bridges()}")
+
+    def bridges(self) -> int:
+        """jicofo's operational bridge count, -1 while it does not answer."""
+        url = f"http://127.0.0.1:{self.ports['jicofo']}/stats"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.load(response)["bridge_selector"]["operational_bridge_count"]
+        except (OSError, ValueError, KeyError):
+            return -1
 
     def log_lines(self, word: str) -> list[str]:
         if not self.log.exists():

@@ -50,4 +50,6 @@ rig=$!
 kuma=$!
 bash tests/prosody/build-prosody13.sh
 wait "$rig"
+# The Jitsi stand-ins (tests/standin) build on the Prosody 13 image.
+.venv/bin/python tests/standin/build.py
 wait "$kuma"

@@ -6,7 +6,10 @@ import importlib.util
 import json
 import subprocess
 import tarfile
+import time
 from pathlib import Path
+
+import pytest
 
 from jitsi_deploy.bundle import archive_name, save_bundle
 
@@ -14,6 +17,8 @@ spec = importlib.util.spec_from_file_location("standin_build", Path(__file__).wi
 assert spec and spec.loader
 build = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build)
+
+pytestmark = pytest.mark.docker
 
 
 def test_bundle_holds_every_image_under_the_requested_names(tmp_path: Path):
@@ -29,3 +34,22 @@ def test_bundle_holds_every_image_under_the_requested_names(tmp_path: Path):
         tags += [tag for entry in manifest for tag in entry["RepoTags"]]
     assert sorted(tags) == sorted(images.values())
     assert images["jvb"] == "localhost/jitsi-test/jvb:t1"
+
+
+def test_a_second_build_reuses_every_image():
+    """Images carry a hash of their recipe: an unchanged recipe builds nothing."""
+    names = build.local_names()
+    build.build_standins(names)
+    ids = {image: _image_id(image) for image in names.values()}
+    start = time.monotonic()
+    build.build_standins(names)
+    assert time.monotonic() - start < 10
+    assert {image: _image_id(image) for image in names.values()} == ids
+
+
+def _image_id(image: str) -> str:
+    done = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", image],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return done.stdout.strip()

@@ -1,0 +1,52 @@
+"""The jvb stand-in's XMPP side: one session per XMPP server, each in the brewery as the bridge."""
+
+from __future__ import annotations
+
+import asyncio
+from xml.etree import ElementTree as ET
+
+from standin import fault, log
+from standin_xmpp import COLIBRI_NS, POLL_SECONDS, Session
+
+
+def colibri_stats() -> ET.Element:
+    """What jicofo's BridgeMucDetector needs in a brewery presence: the stats extension."""
+    stats = ET.Element(f"{{{COLIBRI_NS}}}stats")
+    for name, value in (("stress_level", "0.0"), ("healthy", "true"), ("version", "stand-in")):
+        ET.SubElement(stats, f"{{{COLIBRI_NS}}}stat", name=name, value=value)
+    return stats
+
+
+class Bridge(Session):
+    def __init__(
+        self, jid: str, password: str, address: tuple[str, int], brewery: str, nickname: str
+    ) -> None:
+        super().__init__(jid, password, address)
+        self.brewery = brewery
+        self.nickname = nickname
+
+    def session_started(self) -> None:
+        self.join(self.brewery, self.nickname, colibri_stats())
+        log.info("joining %s as %s", self.brewery, self.nickname)
+
+    def presence_received(self, presence: ET.Element) -> None:
+        if presence.get("type") == "error" and presence.get("from", "").startswith(self.brewery):
+            log.error("the brewery refused the bridge: %s", ET.tostring(presence, "unicode"))
+
+    async def leave_on_fault(self) -> None:
+        """The `xmpp-lost` fault: the bridge closes its XMPP stream, so it leaves the brewery at
+        once (a connection that just breaks would be kept 15 s by stream management)."""
+        while True:
+            if self.online and fault("xmpp-lost"):
+                log.warning("fault xmpp-lost: closing the XMPP session")
+                await self.disconnect(wait=2)
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def run_bridges(
+    jid: str, password: str, brewery: str, nickname: str, servers: list[tuple[str, int]]
+) -> None:
+    bridges = [Bridge(jid, password, address, brewery, nickname) for address in servers]
+    tasks = [bridge.leave_on_fault() for bridge in bridges]
+    tasks += [bridge.keep_connected(lambda: fault("xmpp-lost")) for bridge in bridges]
+    await asyncio.gather(*tasks)

@@ -1,0 +1,191 @@
+"""Renders the stand-in Prosody's configuration into the folder given as argument.
+
+The domain layout and options follow the prosody image's templates at stable-11146-2
+(prosody/rootfs/defaults/prosody.cfg.lua and conf.d/jitsi-meet.cfg.lua), for the parts Debian's
+Prosody 13 can run without Jitsi's own Prosody plugins (jitsi-meet-prosody is not reachable
+here): VirtualHost XMPP_DOMAIN (meet.jitsi, anonymous unless ENABLE_AUTH) with BOSH and the XMPP
+websocket, XMPP_AUTH_DOMAIN (auth.meet.jitsi) for the service accounts, the MUC components
+XMPP_MUC_DOMAIN (muc.meet.jitsi, XMPP_MUC_MODULES appended, XMPP_MUC_CONFIGURATION lines) and
+XMPP_INTERNAL_MUC_DOMAIN (internal-muc.meet.jitsi, the brewery), plugins from
+/prosody-plugins-custom, and conf.d/*.cfg.lua included last. Variables the stand-in cannot
+honour are refused rather than ignored.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, "/standin/lib")
+
+from standin import Refusal, env, env_bool, env_list, refuse_and_exit
+
+
+def lua(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def lua_list(values: list[str]) -> str:
+    return "{ " + "".join(f"{lua(v)}; " for v in values) + "}"
+
+
+def refuse_unsupported() -> None:
+    mode = env("PROSODY_MODE", "client")
+    if mode != "client":
+        raise Refusal(f"the stand-in runs PROSODY_MODE=client only, not {mode!r}")
+    if env_bool("ENABLE_VISITORS", "0"):
+        raise Refusal("the stand-in does not implement ENABLE_VISITORS")
+    auth_type = env("PROSODY_AUTH_TYPE", env("AUTH_TYPE", "internal"))
+    if env_bool("ENABLE_AUTH", "0") and auth_type != "internal":
+        raise Refusal(f"the stand-in implements AUTH_TYPE=internal only, not {auth_type!r}")
+
+
+def global_config() -> str:
+    """prosody.cfg.lua: the server-wide part."""
+    ipv6 = env_bool("ENABLE_IPV6", "true")
+    interfaces = lua_list(["*", "::"] if ipv6 else ["*"])
+    modules = ["roster", "saslauth", "tls", "disco", "admin_shell", "private", "limits"]
+    modules += ["version", "ping", "posix", "http_health", *env_list("GLOBAL_MODULES")]
+    limits = []
+    if not env_bool("PROSODY_DISABLE_C2S_LIMIT", "0"):
+        limits.append(f"c2s = {{ rate = {lua(env('PROSODY_C2S_LIMIT', '10kb/s'))} }};")
+    if not env_bool("PROSODY_DISABLE_S2S_LIMIT", "0"):
+        limits.append(f"s2sin = {{ rate = {lua(env('PROSODY_S2S_LIMIT', '30kb/s'))} }};")
+    admins = env_list("PROSODY_ADMINS")
+    proxies = env_list("PROSODY_TRUSTED_PROXIES", "127.0.0.1,::1")
+    return "\n".join(
+        [
+            "-- Rendered by the jitsi-deploy Prosody stand-in from its environment.",
+            f"admins = {lua_list(admins)}",
+            "component_admins_as_room_owners = true",
+            f"modules_enabled = {lua_list(modules)}",
+            "component_ports = { }",
+            "https_ports = { }",
+            'modules_disabled = { "offline"; "register"; "s2s"; }',
+            "allow_registration = false",
+            f"trusted_proxies = {lua_list(proxies)}",
+            "limits = { " + " ".join(limits) + " }",
+            'pidfile = "/run/prosody/prosody.pid"',
+            "c2s_require_encryption = "
+            + str(env_bool("PROSODY_C2S_REQUIRE_ENCRYPTION", "1")).lower(),
+            f"c2s_ports = {{ {int(env('XMPP_PORT', '5222'))} }}",
+            f"c2s_interfaces = {interfaces}",
+            'authentication = "internal_hashed"',
+            "log = { { levels = { min = "
+            + lua(env("LOG_LEVEL", "info"))
+            + ' }, timestamps = "%Y-%m-%d %X", to = "console" } }',
+            # GLOBAL_CONFIG is split on a literal backslash-n, as the template does.
+            *[line for line in env("GLOBAL_CONFIG").split("\\n") if line],
+            'network_backend = "epoll"',
+            "unbound = { resolvconf = true }",
+            f"http_ports = {{ {int(env('PROSODY_HTTP_PORT', '5280'))} }}",
+            f"http_interfaces = {interfaces}",
+            'data_path = "/var/lib/prosody/data"',
+            'Include "conf.d/*.cfg.lua"',
+            "",
+        ]
+    )
+
+
+def site_config() -> str:
+    """conf.d/jitsi-meet.cfg.lua: the Jitsi domains."""
+    domain = env("XMPP_DOMAIN", "meet.jitsi")
+    auth = env("XMPP_AUTH_DOMAIN", "auth.meet.jitsi")
+    muc = env("XMPP_MUC_DOMAIN", "muc.meet.jitsi")
+    internal_muc = env("XMPP_INTERNAL_MUC_DOMAIN", "internal-muc.meet.jitsi")
+    guest = env("XMPP_GUEST_DOMAIN", "guest.meet.jitsi")
+    jvb = f"{env('JVB_AUTH_USER', 'jvb')}@{auth}"
+    focus = f"focus@{auth}"
+    encrypt = str(env_bool("PROSODY_C2S_REQUIRE_ENCRYPTION", "1")).lower()
+    websocket = env_bool("ENABLE_XMPP_WEBSOCKET", "1")
+    auth_on = env_bool("ENABLE_AUTH", "0")
+    guests = auth_on and env_bool("ENABLE_GUESTS", "0")
+    site_modules = ["bosh", *(["websocket", "smacks"] if websocket else [])]
+    site_modules += env_list("XMPP_MODULES")
+
+    def ssl(host: str) -> str:
+        path = "/run/prosody/config/certs/" + host
+        return f"    ssl = {{ key = {lua(path + '.key')}; certificate = {lua(path + '.crt')}; }}"
+
+    def muc_room_options() -> list[str]:
+        return [
+            "    muc_room_locking = false",
+            "    muc_room_default_public_jids = true",
+            "    muc_tombstones = false",
+            "    muc_room_allow_persistent = false",
+        ]
+
+    admins = [f"{env('JIGASI_XMPP_USER', 'jigasi')}@{auth}"] if env("JIGASI_XMPP_PASSWORD") else []
+    if env("JIBRI_XMPP_PASSWORD"):
+        admins.append(f"{env('JIBRI_XMPP_USER', 'jibri')}@{auth}")
+    admins += [focus, jvb]
+    smacks = ["smacks_max_unacked_stanzas = 5", "smacks_hibernation_time = 60"]
+    smacks.append("smacks_max_old_sessions = 1")
+    lines = [
+        "-- Rendered by the jitsi-deploy Prosody stand-in from its environment.",
+        f"admins = {lua_list(admins)}",
+        f"unlimited_jids = {lua_list([focus, jvb])}",
+        'plugin_paths = { "/prosody-plugins-custom"; "/standin/prosody/plugins"; }',
+        f"http_default_host = {lua(domain)}",
+        "consider_bosh_secure = true",
+        "consider_websocket_secure = true",
+        *(smacks if websocket else []),
+        'storage = { smacks_h = "memory" }',
+        "",
+        f"VirtualHost {lua(domain)}",
+        '    authentication = "internal_hashed"' if auth_on else '    authentication = "anonymous"',
+        ssl(domain),
+        f"    modules_enabled = {lua_list(site_modules)}",
+        f"    main_muc = {lua(muc)}",
+        f"    c2s_require_encryption = {encrypt}",
+        *[f"    {line}" for line in env_list("XMPP_CONFIGURATION")],
+        "",
+    ]
+    if guests:
+        lines += [
+            f"VirtualHost {lua(guest)}",
+            '    authentication = "anonymous"',
+            f"    modules_enabled = {lua_list(['smacks'] if websocket else [])}",
+            f"    main_muc = {lua(muc)}",
+            f"    c2s_require_encryption = {encrypt}",
+            "",
+        ]
+    lines += [
+        f"VirtualHost {lua(auth)}",
+        ssl(auth),
+        '    modules_enabled = { "smacks"; }',
+        '    authentication = "internal_hashed"',
+        "    smacks_hibernation_time = 15",
+        "",
+        f'Component {lua(internal_muc)} "muc"',
+        '    storage = "memory"',
+        f"    modules_enabled = {lua_list(env_list('XMPP_INTERNAL_MUC_MODULES'))}",
+        "    restrict_room_creation = true",
+        "    muc_room_cache_size = 1000",
+        *muc_room_options(),
+        "",
+        f'Component {lua(muc)} "muc"',
+        "    restrict_room_creation = true",
+        '    storage = "memory"',
+        f"    modules_enabled = {lua_list(env_list('XMPP_MUC_MODULES'))}",
+        "    muc_room_cache_size = 10000",
+        *muc_room_options(),
+        # XMPP_MUC_CONFIGURATION is split on commas, one option per item, as the template does.
+        *[f"    {line}" for line in env_list("XMPP_MUC_CONFIGURATION")],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    folder = Path(sys.argv[1])
+    try:
+        refuse_unsupported()
+        (folder / "prosody.cfg.lua").write_text(global_config())
+        (folder / "conf.d" / "jitsi-meet.cfg.lua").write_text(site_config())
+    except Refusal as error:
+        refuse_and_exit(error)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The prosody stand-in: the project's real Prosody 13 in Jitsi's domain layout (CONTRACT.md,
+"prosody"). It needs a writable /var/lib/prosody and both service passwords, creates the focus
+and jvb accounts on auth.meet.jitsi, loads custom plugins from /prosody-plugins-custom with their
+settings from /config/conf.d, and answers /health to loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+
+import pytest
+import slixmpp
+
+from jitsi_deploy.settings.rooms import RoomPolicy
+from tests.standin.standins import http_get, owned_dir, running, ship_room_policy
+
+pytestmark = pytest.mark.docker
+
+AUTH = "auth.meet.jitsi"
+
+
+async def _login(address: str, jid: str, password: str) -> bool:
+    """Whether `jid` logs in over c2s (STARTTLS on 5222, the image's self-signed certificate)."""
+    client = slixmpp.ClientXMPP(jid, password)
+    client.enable_direct_tls = False
+    client.enable_plaintext = False
+    client.ssl_context.check_hostname = False
+    client.ssl_context.verify_mode = ssl.CERT_NONE
+    outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def settle(value: bool) -> None:
+        if not outcome.done():
+            outcome.set_result(value)
+
+    client.add_event_handler("session_start", lambda _: settle(True))
+    client.add_event_handler("failed_all_auth", lambda _: settle(False))
+    client.connect(address, 5222)
+    try:
+        return await asyncio.wait_for(outcome, 10)
+    finally:
+        client.disconnect()
+
+
+def login(address: str, jid: str, password: str) -> bool:
+    return asyncio.run(_login(address, jid, password))
+
+
+def test_without_a_storage_volume_prosody_does_not_start(images, prosody_options):
+    prosody_options.volumes = [v for v in prosody_options.volumes if "/var/lib/prosody" not in v]
+    with running(images["prosody"], prosody_options) as container:
+        assert container.wait_exit() == 1
+        assert "cannot write to /var/lib/prosody" in container.logs()
+        assert "${CONFIG}/storage/prosody" in container.logs()
+
+
+def test_a_storage_folder_owned_by_root_stops_prosody(images, prosody_options, tmp_path):
+    root_owned = owned_dir(tmp_path / "root-owned", uid=0)
+    prosody_options.volumes[-1] = f"{root_owned}:/var/lib/prosody"
+    with running(images["prosody"], prosody_options) as container:
+        assert container.wait_exit() == 1
+        assert "uid 1000 cannot write to /var/lib/prosody" in container.logs()
+
+
+@pytest.mark.parametrize("variable", ["JICOFO_AUTH_PASSWORD", "JVB_AUTH_PASSWORD"])
+def test_an_empty_service_password_stops_prosody(images, prosody_options, variable):
+    prosody_options.env[variable] = ""
+    with running(images["prosody"], prosody_options) as container:
+        assert container.wait_exit() == 1
+        assert f"FATAL ERROR: {variable} must be set" in container.logs()
+
+
+def test_health_answers_loopback_only(images, prosody_options):
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        assert http_get(f"http://{container.address()}:5280/health")[0] == 403
+
+
+def test_service_accounts_keep_the_password_they_were_created_with(images, prosody_options):
+    """The accounts are created once, in the storage volume: a password changed later in the
+    environment does not reach an existing account (register-setup's `user create` fails)."""
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        address = container.address()
+        container.wait_for(
+            lambda: login(address, f"jvb@{AUTH}", "jvb-secret"), "jvb account", timeout=20
+        )
+        assert login(address, f"focus@{AUTH}", "focus-secret")
+        assert not login(address, f"focus@{AUTH}", "not-the-password")
+
+    prosody_options.env["JVB_AUTH_PASSWORD"] = "changed-later"
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        address = container.address()
+        container.wait_for(lambda: "register-setup: jvb" in container.logs(), "account step")
+        assert not login(address, f"jvb@{AUTH}", "changed-later")
+        assert login(address, f"jvb@{AUTH}", "jvb-secret")
+
+
+def _room_policy(prosody_options, other_rooms: str) -> None:
+    config, plugins = (Path(v.split(":")[0]) for v in prosody_options.volumes[:2])
+    policy = RoomPolicy(default_password="room-secret", other_rooms=other_rooms)  # type: ignore[arg-type]
+    ship_room_policy(config, plugins, policy)
+    prosody_options.env["XMPP_MUC_MODULES"] = "room_policy"
+
+
+def test_muc_modules_load_from_the_custom_plugins_with_conf_d_settings(images, prosody_options):
+    _room_policy(prosody_options, other_rooms="allow")
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        muc_config = container.exec("cat", "/run/prosody/config/conf.d/jitsi-meet.cfg.lua").stdout
+        assert '"room_policy";' in muc_config
+
+
+def test_a_module_that_fails_to_load_leaves_health_green(images, prosody_options):
+    """/health reports modules that set an error status; one that fails while loading is not
+    loaded at all, so Prosody runs without it and stays healthy (as with the real image)."""
+    _room_policy(prosody_options, other_rooms="sometimes")
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        container.wait_for(
+            lambda: "mod_room_policy refuses to load" in container.logs(), "refused module load"
+        )
+        assert container.exec("/usr/local/bin/healthcheck.sh").returncode == 0

@@ -1,0 +1,180 @@
+"""The whole core stack from tests/standin/contract.yml under docker compose, on the stand-ins:
+real Prosody 13, nginx as web, slixmpp clients as jicofo and jvb.
+
+A browser's XMPP session is played by webxmpp (websocket and BOSH through web, as the Jitsi
+client speaks them; slixmpp has neither transport). The room policy is shipped the way a deploy
+ships it: module in prosody-plugins-custom, settings in config/conf.d.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from jitsi_deploy.settings.rooms import RoomPolicy
+from tests.standin import webxmpp
+from tests.standin.standins import PASSWORDS, docker, http_get, owned_dir, ship_room_policy
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+HERE = Path(__file__).resolve().parent
+PUBLIC_URL = "https://meet.example.org"
+DOMAIN = "meet.jitsi"
+MUC = "muc.meet.jitsi"
+SERVICES = ("web", "prosody", "jicofo", "jvb")
+START_TIMEOUT = 90.0
+
+
+def compose_command() -> list[str]:
+    """Compose v2 when the docker CLI has it, else Debian 12's docker-compose v1."""
+    v2 = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    return ["docker", "compose"] if v2.returncode == 0 else ["docker-compose"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    folder: Path
+    project: str
+    ports: dict[str, int]
+
+    def compose(self, *args: str) -> None:
+        subprocess.run(
+            [*compose_command(), "-p", self.project, *args],
+            cwd=self.folder, check=True, capture_output=True,
+        )  # fmt: skip
+
+    def container(self, service: str) -> str:
+        return docker(
+            "ps", "-q",
+            "--filter", f"label=com.docker.compose.project={self.project}",
+            "--filter", f"label=com.docker.compose.service={service}",
+        ).stdout.split()[0]  # fmt: skip
+
+    def url(self, service: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    def bridges(self) -> int:
+        status, body = http_get(self.url("jicofo", "/stats"))
+        assert status == 200, body
+        return json.loads(body)["bridge_selector"]["operational_bridge_count"]
+
+    def conference(self, room: str) -> None:
+        """Ask jicofo for the conference, as the client does before it joins."""
+        request = urllib.request.Request(
+            self.url("jicofo", "/conference-request/v1"),
+            data=json.dumps({"room": room}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=15) as response:
+            assert json.load(response)["ready"] is True
+
+
+def wait(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
+def _prepare(folder: Path) -> None:
+    """CONFIG as a deploy leaves it: folders writable by uid 1000, the room policy shipped."""
+    config = folder / "config"
+    for sub in ("web", "jicofo", "jvb", "storage/prosody"):
+        owned_dir(config / sub)
+    plugins = owned_dir(config / "prosody" / "prosody-plugins-custom")
+    policy = RoomPolicy(default_password="private-room-secret")
+    ship_room_policy(owned_dir(config / "prosody" / "config"), plugins, policy)
+
+
+@pytest.fixture(scope="module")
+def stack(images, tmp_path_factory) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("contract-stack")
+    _prepare(folder)
+    ports = {"web": free_port(), "jicofo": free_port(), "jvb": free_port()}
+    env = {f"{s.upper()}_IMAGE": images[s] for s in SERVICES}
+    env |= {f"{s.upper()}_PORT": str(p) for s, p in ports.items()}
+    env |= PASSWORDS | {"CONFIG": str(folder / "config"), "PUBLIC_URL": PUBLIC_URL}
+    (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    (folder / "docker-compose.yml").write_text((HERE / "contract.yml").read_text())
+    stack = Stack(folder, f"standin{uuid.uuid4().hex[:10]}", ports)
+    try:
+        stack.compose("up", "-d")
+        for service in SERVICES:
+            container = stack.container(service)
+
+            def healthy(container: str = container) -> bool:
+                status = docker("inspect", "-f", "{{.State.Health.Status}}", container).stdout
+                return status.strip() == "healthy"
+
+            wait(healthy, f"healthy {service}", START_TIMEOUT)
+        wait(lambda: stack.bridges() == 1, "bridge in jicofo's count")
+        yield stack
+    finally:
+        stack.compose("down", "-t", "1", "-v")
+
+
+def test_jicofo_counts_the_bridge_it_sees_in_the_brewery(stack):
+    status, body = http_get(stack.url("jicofo", "/stats"))
+    selector = json.loads(body)["bridge_selector"]
+    assert (status, selector["bridge_count"], selector["operational_bridge_count"]) == (200, 1, 1)
+    assert http_get(stack.url("jicofo", "/about/health")) == (200, "OK")
+
+
+@pytest.mark.parametrize("tenant", ["", "/team"])
+def test_a_client_joins_a_conference_over_websocket_and_bosh_through_web(stack, tenant):
+    room = f"standup{uuid.uuid4().hex[:6]}@{MUC}"
+    stack.conference(room)
+    ws_url = f"ws://127.0.0.1:{stack.ports['web']}{tenant}/xmpp-websocket"
+    over_ws = asyncio.run(webxmpp.websocket_join(ws_url, DOMAIN, room, "alice"))
+    assert over_ws.accepted, over_ws.presence
+    assert over_ws.jid.split("/")[0].endswith(f"@{DOMAIN}"), "an anonymous session on meet.jitsi"
+    over_bosh = webxmpp.bosh_join(stack.url("web", f"{tenant}/http-bind"), DOMAIN, room, "bob")
+    assert over_bosh.accepted, over_bosh.presence
+
+
+def test_only_jicofo_creates_rooms(stack):
+    """Prosody restricts room creation on the MUC component to its admins (focus)."""
+    ws_url = f"ws://127.0.0.1:{stack.ports['web']}/xmpp-websocket"
+    room = f"nobodyasked{uuid.uuid4().hex[:6]}@{MUC}"
+    joined = asyncio.run(webxmpp.websocket_join(ws_url, DOMAIN, room, "mallory"))
+    assert not joined.accepted
+    assert joined.presence.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}not-allowed") is not None
+
+
+def test_the_room_policy_from_the_custom_plugins_guards_private_rooms(stack):
+    room = f"private-board{uuid.uuid4().hex[:6]}@{MUC}"
+    stack.conference(room)
+    ws_url = f"ws://127.0.0.1:{stack.ports['web']}/xmpp-websocket"
+    joined = asyncio.run(webxmpp.websocket_join(ws_url, DOMAIN, room, "eve"))
+    assert not joined.accepted
+    auth = joined.presence.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}not-authorized")
+    assert auth is not None
+
+
+def test_a_lost_bridge_session_leaves_jicofos_count_while_its_health_stays_green(stack):
+    jvb = stack.container("jvb")
+    docker("exec", jvb, "touch", "/tmp/fault-xmpp-lost")
+    try:
+        wait(lambda: stack.bridges() == 0, "bridge leaving jicofo's count", timeout=15)
+        assert http_get(stack.url("jvb", "/about/health"))[0] == 200
+    finally:
+        docker("exec", jvb, "rm", "-f", "/tmp/fault-xmpp-lost")
+    wait(lambda: stack.bridges() == 1, "bridge back in jicofo's count", timeout=15)
