@@ -52,9 +52,9 @@ class HealthCheck:
     """One check the host's health script runs each minute; when it keeps failing, the
     ``restarts`` service (by default the service itself) is restarted.
 
-    + kind: "http" (``url`` answers from the host), "container" (the image's own
-      healthcheck.sh inside the container), "bridges" (jicofo's stats at ``url`` count at least
-      one operational bridge).
+    + kind: "http" (``url`` answers from the host), "container" (inside the container: ``url``
+      answers there, or without one the image's own healthcheck.sh), "bridges" (jicofo's
+      stats at ``url`` count at least one operational bridge).
     """
 
     name: str
@@ -220,7 +220,11 @@ PROSODY = Service(
             f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua", "prosody/room-policy.cfg.lua.j2", 0o600
         ),
     ),
-    health=(HealthCheck("prosody-health", "container"),),
+    health=(
+        HealthCheck("prosody-health", "container"),
+        # The room policy fails closed: broken settings close every room, and say so here.
+        HealthCheck("room-policy", "container", "http://127.0.0.1:5280/room-policy-health"),
+    ),
     network_aliases=("xmpp.meet.jitsi",),
 )
 

@@ -113,13 +113,17 @@ def test_muc_modules_load_from_the_custom_plugins_with_conf_d_settings(images, p
         assert '"room_policy";' in muc_config
 
 
-def test_a_module_that_fails_to_load_leaves_health_green(images, prosody_options):
-    """/health reports modules that set an error status; one that fails while loading is not
-    loaded at all, so Prosody runs without it and stays healthy (as with the real image)."""
+def test_a_broken_room_policy_closes_the_rooms_and_turns_health_red(images, prosody_options):
+    """The room policy fails closed: it stays loaded, closes every room and sets an error
+    status, which /health reports (as the real image's does): the health check sees it."""
     _room_policy(prosody_options, other_rooms="sometimes")
     with running(images["prosody"], prosody_options) as container:
-        container.wait_healthy()
         container.wait_for(
-            lambda: "mod_room_policy refuses to load" in container.logs(), "refused module load"
+            lambda: "every room is closed" in container.logs(), "the room policy closing rooms"
         )
-        assert container.exec("/usr/local/bin/healthcheck.sh").returncode == 0
+        assert container.exec("/usr/local/bin/healthcheck.sh").returncode != 0
+        policy = container.exec(
+            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+            "http://127.0.0.1:5280/room-policy-health",
+        )  # fmt: skip
+        assert policy.stdout == "503"
