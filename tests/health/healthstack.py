@@ -120,7 +120,10 @@ class Stack:
         services = [s for s in catalog.SERVICES if s.name in wanted]
         published = {":8000/": "web", ":8080/": "jvb", ":8888/": "jicofo"}
         entries = []
-        for entry in health.check_entries(services):
+        # This stack's prosody runs without the project's room policy module (tests/standin
+        # and tests/prosody cover its health route): its check is left out here.
+        checks = [e for e in health.check_entries(services) if " room-policy " not in e]
+        for entry in checks:
             for port, service in published.items():
                 entry = entry.replace(port, f":{self.ports[service]}/")
             entries.append(entry)
