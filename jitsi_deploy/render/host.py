@@ -194,6 +194,7 @@ def render_site(proxy: ProxySettings) -> str:
 
 def _directories(host: Host, services: list[Service]) -> tuple[Directory, ...]:
     dirs = [Directory(paths.STACK_DIR), Directory(paths.ETC_DIR), Directory(paths.CONFIG_DIR)]
+    dirs.append(Directory(paths.HEALTH_STATE_DIR))  # holds the lock the deploy shares with it
     dirs += [d for service in services for d in directories(service)]
     if host.role == "core":
         webroot = paths.ACME_WEBROOT  # served on port 80 for ACME HTTP-01 challenges

@@ -49,8 +49,13 @@ COMPOSE = (
 
 
 def compose(*args: str, description: str) -> Command:
-    """Compose v2 where the host has it, else v1: decided on the host, when it runs."""
-    return Command(("sh", "-c", COMPOSE, "compose", *args), description)
+    """Compose v2 where the host has it, else v1: decided on the host, when it runs.
+
+    It holds the health check's lock, so a cron run never recreates a container the deploy is
+    bringing up at the same moment (the health check skips a run while the lock is held).
+    """
+    lock = f"{paths.HEALTH_STATE_DIR}/lock"
+    return Command(("flock", "-w", "600", lock, "sh", "-c", COMPOSE, "compose", *args), description)
 
 
 def remember(reactions: Iterable[str]) -> Change:
