@@ -19,7 +19,7 @@ import paramiko
 from ..errors import DeployError
 from ..monitoring.kuma import Report
 from ..monitoring.tunnel import kuma_tunnel
-from ..remote.transport import Output, Remote, SshConfig
+from ..remote.transport import Remote, SshConfig
 from ..render.host import Rendered, render_host
 from ..settings.inventory import Host
 from ..settings.site import Deployment
@@ -75,17 +75,13 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
         # The host's nginx version decides one line of the site: render again knowing it.
         rendered = render_host(deployment, host, release_of(facts[OS_RELEASE]).nginx_http2)
         steps = plan(rendered, facts, options.bundle)
-        generation = facts[monitoring.COMPOSE_GENERATION]
-        kuma = monitoring.wanted(deployment, rendered, generation)
+        kuma = monitoring.wanted(deployment, rendered)
         provisioning = monitoring.plan(kuma, facts[monitoring.WANTED_HASH])
         if options.check:
             report.planned = with_diffs(remote, steps) + provisioning
         else:
             _apply(remote, host, steps, report, say)
             if kuma and provisioning:
-                if not generation:  # Docker came with this deploy: ask which Compose it is
-                    generation = _first(remote.run_script(monitoring.COMPOSE_GENERATION_SCRIPT))
-                    kuma = monitoring.wanted(deployment, rendered, generation)
                 _provision(remote, host, kuma, report, say)
     except DeployError as error:
         report.error = str(error)
@@ -131,10 +127,6 @@ def with_diffs(remote: Remote, steps: list[StepPlan]) -> list[Change]:
         for step in steps
         for change in step.changes
     ]
-
-
-def _first(output: Output) -> str:
-    return output.stdout.strip().partition("\n")[0]
 
 
 def _provision(

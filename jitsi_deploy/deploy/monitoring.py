@@ -7,9 +7,9 @@ password never leaves this machine except inside the SSH channel.
 
 One mechanism, in three parts:
 
-+ facts: the digest of the monitors last provisioned (stored on the host) and the host's
-  Compose generation (which names its containers), read with every other fact in the one
-  facts script, so a deploy that wants what is already there costs no extra round trip;
++ facts: the digest of the monitors last provisioned (stored on the host), read with every
+  other fact in the one facts script, so a deploy that wants what is already there costs no
+  extra round trip;
 + plan: a "monitoring" change when the digest differs (check mode shows it, contacts no Kuma);
 + provision, after the steps are applied: converge through the tunnel, then one command
   round trip marks the admin as existing (nginx opens the status site) and, only when the
@@ -22,11 +22,11 @@ stored, so the next deploy tries again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..model import paths
-from ..model.services import KUMA_ADMIN_PASSWORD
+from ..model.services import KUMA_ADMIN_PASSWORD, container_name
 from ..monitoring.kuma import Admin, Report, Retry, converge
 from ..monitoring.monitors import (
     HostSpec,
@@ -58,13 +58,7 @@ def _first_line(output: list[str]) -> str:
 WANTED_HASH = Fact(
     "kuma-wanted-hash", fixed(f"cat {paths.KUMA_WANTED_HASH} 2>/dev/null"), _first_line
 )
-COMPOSE_GENERATION_SCRIPT = (
-    "if docker compose version >/dev/null 2>&1; then echo 2; "
-    "elif command -v docker-compose >/dev/null 2>&1; then echo 1; fi"
-)
-# "2", "1", or "" where Docker is not installed yet (the first deploy reads it again later).
-COMPOSE_GENERATION = Fact("compose-generation", fixed(COMPOSE_GENERATION_SCRIPT), _first_line)
-FACTS: tuple[Fact[str], ...] = (WANTED_HASH, COMPOSE_GENERATION)
+FACTS: tuple[Fact[str], ...] = (WANTED_HASH,)
 
 
 @dataclass(frozen=True)
@@ -92,26 +86,18 @@ class Marks:
     wanted_hash: str = paths.KUMA_WANTED_HASH
 
 
-def container_names(services: Sequence[str], generation: str) -> tuple[str, ...]:
-    """The stack's containers as the engine names them: Compose v1 `jitsi_web_1`, v2
-    `jitsi-web-1` (v2 where the generation is not known yet)."""
-    separator = "_" if generation == "1" else "-"
-    project = paths.COMPOSE_PROJECT
-    return tuple(f"{project}{separator}{name}{separator}1" for name in services)
-
-
-def wanted(deployment: Deployment, rendered: Rendered, generation: str) -> Wanted | None:
+def wanted(deployment: Deployment, rendered: Rendered) -> Wanted | None:
     """The Kuma of ``rendered``'s host, if it runs one (a core host with monitoring on)."""
     site = rendered.site
     if rendered.host.role != "core" or not site.monitoring.enabled:
         return None
     secret = site.secrets[KUMA_ADMIN_PASSWORD.name]
-    watched = [name for name in rendered.service_names if name != "uptime-kuma"]
+    watched = tuple(container_name(s) for s in rendered.service_names if s != "uptime-kuma")
     this = rendered.host.name
     # A `fab -H` core outside the inventory stands in for the inventory's core.
     others = [h for h in deployment.hosts if h.name != this and h.role != "core"]
     hosts = [
-        HostSpec(this, "core", push_token(secret, this), container_names(watched, generation)),
+        HostSpec(this, "core", push_token(secret, this), watched),
         *(HostSpec(h.name, h.role, push_token(secret, h.name)) for h in others),
     ]
     monitors = wanted_monitors(

@@ -312,6 +312,12 @@ def heap_mib(limit: str) -> int:
     return mib - max(256, mib // 4)
 
 
+def container_name(service: str) -> str:
+    """The fixed name of a service's container, the same under Compose v1 and v2 (which name
+    containers `jitsi_web_1` and `jitsi-web-1`), so monitors can name it."""
+    return f"{paths.COMPOSE_PROJECT}-{service}"
+
+
 def placement_of(deployment: Deployment, host: Host) -> Placement:
     bridges = tuple(h for h in deployment.hosts if h.role == "jvb")
     return Placement(host, deployment.sites[host.name], deployment.core, bridges)

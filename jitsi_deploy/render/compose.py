@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import paths
-from ..model.services import Placement, Service, heap_mib
+from ..model.services import Placement, Service, container_name, heap_mib
 from ..settings.secrets import Secret
 
 # Compose file format 2.4: read by Compose v1 (docker-compose) and v2 (docker compose) alike,
@@ -64,7 +64,11 @@ def env_secrets(services: list[Service]) -> list[Secret]:
 
 def service_entry(service: Service, placement: Placement, running: list[Service]) -> dict:
     site = placement.site
-    entry: dict[str, Any] = {"image": service.image(site.images), "restart": "unless-stopped"}
+    entry: dict[str, Any] = {
+        "image": service.image(site.images),
+        "container_name": container_name(service.name),
+        "restart": "unless-stopped",
+    }
     if service.jitsi_contract:
         entry |= {"read_only": True, "tmpfs": list(JITSI_TMPFS)}
     entry |= {"mem_limit": site.tuning.memory[service.name], "logging": LOGGING}

@@ -46,7 +46,7 @@ def wanted(tmp_path: Path) -> monitoring.Wanted:
     (tmp_path / "hosts").write_text(HOSTS)
     deployment = load(tmp_path / ".env", tmp_path / "hosts", tmp_path / ".secrets.env")
     core = render_host(deployment, deployment.hosts[0])
-    kuma = monitoring.wanted(deployment, core, "2")
+    kuma = monitoring.wanted(deployment, core)
     assert kuma is not None
     return kuma
 

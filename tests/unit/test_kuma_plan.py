@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from jitsi_deploy.deploy.host import gather_facts
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.deployment import load_deployment as load
 from jitsi_deploy.monitoring.kuma import Report
+from jitsi_deploy.monitoring.monitors import wanted_notifications
 from jitsi_deploy.remote.transport import Output
 from jitsi_deploy.render.host import Rendered, render_host
 from jitsi_deploy.settings.site import Deployment
@@ -35,42 +37,37 @@ def rendered(deployment: Deployment, name: str) -> Rendered:
 
 
 def test_the_core_watches_every_host_and_its_own_containers(deployment: Deployment) -> None:
-    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"), "2")
+    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
     names = {m.name for m in kuma.monitors}
     assert "jitsi-deploy: meet.example.org: health check" in names
     assert "jitsi-deploy: jvb1.example.org: health check" in names
     containers = {m.docker_container for m in kuma.monitors if m.type == "docker"}
-    assert containers == {"jitsi-web-1", "jitsi-prosody-1", "jitsi-jicofo-1", "jitsi-jvb-1"}
+    assert containers == {"jitsi-web", "jitsi-prosody", "jitsi-jicofo", "jitsi-jvb"}
     assert kuma.admin.username == "admin"
     secret = deployment.sites["meet.example.org"].secrets["KUMA_ADMIN_PASSWORD"]
     assert kuma.admin.password == secret
 
 
-def test_compose_v1_names_its_containers_with_underscores() -> None:
-    assert monitoring.container_names(["web", "jvb"], "1") == ("jitsi_web_1", "jitsi_jvb_1")
-    assert monitoring.container_names(["web"], "") == ("jitsi-web-1",)
-
-
 def test_bridges_and_sites_without_monitoring_provision_nothing(tmp_path: Path) -> None:
     (tmp_path / "hosts").write_text(TWO_HOSTS)
     deployment = load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".secrets.env")
-    assert monitoring.wanted(deployment, rendered(deployment, "jvb1.example.org"), "2") is None
+    assert monitoring.wanted(deployment, rendered(deployment, "jvb1.example.org")) is None
     env = (REPO / ".env.example").read_text().replace("ENABLE_MONITORING=1", "ENABLE_MONITORING=0")
     (tmp_path / ".env").write_text(env)
     off = load(tmp_path / ".env", tmp_path / "hosts", tmp_path / ".secrets.env")
-    assert monitoring.wanted(off, rendered(off, "meet.example.org"), "2") is None
+    assert monitoring.wanted(off, rendered(off, "meet.example.org")) is None
     assert monitoring.plan(None, "") == []
 
 
 def test_an_unchanged_digest_plans_nothing(deployment: Deployment) -> None:
-    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"), "2")
+    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
     assert monitoring.plan(kuma, kuma.hash) == []
 
 
 def test_a_different_digest_plans_the_provisioning(deployment: Deployment) -> None:
-    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"), "2")
+    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
     for stored in ("", "0" * 64):
         (change,) = monitoring.plan(kuma, stored)
@@ -82,13 +79,18 @@ def test_a_different_digest_plans_the_provisioning(deployment: Deployment) -> No
 
 def test_the_digest_follows_the_inventory_and_the_alerts(deployment: Deployment) -> None:
     core = rendered(deployment, "meet.example.org")
-    v2 = monitoring.wanted(deployment, core, "2")
-    v1 = monitoring.wanted(deployment, core, "1")
-    assert v1 and v2 and v1.hash != v2.hash
+    full = monitoring.wanted(deployment, core)
+    assert full is not None
+    fewer = replace(full, monitors=full.monitors[:-1])
+    alerted = replace(
+        full, notifications=tuple(wanted_notifications(webhook_url="https://hooks.example.org/a"))
+    )
+    upgraded = replace(full, image="louislam/uptime-kuma:2.1.0")
+    assert len({full.hash, fewer.hash, alerted.hash, upgraded.hash}) == 4
 
 
 def test_the_facts_ride_in_the_one_facts_script(deployment: Deployment) -> None:
-    """No extra round trip: the digest and the Compose generation come with the other facts."""
+    """No extra round trip: the digest comes with the other facts."""
 
     class OneRoundTrip:
         def __init__(self) -> None:
@@ -96,19 +98,17 @@ def test_the_facts_ride_in_the_one_facts_script(deployment: Deployment) -> None:
 
         def run_script(self, script: str) -> Output:
             self.scripts.append(script)
-            wanted, generation = monitoring.WANTED_HASH.name, monitoring.COMPOSE_GENERATION.name
-            return Output(0, f"@@{wanted}\nabc123\n@@{generation}\n1\n@@end\n", "")
+            return Output(0, f"@@{monitoring.WANTED_HASH.name}\nabc123\n@@end\n", "")
 
     remote = OneRoundTrip()
     core = rendered(deployment, "meet.example.org")
     facts = gather_facts(remote, core, extra=monitoring.FACTS)  # type: ignore[arg-type]
     assert len(remote.scripts) == 1 and paths.KUMA_WANTED_HASH in remote.scripts[0]
     assert facts[monitoring.WANTED_HASH] == "abc123"
-    assert facts[monitoring.COMPOSE_GENERATION] == "1"
 
 
 def test_what_a_converge_records_on_the_host(deployment: Deployment) -> None:
-    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"), "2")
+    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
     assert monitoring.record(Report(warnings=["Uptime Kuma at x gave no answer"]), kuma) == []
     partial = monitoring.record(Report(signed_in=True, warnings=["a monitor refused"]), kuma)
@@ -144,7 +144,7 @@ class FakeRemote:
         return Output(
             0,
             f"@@os-release\n{os_release}@@{monitoring.WANTED_HASH.name}\n{self.stored_hash}\n"
-            f"@@{monitoring.COMPOSE_GENERATION.name}\n2\n@@end\n",
+            "@@end\n",
             "",
         )
 
@@ -159,7 +159,7 @@ def test_check_mode_says_what_it_would_provision_and_contacts_no_kuma(
     from jitsi_deploy.deploy import host as host_module
 
     core_host = next(h for h in deployment.hosts if h.role == "core")
-    kuma = monitoring.wanted(deployment, rendered(deployment, core_host.name), "2")
+    kuma = monitoring.wanted(deployment, rendered(deployment, core_host.name))
     assert kuma is not None
     remote = FakeRemote(kuma.hash if same else "")
     monkeypatch.setattr(host_module, "Remote", lambda *args: remote)
@@ -206,7 +206,7 @@ def test_the_core_is_matched_by_name_even_as_a_fab_h_target(deployment: Deployme
 
     (core,) = select_hosts(deployment, "admin@meet.example.org:2222")
     assert core != deployment.hosts[0]  # another login and port: a different Host value
-    kuma = monitoring.wanted(deployment, render_host(deployment, core), "2")
+    kuma = monitoring.wanted(deployment, render_host(deployment, core))
     assert kuma is not None
     assert [m for m in kuma.monitors if m.type == "docker"]
     pushes = sorted(m.name for m in kuma.monitors if m.type == "push")
@@ -225,7 +225,7 @@ def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
     from jitsi_deploy.deploy import host as host_module
     from jitsi_deploy.deploy.runner import step_script
 
-    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"), "2")
+    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
 
     class Recorder:
