@@ -5,20 +5,24 @@ Remote work (deploy, status, logs, ...) lives in fabfile.py.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from invoke import Exit, task
 
 from jitsi_deploy.bundle import save_bundle
+from jitsi_deploy.deploy import monitoring
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.deployment import SPEC
-from jitsi_deploy.render.host import render_host, write_tree
+from jitsi_deploy.render.host import Rendered, render_host, write_tree
 from jitsi_deploy.render.validate import validate
 from jitsi_deploy.settings.schema import env_example
+from jitsi_deploy.settings.site import Deployment
 from jitsi_deploy.steps.images import wanted_images
 
 
@@ -42,6 +46,7 @@ def render(c, env=None, hosts=None, build="build", skip_validation=False):
         for host in deployment.hosts:
             rendered = render_host(deployment, host)
             write_tree(rendered, scratch)
+            _write_monitor_list(deployment, rendered, scratch / host.name / "monitors.json")
             print(f"{host.name} ({host.role}): {len(rendered.files)} files")
             for result in [] if skip_validation else validate(rendered):
                 print(f"  {result}")
@@ -54,6 +59,15 @@ def render(c, env=None, hosts=None, build="build", skip_validation=False):
         shutil.rmtree(scratch, ignore_errors=True)
         if not any(build_dir.iterdir()):
             build_dir.rmdir()
+
+
+def _write_monitor_list(deployment: Deployment, rendered: Rendered, path: Path) -> None:
+    """What the deploy will provision in the host's Uptime Kuma, for a person to read (push
+    tokens left out: they are derived from a secret)."""
+    kuma = monitoring.wanted(deployment, rendered)
+    if kuma:
+        monitors = [{**asdict(m), "push_token": ""} for m in kuma.monitors]
+        path.write_text(json.dumps(monitors, indent=2) + "\n")
 
 
 def _replace(new: Path, old: Path) -> None:

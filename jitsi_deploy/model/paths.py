@@ -16,7 +16,6 @@ FIREWALL_PLAN = f"{ETC_DIR}/firewall.rules"
 DOCKER_USER_SCRIPT = "/usr/local/sbin/jitsi-deploy-docker-user"
 DOCKER_USER_UNIT = "/etc/systemd/system/jitsi-deploy-docker-user.service"
 DOCKER_USER_CHAIN = "JITSI-DEPLOY"
-MONITORS = f"{ETC_DIR}/monitors.json"
 # Uptime Kuma provisioning (deploy/monitoring.py): the digest of the monitors last provisioned
 # (a deploy that wants the same skips Kuma), and the mark that its admin exists (until then
 # nginx answers 503 for the status site, so nobody can claim a fresh Kuma from outside).

@@ -20,7 +20,6 @@ from ..model.firewall_rules import (
 )
 from ..model.health import check_entries, health_settings, restart_after_entries
 from ..model.managed import CONTAINER_USER, Directory, File
-from ..model.monitors import monitors
 from ..model.proxy import Http2Style, ProxySettings, proxy_settings
 from ..model.services import (
     SERVICES,
@@ -71,7 +70,7 @@ def render_host(
     site = placement.site
     rules = firewall_rules(deployment, host)
     files = [*_stack_files(placement, services), *_kernel_files(site)]
-    files += [*_plan_files(host, site, rules), *_health_files(placement, services)]
+    files += [*_plan_files(host, rules), *_health_files(placement, services)]
     if site.tuning.fail2ban:
         files.append(_fail2ban_jails(host, site))
     if host.role == "core":
@@ -122,11 +121,11 @@ def _kernel_files(site: Site) -> list[File]:
     ]
 
 
-def _plan_files(host: Host, site: Site, rules: tuple[Rule, ...]) -> list[File]:
+def _plan_files(host: Host, rules: tuple[Rule, ...]) -> list[File]:
     plan = template("firewall/rules.j2", {"host": host, "rules": rules})
     files = [File(paths.FIREWALL_PLAN, plan)]
     if host.role == "core":
-        files += [*_docker_user_files(host, rules), File(paths.MONITORS, _json(monitors(site)))]
+        files += _docker_user_files(host, rules)
     return files
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -116,6 +117,10 @@ def test_invoke_render_writes_the_example_under_build(tmp_path: Path) -> None:
     assert "ok       compose config" in result.stdout
     assert "ok       nginx -t /etc/nginx/conf.d/jitsi-meet.conf" in result.stdout
     assert (tmp_path / "build/meet.example.org/opt/jitsi-meet/docker-compose.yml").is_file()
+    # The monitors the deploy will provision, without the secret-derived push tokens.
+    monitors = json.loads((tmp_path / "build/meet.example.org/monitors.json").read_text())
+    assert "jitsi-deploy: meet.example.org: site" in [m["name"] for m in monitors]
+    assert all(m["push_token"] == "" for m in monitors)
 
 
 def test_invoke_render_refuses_bad_settings_with_exit_1(tmp_path: Path) -> None:
