@@ -14,26 +14,14 @@ from jitsi_deploy.model.deployment import load_deployment as load
 from jitsi_deploy.monitoring.kuma import Report
 from jitsi_deploy.monitoring.monitors import wanted_notifications
 from jitsi_deploy.remote.transport import Output
-from jitsi_deploy.render.host import Rendered, render_host
+from jitsi_deploy.render.host import render_host
 from jitsi_deploy.settings.site import Deployment
-
-REPO = Path(__file__).resolve().parents[2]
-TWO_HOSTS = """\
-[core]
-meet.example.org address=203.0.113.10
-[jvb]
-jvb1.example.org address=203.0.113.11
-"""
+from tests.unit.sites import REPO, TWO_HOSTS, rendered, two_hosts
 
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Deployment:
-    (tmp_path / "hosts").write_text(TWO_HOSTS)
-    return load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".secrets.env")
-
-
-def rendered(deployment: Deployment, name: str) -> Rendered:
-    return render_host(deployment, next(h for h in deployment.hosts if h.name == name))
+    return two_hosts(tmp_path)
 
 
 def test_the_core_watches_every_host_and_its_own_containers(deployment: Deployment) -> None:

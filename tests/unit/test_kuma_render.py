@@ -9,31 +9,17 @@ import pytest
 
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.model import paths
-from jitsi_deploy.model.deployment import load_deployment as load
 from jitsi_deploy.monitoring.monitors import push_token
-from jitsi_deploy.render.host import Rendered, render_host
 from jitsi_deploy.settings.site import Deployment, KumaSmtp
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_ENV = (REPO / ".env.example").read_text()
-TWO_HOSTS = """\
-[core]
-meet.example.org address=203.0.113.10
-[jvb]
-jvb1.example.org address=203.0.113.11
-"""
+from tests.unit.sites import EXAMPLE_ENV, rendered, two_hosts
 
 
 def deploy_with(tmp_path: Path, **changes: str) -> Deployment:
-    lines = [line for line in EXAMPLE_ENV.splitlines() if line.partition("=")[0] not in changes]
+    example = EXAMPLE_ENV.read_text().splitlines()
+    lines = [line for line in example if line.partition("=")[0] not in changes]
     env = "\n".join([*lines, *(f"{k}={v}" for k, v in changes.items())]) + "\n"
     (tmp_path / ".env").write_text(env)
-    (tmp_path / "hosts").write_text(TWO_HOSTS)
-    return load(tmp_path / ".env", tmp_path / "hosts", tmp_path / ".secrets.env")
-
-
-def rendered(deployment: Deployment, name: str) -> Rendered:
-    return render_host(deployment, next(h for h in deployment.hosts if h.name == name))
+    return two_hosts(tmp_path, tmp_path / ".env")
 
 
 def health_conf(deployment: Deployment, name: str) -> dict[str, str]:

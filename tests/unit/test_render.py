@@ -14,23 +14,15 @@ from jitsi_deploy.errors import ValidationError
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.deployment import load_deployment as load
 from jitsi_deploy.model.managed import File
-from jitsi_deploy.render.host import Rendered, render_host
+from jitsi_deploy.render.host import render_host
 from jitsi_deploy.render.validate import validate
 from jitsi_deploy.settings.site import Deployment
-
-REPO = Path(__file__).resolve().parents[2]
-TWO_HOSTS = """\
-[core]
-meet.example.org address=203.0.113.10
-[jvb]
-jvb1.example.org address=203.0.113.11
-"""
+from tests.unit.sites import REPO, TWO_HOSTS, rendered, two_hosts
 
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Deployment:
-    (tmp_path / "hosts").write_text(TWO_HOSTS)
-    return load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".secrets.env")
+    return two_hosts(tmp_path)
 
 
 def compose_ports(compose: str) -> list[str]:
@@ -43,11 +35,6 @@ def compose_ports(compose: str) -> list[str]:
         elif inside and stripped.startswith("- "):
             ports.append(stripped[2:].strip('"'))
     return ports
-
-
-def rendered(deployment: Deployment, name: str) -> Rendered:
-    host = next(h for h in deployment.hosts if h.name == name)
-    return render_host(deployment, host)
 
 
 def test_rendering_twice_gives_identical_bytes(deployment: Deployment) -> None:

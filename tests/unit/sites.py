@@ -1,0 +1,28 @@
+"""The example site the unit tests render: `.env.example` with a core and one bridge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jitsi_deploy.model.deployment import load_deployment
+from jitsi_deploy.render.host import Rendered, render_host
+from jitsi_deploy.settings.site import Deployment
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_ENV = REPO / ".env.example"
+TWO_HOSTS = """\
+[core]
+meet.example.org address=203.0.113.10
+[jvb]
+jvb1.example.org address=203.0.113.11
+"""
+
+
+def two_hosts(folder: Path, env: Path = EXAMPLE_ENV) -> Deployment:
+    """The site of ``env`` on a core and a bridge; its inventory and secrets live in ``folder``."""
+    (folder / "hosts").write_text(TWO_HOSTS)
+    return load_deployment(env, folder / "hosts", folder / ".secrets.env")
+
+
+def rendered(deployment: Deployment, name: str) -> Rendered:
+    return render_host(deployment, next(h for h in deployment.hosts if h.name == name))
