@@ -121,4 +121,4 @@ def test(c, args="", fast=False):
 def bench(c, hosts="1,5"):
     """Benchmarks, figures side by side: deploy (first and no-op, 1 vs 5 hosts), health check."""
     c.run(f"{sys.executable} -m tests.bench.deploy --hosts {hosts}", pty=False)
-    c.run(f"{sys.executable} tests/health/bench.py", pty=False)
+    c.run(f"{sys.executable} -m tests.health.bench", pty=False)

@@ -4,7 +4,7 @@ Prints the wall and CPU time (user+sys of the script and its children) of one ru
 stack, and for several faults how many cron periods (runs) pass from the fault to a healthy
 report, with the default FAILS_BEFORE_ACTION=2.
 
-    python tests/health/bench.py [--runs N]
+    python -m tests.health.bench [--runs N]
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from healthstack import Stack, docker
+from tests.health.healthstack import Stack, docker
 
 FAULTS: dict[str, Callable[[Stack], object]] = {
     "jvb health 500": lambda s: s.exec("jvb", "touch", "/tmp/fault-health"),
