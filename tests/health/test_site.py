@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -152,6 +153,11 @@ def test_kuma_push_reports_down_then_up(stack, webhook):
     stack.configure(WEBHOOK_URL=url, WEBHOOK_MODE="kuma")
     stack.run()
     stack.exec("jvb", "touch", "/tmp/fault-xmpp-lost")
+    # The bridge leaves the brewery and jicofo counts it out within seconds, as real ones do.
+    deadline = time.monotonic() + 30
+    while stack.run("--report").returncode == 0:
+        assert time.monotonic() < deadline, "jicofo still counts the bridge"
+        time.sleep(1)
     stack.run()
     pushes = [urlsplit(path) for method, path, _ in webhook.requests if method == "GET"]
     assert [p.path for p in pushes] == ["/api/push/token123"] * 2
