@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from ..errors import ConfigError, DeployError, Problem
+from ..model import paths
 from ..remote.transport import Remote
 from ..render.host import render_host
 from ..settings.inventory import Host
@@ -38,7 +39,7 @@ def logs(
     if not 0 < lines <= 100_000:
         raise ConfigError([Problem("--lines", str(lines), "is not from 1 to 100000.")])
     if not service:
-        return on_hosts(hosts, options, f"tail -n {lines} /var/log/jitsi-health.log")
+        return on_hosts(hosts, options, f"tail -n {lines} {paths.HEALTH_LOG}")
     check_service(deployment, hosts, service)
     arguments = f"logs --no-color --tail {lines} {shlex.quote(service)}"
     return on_hosts(hosts, options, _compose(arguments))

@@ -16,6 +16,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,6 +140,26 @@ class Stack:
             text=True,
             timeout=120,
         )
+
+    def healthy_within(self, runs: int, period: float = 30.0) -> bool:
+        """Whether every check reports ok within `runs` cron periods of `period` seconds (shorter
+        than cron's minute): a restarted service needs its seconds to come back, as a real one
+        does, so the report is polled meanwhile instead of running back to back."""
+        return self._report_until(lambda code: code == 0, runs * period)
+
+    def fault_seen_within(self, limit: float = 30.0) -> bool:
+        """Whether the report turns red within `limit` seconds of a fault: some faults take the
+        stand-ins seconds to show, as they do real services (jicofo counts a lost bridge out
+        after its session closes), and the run that must act should come after that."""
+        return self._report_until(lambda code: code != 0, limit)
+
+    def _report_until(self, wanted: Callable[[int], bool], limit: float) -> bool:
+        deadline = time.monotonic() + limit
+        while not wanted(self.run("--report").returncode):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1)
+        return True
 
     def container(self, service: str) -> str:
         out = docker(

@@ -11,23 +11,11 @@ import subprocess
 import time
 
 import pytest
-from healthstack import SCRIPT, SERVICES, Stack, docker
+from healthstack import SCRIPT, SERVICES, docker
 
 
 def restarted(before: dict[str, str], after: dict[str, str]) -> set[str]:
     return {s for s in SERVICES if before[s] != after[s]}
-
-
-def healthy_within(stack: Stack, runs: int, period: float = 30.0) -> bool:
-    """Whether every check reports ok within `runs` cron periods of `period` seconds (shorter
-    than cron's minute): the restarted service needs its seconds to come back, as a real one
-    does, so the report is polled meanwhile instead of running back to back."""
-    deadline = time.monotonic() + runs * period
-    while stack.run("--report").returncode != 0:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(2)
-    return True
 
 
 # (fault name, how to inject it, services that must be restarted)
@@ -64,10 +52,12 @@ FAULTS = [
 def test_fault_is_repaired_by_restarting_only_the_broken_service(stack, name, inject, expected):
     before = stack.started_at()
     inject(stack)
+    assert stack.fault_seen_within(30), f"{name} not detected"
 
     first = stack.run()
     assert first.returncode != 0, f"{name} not detected"
     assert stack.log_lines("FAIL"), "the failure is logged"
+    assert stack.log.stat().st_mode & 0o777 == 0o640, "the log is not for every user"
     assert not stack.log_lines("ACTION"), "no action before FAILS_BEFORE_ACTION runs"
 
     stack.run()
@@ -82,7 +72,7 @@ def test_fault_is_repaired_by_restarting_only_the_broken_service(stack, name, in
         assert before == after
     else:
         assert restarted(before, stack.started_at()) == expected
-    assert healthy_within(stack, 2), stack.run("--report").stdout
+    assert stack.healthy_within(2), stack.run("--report").stdout
 
 
 def test_healthy_stack_sees_no_action_over_ten_runs(stack):
@@ -98,6 +88,7 @@ def test_report_lists_each_check_and_fails_without_acting(stack):
     assert report.returncode == 0
     assert "ok    jicofo-bridges" in report.stdout
     stack.exec("jvb", "touch", "/tmp/fault-xmpp-lost")
+    assert stack.fault_seen_within(30)
     before = stack.started_at()
     for _ in range(3):
         report = stack.run("--report")
