@@ -79,9 +79,9 @@ def test_the_examples_load_as_they_are(tmp_path: Path) -> None:
         ),
         (
             {"PRIVATE_ROOM_PASSWORD": "meetingmeeting123"},
-            ".env: PRIVATE_ROOM_PASSWORD: the password is built from a common word and easy to "
-            "guess. Choose a longer one, or leave PRIVATE_ROOM_PASSWORD empty to have a strong "
-            "one generated.",
+            ".env: PRIVATE_ROOM_PASSWORD: the password is easy to guess (common words, runs like "
+            "1234 or qwerty, repeated characters). Choose a longer one, or leave "
+            "PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
         ),
         (
             {"PUBLIC_ROOMS": "daily-standup,private-board"},
