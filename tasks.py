@@ -21,7 +21,7 @@ from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.deployment import SPEC
 from jitsi_deploy.render.host import Rendered, render_host, write_tree
 from jitsi_deploy.render.validate import validate
-from jitsi_deploy.settings.schema import env_example
+from jitsi_deploy.settings.schema import env_example, with_settings_table
 from jitsi_deploy.settings.site import Deployment
 from jitsi_deploy.steps.images import wanted_images
 
@@ -100,9 +100,11 @@ def bundle(c, out="bundle", env=None, hosts=None):
 
 @task
 def settings_example(c):
-    """Write .env.example from the settings' schema (every key, its default and meaning)."""
+    """Write .env.example and the README's settings table from the settings' schema."""
     Path(".env.example").write_text(env_example(SPEC.keys))
-    print(f"wrote .env.example: {len(SPEC.keys)} settings")
+    readme = Path("README.md")
+    readme.write_text(with_settings_table(readme.read_text(), SPEC.keys))
+    print(f"wrote .env.example and the README's settings table: {len(SPEC.keys)} settings")
 
 
 @task(

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Key:
     """One setting; ``default=None`` marks it required, ``per_host`` allows an override in the
-    inventory, and ``example`` is what `.env.example` shows instead of the default."""
+    inventory, ``example`` is what `.env.example` shows instead of the default, and ``grammar``
+    what a value must look like (the README's settings table; tests hold ranges and choices
+    to what the reader accepts)."""
 
     name: str
     group: str
@@ -21,6 +23,46 @@ class Key:
     help: str
     per_host: bool = False
     example: str | None = None
+    grammar: str = ""
+
+
+# Grammars shared by several keys. Values are read without expansion (see envfile.py) and
+# stripped of surrounding spaces; switches and choices ignore case.
+FLAG = "one of 0, 1, false, true, no, yes"
+HOSTNAME = (
+    "DNS name: two or more labels of a-z, 0-9 and '-' (not at a label's ends), each at most 63, "
+    "253 in all"
+)
+EMAIL = (
+    "e-mail address: a local part of letters, digits and . _ % + - (at most 64), '@', a DNS name"
+)
+WEBHOOK_URL = (
+    "empty, or an http or https URL with a DNS name or IP address (and port); no user:password@,"
+    " no spaces, quotes, backslashes, <, > or backticks"
+)
+NETWORKS = "empty, or a comma list of IP networks in CIDR form, e.g. 192.0.2.0/24,2001:db8::/32"
+IMAGE_TAG = (
+    "letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'; "
+    "not a moving tag (latest, stable, unstable, nightly, edge, main, master)"
+)
+SIZE = "a number (ASCII digits) and k, m or g, e.g. 512m; at most 1024g"
+SMTP_WORD = "empty, or printable ASCII without spaces, at most 256 characters"
+PASSWORD = (
+    "empty (one is generated), or at least 12 characters that are not easy to guess: common "
+    "words, runs like 1234 or qwerty and repeated characters count little"
+)
+ROOM_NAME = (
+    "letters (kept lower-case), digits, '.', '_' and '-', starting and ending with a letter or "
+    "digit, at most 64; ASCII only, no [tenant] prefix"
+)
+
+
+def integer(minimum: int, maximum: int) -> str:
+    return f"whole number (ASCII digits) from {minimum} to {maximum}"
+
+
+def choice(*choices: str) -> str:
+    return f"one of {', '.join(choices)}"
 
 
 KEYS: tuple[Key, ...] = (
@@ -31,6 +73,8 @@ KEYS: tuple[Key, ...] = (
         None,
         "full public https address of the meeting site",
         example="https://meet.example.org",
+        grammar="https:// and a DNS name (as MONITOR_HOSTNAME), an optional trailing '/'; "
+        "no port, user, path, query or fragment",
     ),
     Key(
         "MONITOR_HOSTNAME",
@@ -38,25 +82,76 @@ KEYS: tuple[Key, ...] = (
         None,
         "host name of the Uptime Kuma status site",
         example="status.example.org",
+        grammar=HOSTNAME + "; not the meeting's",
     ),
-    Key("TZ", "site", "UTC", "time zone of the containers", per_host=True),
+    Key(
+        "TZ",
+        "site",
+        "UTC",
+        "time zone of the containers",
+        per_host=True,
+        grammar="an IANA time zone name, e.g. Europe/Berlin",
+    ),
     # TLS
-    Key("TLS_MODE", "tls", "letsencrypt", "letsencrypt, custom (your own files) or selfsigned"),
+    Key(
+        "TLS_MODE",
+        "tls",
+        "letsencrypt",
+        "letsencrypt, custom (your own files) or selfsigned",
+        grammar=choice("letsencrypt", "custom", "selfsigned"),
+    ),
     Key(
         "LETSENCRYPT_EMAIL",
         "tls",
         "",
         "contact address for the ACME account (required with letsencrypt)",
         example="admin@example.org",
+        grammar=EMAIL,
     ),
-    Key("LETSENCRYPT_STAGING", "tls", "0", "1 = use the staging CA while testing"),
-    Key("ACME_SERVER", "tls", "", "another ACME directory URL (a private CA); empty = default"),
-    Key("TLS_CERT_FILE", "tls", "", "local certificate chain file (custom mode)"),
-    Key("TLS_KEY_FILE", "tls", "", "local private key file (custom mode)"),
+    Key(
+        "LETSENCRYPT_STAGING",
+        "tls",
+        "0",
+        "1 = use the staging CA while testing",
+        grammar=FLAG + "; 0 with ACME_SERVER",
+    ),
+    Key(
+        "ACME_SERVER",
+        "tls",
+        "",
+        "another ACME directory URL (a private CA); empty = default",
+        grammar="empty, or an https URL as HEALTH_WEBHOOK_URL",
+    ),
+    Key(
+        "TLS_CERT_FILE",
+        "tls",
+        "",
+        "local certificate chain file (custom mode)",
+        grammar="empty, or the path of a readable local file (~ allowed)",
+    ),
+    Key(
+        "TLS_KEY_FILE",
+        "tls",
+        "",
+        "local private key file (custom mode)",
+        grammar="empty, or the path of a readable local file (~ allowed)",
+    ),
     # auth
-    Key("ENABLE_AUTH", "auth", "0", "1 = only registered users may create rooms"),
-    Key("AUTH_TYPE", "auth", "internal", "internal, jwt, ldap or matrix"),
-    Key("ENABLE_GUESTS", "auth", "0", "1 = guests may join rooms once a user opened them"),
+    Key("ENABLE_AUTH", "auth", "0", "1 = only registered users may create rooms", grammar=FLAG),
+    Key(
+        "AUTH_TYPE",
+        "auth",
+        "internal",
+        "internal, jwt, ldap or matrix",
+        grammar=choice("internal", "jwt", "ldap", "matrix"),
+    ),
+    Key(
+        "ENABLE_GUESTS",
+        "auth",
+        "0",
+        "1 = guests may join rooms once a user opened them",
+        grammar=FLAG + "; 1 only with ENABLE_AUTH=1",
+    ),
     # rooms
     Key(
         "PUBLIC_ROOMS",
@@ -64,45 +159,154 @@ KEYS: tuple[Key, ...] = (
         "",
         "comma list of fixed rooms anyone with the link may join",
         example="daily-standup,team-meeting,weekly-review",
+        grammar="comma list of room names: " + ROOM_NAME + "; none twice, none with the private "
+        "prefix",
     ),
-    Key("PRIVATE_ROOM_PREFIX", "rooms", "private-", "rooms starting with this need a password"),
+    Key(
+        "PRIVATE_ROOM_PREFIX",
+        "rooms",
+        "private-",
+        "rooms starting with this need a password",
+        grammar="the start of a room name (as PUBLIC_ROOMS), which may end in '-', '_' or '.'",
+    ),
     Key(
         "PRIVATE_ROOM_PASSWORD",
         "rooms",
         "",
         "default private room password; empty = generated (at least 12 characters)",
+        grammar=PASSWORD,
     ),
-    Key("PRIVATE_ROOM_PASSWORDS", "rooms", "", "per-room passwords: room=password,room2=password"),
-    Key("OTHER_ROOMS", "rooms", "allow", "every other room: allow, deny or password"),
+    Key(
+        "PRIVATE_ROOM_PASSWORDS",
+        "rooms",
+        "",
+        "per-room passwords: room=password,room2=password",
+        grammar="empty, or a comma list of room=password: a room name (as PUBLIC_ROOMS, not one "
+        "of them) and a password (as PRIVATE_ROOM_PASSWORD)",
+    ),
+    Key(
+        "OTHER_ROOMS",
+        "rooms",
+        "allow",
+        "every other room: allow, deny or password",
+        grammar=choice("allow", "deny", "password"),
+    ),
     # monitoring
-    Key("ENABLE_MONITORING", "monitoring", "1", "1 = run Uptime Kuma on the core host"),
+    Key(
+        "ENABLE_MONITORING",
+        "monitoring",
+        "1",
+        "1 = run Uptime Kuma on the core host",
+        grammar=FLAG,
+    ),
     Key(
         "MONITOR_ALLOWED_NETWORKS",
         "monitoring",
         "",
         "comma list of CIDRs allowed to the monitor; empty = everyone (it has its own login)",
+        grammar=NETWORKS,
     ),
-    Key("HEALTH_WEBHOOK_URL", "monitoring", "", "URL told of every health action; empty = none"),
-    Key("HEALTH_FAILURES_BEFORE_ACTION", "monitoring", "2", "failed runs before a restart"),
-    Key("HEALTH_MAX_RESTARTS_PER_HOUR", "monitoring", "3", "restarts per service per hour"),
-    Key("KUMA_NOTIFY_WEBHOOK_URL", "monitoring", "", "URL Uptime Kuma posts its alerts to"),
-    Key("KUMA_SMTP_HOST", "monitoring", "", "mail server for Uptime Kuma's alerts; empty = none"),
-    Key("KUMA_SMTP_PORT", "monitoring", "587", "its port: 587 (STARTTLS) or 465 (TLS)"),
-    Key("KUMA_SMTP_USER", "monitoring", "", "its login; empty = none"),
-    Key("KUMA_SMTP_PASSWORD", "monitoring", "", "its password (you provide it)"),
-    Key("KUMA_SMTP_FROM", "monitoring", "", "sender address of the alert mails"),
-    Key("KUMA_SMTP_TO", "monitoring", "", "comma list of recipient addresses"),
+    Key(
+        "HEALTH_WEBHOOK_URL",
+        "monitoring",
+        "",
+        "URL told of every health action; empty = none",
+        grammar=WEBHOOK_URL,
+    ),
+    Key(
+        "HEALTH_FAILURES_BEFORE_ACTION",
+        "monitoring",
+        "2",
+        "failed runs before a restart",
+        grammar=integer(1, 60),
+    ),
+    Key(
+        "HEALTH_MAX_RESTARTS_PER_HOUR",
+        "monitoring",
+        "3",
+        "restarts per service per hour",
+        grammar=integer(1, 60),
+    ),
+    Key(
+        "KUMA_NOTIFY_WEBHOOK_URL",
+        "monitoring",
+        "",
+        "URL Uptime Kuma posts its alerts to",
+        grammar=WEBHOOK_URL,
+    ),
+    Key(
+        "KUMA_SMTP_HOST",
+        "monitoring",
+        "",
+        "mail server for Uptime Kuma's alerts; empty = none",
+        grammar="empty, or a DNS name or IP address",
+    ),
+    Key(
+        "KUMA_SMTP_PORT",
+        "monitoring",
+        "587",
+        "its port: 587 (STARTTLS) or 465 (TLS)",
+        grammar=integer(1, 65535),
+    ),
+    Key("KUMA_SMTP_USER", "monitoring", "", "its login; empty = none", grammar=SMTP_WORD),
+    Key(
+        "KUMA_SMTP_PASSWORD",
+        "monitoring",
+        "",
+        "its password (you provide it)",
+        grammar=SMTP_WORD + "; needs KUMA_SMTP_USER",
+    ),
+    Key(
+        "KUMA_SMTP_FROM",
+        "monitoring",
+        "",
+        "sender address of the alert mails",
+        grammar=EMAIL + "; required with KUMA_SMTP_HOST",
+    ),
+    Key(
+        "KUMA_SMTP_TO",
+        "monitoring",
+        "",
+        "comma list of recipient addresses",
+        grammar="comma list of e-mail addresses (as KUMA_SMTP_FROM); required with KUMA_SMTP_HOST",
+    ),
     # images
-    Key("JITSI_IMAGE_REPO", "images", "ghcr.io/jitsi", "registry path of the Jitsi images"),
-    Key("JITSI_IMAGE_VERSION", "images", "stable-11146-2", "pinned Jitsi release tag"),
-    Key("UPTIME_KUMA_IMAGE", "images", "louislam/uptime-kuma:2", "Uptime Kuma image"),
-    Key("REGISTRY_MIRROR", "images", "", "Docker registry mirror URL; empty = none", per_host=True),
+    Key(
+        "JITSI_IMAGE_REPO",
+        "images",
+        "ghcr.io/jitsi",
+        "registry path of the Jitsi images",
+        grammar="[registry/]path: lower-case letters, digits, '.', '_', '-' and '/', at most 255",
+    ),
+    Key(
+        "JITSI_IMAGE_VERSION",
+        "images",
+        "stable-11146-2",
+        "pinned Jitsi release tag",
+        grammar="an image tag: " + IMAGE_TAG,
+    ),
+    Key(
+        "UPTIME_KUMA_IMAGE",
+        "images",
+        "louislam/uptime-kuma:2",
+        "Uptime Kuma image",
+        grammar="path:tag, the path as JITSI_IMAGE_REPO, the tag as JITSI_IMAGE_VERSION",
+    ),
+    Key(
+        "REGISTRY_MIRROR",
+        "images",
+        "",
+        "Docker registry mirror URL; empty = none",
+        per_host=True,
+        grammar="empty, or an https URL as HEALTH_WEBHOOK_URL",
+    ),
     Key(
         "IMAGE_SOURCE",
         "images",
         "pull",
         "pull (from the registry) or bundle (pushed over SSH)",
         per_host=True,
+        grammar=choice("pull", "bundle"),
     ),
     # host set-up and tuning
     Key(
@@ -111,6 +315,7 @@ KEYS: tuple[Key, ...] = (
         "official",
         "official (Docker's repository) or distro",
         per_host=True,
+        grammar=choice("official", "distro"),
     ),
     Key(
         "DOCKER_STORAGE_DRIVER",
@@ -118,6 +323,7 @@ KEYS: tuple[Key, ...] = (
         "",
         "Docker storage driver; empty = Docker's choice",
         per_host=True,
+        grammar="empty, or " + choice("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"),
     ),
     Key(
         "DOCKER_ADDRESS_POOL",
@@ -125,6 +331,7 @@ KEYS: tuple[Key, ...] = (
         "",
         "CIDR Docker carves its networks from; empty = Docker's default",
         per_host=True,
+        grammar="empty, or one IP network in CIDR form, e.g. 172.20.0.0/16",
     ),
     Key(
         "UDP_BUFFER_BYTES",
@@ -132,9 +339,23 @@ KEYS: tuple[Key, ...] = (
         "10485760",
         "kernel UDP buffer maximum for the bridge",
         per_host=True,
+        grammar=integer(212992, 1 << 30),
     ),
-    Key("NOFILE_LIMIT", "tuning", "65536", "open files per process", per_host=True),
-    Key("ENABLE_FAIL2BAN", "tuning", "0", "1 = install fail2ban jails for nginx and sshd"),
+    Key(
+        "NOFILE_LIMIT",
+        "tuning",
+        "65536",
+        "open files per process",
+        per_host=True,
+        grammar=integer(1024, 1 << 20),
+    ),
+    Key(
+        "ENABLE_FAIL2BAN",
+        "tuning",
+        "0",
+        "1 = install fail2ban jails for nginx and sshd",
+        grammar=FLAG,
+    ),
 )
 
 HEADER = (
@@ -157,3 +378,24 @@ def env_example(keys: tuple[Key, ...]) -> str:
         value = key.example if key.example is not None else key.default or ""
         out.append(f"# {''.join(marks)}{per_host}\n{key.name}={value}\n")
     return "".join(out)
+
+
+TABLE_BEGIN = "<!-- settings table: written by `invoke settings-example` -->\n"
+TABLE_END = "<!-- end of settings table -->\n"
+
+
+def with_settings_table(readme: str, keys: tuple[Key, ...]) -> str:
+    """``readme`` with the text between its table markers replaced by the current table."""
+    head, _, rest = readme.partition(TABLE_BEGIN)
+    _, _, tail = rest.partition(TABLE_END)
+    return head + TABLE_BEGIN + settings_table(keys) + TABLE_END + tail
+
+
+def settings_table(keys: tuple[Key, ...]) -> str:
+    """The README's settings table: every key with its default and grammar."""
+    rows = ["| key | default | what a value must be |", "|---|---|---|"]
+    for key in keys:
+        default = "(required)" if key.default is None else f"`{key.default}`" if key.default else ""
+        per_host = " (per host)" if key.per_host else ""
+        rows.append(f"| `{key.name}`{per_host} | {default} | {key.grammar.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"

@@ -23,7 +23,7 @@ from .reader import (
     suggest,
 )
 from .rooms import ROOM_PASSWORD, RoomPolicy, read_room_policy
-from .schema import Key
+from .schema import SIZE, Key
 from .secrets import Secret, read_secrets, save_secrets
 from .tls import TLS_MODES, TlsSettings
 
@@ -37,6 +37,10 @@ class MemoryKey:
     help: str
     minimum: str = ""
 
+    @property
+    def grammar(self) -> str:
+        return SIZE + (f"; at least {self.minimum}" if self.minimum else "")
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -49,7 +53,8 @@ class Spec:
     @property
     def keys(self) -> tuple[Key, ...]:
         memory = (
-            Key(m.key, "tuning", m.default, m.help, per_host=True) for m in self.memory.values()
+            Key(m.key, "tuning", m.default, m.help, per_host=True, grammar=m.grammar)
+            for m in self.memory.values()
         )
         return (*schema.KEYS, *memory)
 
@@ -341,12 +346,21 @@ def _tuning(reader: Reader, spec: Spec) -> Tuning:
     return Tuning(
         docker_source=reader.choice("DOCKER_SOURCE", ("official", "distro")),
         docker_storage_driver=_storage_driver(reader),
-        docker_address_pool=(reader.networks("DOCKER_ADDRESS_POOL") or ("",))[0],
+        docker_address_pool=_address_pool(reader),
         udp_buffer_bytes=reader.integer("UDP_BUFFER_BYTES", 212992, 1 << 30),
         nofile_limit=reader.integer("NOFILE_LIMIT", 1024, 1 << 20),
         memory={service: _memory(reader, key) for service, key in spec.memory.items()},
         fail2ban=reader.flag("ENABLE_FAIL2BAN"),
     )
+
+
+def _address_pool(reader: Reader) -> str:
+    pools = reader.networks("DOCKER_ADDRESS_POOL")
+    if len(pools) > 1:
+        reader.fail(
+            "DOCKER_ADDRESS_POOL", "holds more than one network. Give one, e.g. 172.20.0.0/16."
+        )
+    return pools[0] if pools else ""
 
 
 def _storage_driver(reader: Reader) -> str:

@@ -182,12 +182,22 @@ class Stack:
         joins the brewery after its own health is green (a precondition, not a result)."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            states = {docker("inspect", "-f", "{{.State.Health.Status}}", self.container(s)).strip()
-                      for s in SERVICES}  # fmt: skip
+            states = {self.health(s) for s in SERVICES}
             if states == {"healthy"} and self.bridges() >= 1:
                 return
             time.sleep(0.5)
         raise RuntimeError(f"stack {self.project} not ready: {states}, bridges {self.bridges()}")
+
+    def wait_health(self, service: str, wanted: str, limit: float = 30.0) -> None:
+        """Wait until Docker reports ``wanted`` ("healthy", "unhealthy") for ``service``."""
+        deadline = time.monotonic() + limit
+        while (status := self.health(service)) != wanted:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{service} still {status}, not {wanted}")
+            time.sleep(0.5)
+
+    def health(self, service: str) -> str:
+        return docker("inspect", "-f", "{{.State.Health.Status}}", self.container(service)).strip()
 
     def bridges(self) -> int:
         """jicofo's operational bridge count, -1 while it does not answer."""

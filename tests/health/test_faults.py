@@ -75,6 +75,36 @@ def test_fault_is_repaired_by_restarting_only_the_broken_service(stack, name, in
     assert stack.healthy_within(2), stack.run("--report").stdout
 
 
+STILL_STARTING = """\
+services:
+  jvb:
+    healthcheck:
+      interval: 1h
+      start_period: 1h
+"""
+
+
+def test_a_service_still_starting_is_waited_for_not_restarted(stack):
+    """Docker keeps a container "starting" until its first healthcheck passes (here not for an
+    hour); a check that fails meanwhile must not restart it over and over."""
+    (stack.workdir / "starting.yml").write_text(STILL_STARTING)
+    stack.compose("-f", "docker-compose.yml", "-f", "starting.yml", "up", "-d", "jvb")
+    stack.configure(FAILS_BEFORE_ACTION=1)
+    stack.exec("jvb", "touch", "/tmp/fault-health")
+    before = stack.started_at()
+    assert stack.run().returncode != 0
+    stack.run()
+    assert not stack.log_lines("ACTION")
+    assert "WAIT jvb: its container is still starting" in stack.log.read_text()
+    assert stack.started_at() == before
+
+    stack.compose("up", "-d", "jvb")  # its usual healthcheck: the fault now makes it unhealthy
+    stack.exec("jvb", "touch", "/tmp/fault-health")
+    stack.wait_health("jvb", "unhealthy")
+    stack.run()
+    assert any("restarted jvb" in a for a in stack.log_lines("ACTION"))
+
+
 def test_healthy_stack_sees_no_action_over_ten_runs(stack):
     before = stack.started_at()
     codes = [stack.run().returncode for _ in range(10)]
@@ -104,6 +134,7 @@ def test_backoff_doubles_between_restarts(stack):
     stack.exec("jvb", "touch", "/var/fault/health")
     stack.run()
     assert len(stack.log_lines("ACTION")) == 1
+    stack.wait_health("jvb", "unhealthy")  # a restarted container is let start first
     stack.run()
     assert len(stack.log_lines("ACTION")) == 1
     assert "next restart allowed in" in stack.log_lines("BACKOFF")[-1]
@@ -123,8 +154,9 @@ def test_backoff_doubles_between_restarts(stack):
 def test_breaker_opens_after_max_restarts_and_keeps_alerting(stack):
     stack.configure(FAILS_BEFORE_ACTION=1, MAX_RESTARTS_PER_HOUR=2)
     stack.exec("jvb", "touch", "/var/fault/health")
-    stack.run()
-    stack.run()
+    for _ in range(2):
+        stack.run()
+        stack.wait_health("jvb", "unhealthy")
     assert len(stack.log_lines("ACTION")) == 2
     before = stack.started_at()
     for _ in range(3):

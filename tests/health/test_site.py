@@ -154,6 +154,7 @@ def test_json_webhook_gets_each_action_and_breaker_trip(stack, webhook):
     stack.configure(FAILS_BEFORE_ACTION=1, MAX_RESTARTS_PER_HOUR=1, WEBHOOK_URL=url)
     stack.exec("jvb", "touch", "/var/fault/health")
     stack.run()
+    stack.wait_health("jvb", "unhealthy")  # a restarted container is let start first
     stack.run()
     events = [json.loads(body) for method, _, body in webhook.requests if method == "POST"]
     assert [e["event"] for e in events] == ["restart", "breaker_open"]

@@ -169,6 +169,7 @@ CASES = [
     _value_case("password-keyboard", "PRIVATE_ROOM_PASSWORD", "qwertyuiop12", "easy to guess"),
     _value_case("password-repeated", "PRIVATE_ROOM_PASSWORD", "abcabcabcabc", "easy to guess"),
     _value_case("room-password-weak", "PRIVATE_ROOM_PASSWORDS", "private-x=Summer202020", "easy"),
+    _value_case("pool-two", "DOCKER_ADDRESS_POOL", "172.20.0.0/16,10.9.0.0/16", "Give one"),
     _value_case("memory-huge", "JVB_MEMORY_LIMIT", "999999999999999999g", "the limit the host"),
     _value_case("memory-over-1t", "JVB_MEMORY_LIMIT", "1025g", "the limit the host"),
     _value_case("kuma-latest-caps", "UPTIME_KUMA_IMAGE", "louislam/uptime-kuma:Latest", "Pin a"),
