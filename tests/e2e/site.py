@@ -68,7 +68,7 @@ class Site:
         ]
         if "deploy" in args:
             argv += ["--bundle", str(bundle(self.folder))]
-            # The busybox stand-ins answer health endpoints, not XMPP: smoke is tested apart.
+            # No DNS names the test site: its smoke runs apart, with --resolve to the core.
             argv += ["--no-smoke"]
         return subprocess.run(
             argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False

@@ -98,6 +98,26 @@ def test_both_compose_generations_run_the_stack(site: Site) -> None:
     assert "version 2." in host_exec(trixie, "docker", "compose", "version").stdout
 
 
+def test_fab_smoke_proves_the_site_and_names_a_broken_part(site: Site) -> None:
+    """From this machine, as a browser would, through the core's nginx: TLS, page, BOSH,
+    websocket, the room policy in the real Prosody; over SSH the bridges jicofo counts (the
+    core's and the Debian 13 host's) and each service's health."""
+    core = site.hosts[0]
+    resolve = ("--resolve", f"{core.address}:443")
+    passed = site.fab("smoke", *resolve, "--wait", "120")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    for check in ("BOSH", "websocket", "public room", "private room with password"):
+        assert re.search(rf"^ok\s+{check}:", passed.stdout, re.M), passed.stdout
+
+    host_exec(core, "docker", "stop", "-t", "1", "jitsi-web", check=True)
+    try:
+        failed = site.fab("smoke", *resolve)
+    finally:
+        host_exec(core, "docker", "start", "jitsi-web", check=True)
+    assert failed.returncode == 1, failed.stdout
+    assert re.search(r"^FAIL\s+page:", failed.stdout, re.M), failed.stdout
+
+
 def test_second_deploy_changes_nothing(site: Site) -> None:
     before = [host_state(h, MANAGED) for h in site.hosts]
     again = site.fab("deploy")
