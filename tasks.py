@@ -119,8 +119,17 @@ def test(c, args="", fast=False):
     c.run(f"{sys.executable} -m pytest {select}{args}", pty=False)
 
 
-@task(help={"hosts": "deploy benchmark host counts, comma-separated (default 1,5)"})
-def bench(c, hosts="1,5"):
-    """Benchmarks, figures side by side: deploy (first and no-op, 1 vs 5 hosts), health check."""
-    c.run(f"{sys.executable} -m tests.bench.deploy --hosts {hosts}", pty=False)
+@task(
+    help={
+        "hosts": "deploy benchmark host counts, comma-separated (default 1,5)",
+        "monitoring": "Uptime Kuma provisioned: on, off or on,off (default, side by side)",
+    }
+)
+def bench(c, hosts="1,5", monitoring="on,off"):
+    """Benchmarks, figures side by side: deploy (first and no-op, 1 vs 5 hosts, monitoring on
+    and off), health check."""
+    c.run(
+        f"{sys.executable} -m tests.bench.deploy --hosts {hosts} --monitoring {monitoring}",
+        pty=False,
+    )
     c.run(f"{sys.executable} -m tests.health.bench", pty=False)

@@ -1,8 +1,9 @@
 """Benchmark of `fab deploy` on rig hosts: a first deploy and a no-op re-deploy, to 1 host and
-to 5 hosts, side by side (wall time, SSH round trips per host). Goal: a no-op re-deploy of
-5 hosts in under 5 s with a handful of round trips per host.
+to 5 hosts, with Uptime Kuma provisioned (ENABLE_MONITORING=1) and without, side by side (wall
+time, SSH round trips per host). Goals: a no-op re-deploy of 5 hosts in under 5 s with a
+handful of round trips per host, and monitoring adding at most one round trip to it.
 
-    python -m tests.bench.deploy [--hosts 1,5]
+    python -m tests.bench.deploy [--hosts 1,5] [--monitoring on,off]
 """
 
 from __future__ import annotations
@@ -34,38 +35,44 @@ def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
     return time.monotonic() - started, reports
 
 
-def bench(counts: list[int]) -> list[tuple[int, str, float, float]]:
-    """(hosts, run, wall seconds, round trips per host) for a first and a no-op deploy."""
+Row = tuple[int, str, str, float, float]
+
+
+def bench(counts: list[int], monitoring: list[str]) -> list[Row]:
+    """(hosts, monitoring, run, wall seconds, round trips per host) for a first and a no-op
+    deploy; each configuration on its own fresh hosts."""
     rows = []
     for count in counts:
-        names = [f"bench-{count}-{n}" for n in range(count)]
-        try:
-            hosts = [start_host(name, "bookworm") for name in names]
-            with tempfile.TemporaryDirectory() as folder:
-                site = Site(Path(folder), hosts)
-                site.write()
-                site.trust()
-                for run in ("first deploy", "no-op re-deploy"):
-                    wall, reports = deploy_once(site)
-                    trips = sum(r.round_trips for r in reports) / len(reports)
-                    rows.append((count, run, wall, trips))
-        finally:
-            for name in names:
-                stop_host(name)
+        for mode in monitoring:
+            names = [f"bench-{count}-{mode}-{n}" for n in range(count)]
+            try:
+                hosts = [start_host(name, "bookworm") for name in names]
+                with tempfile.TemporaryDirectory() as folder:
+                    site = Site(Path(folder), hosts)
+                    site.write({"ENABLE_MONITORING": "1" if mode == "on" else "0"})
+                    site.trust()
+                    for run in ("first deploy", "no-op re-deploy"):
+                        wall, reports = deploy_once(site)
+                        trips = sum(r.round_trips for r in reports) / len(reports)
+                        rows.append((count, mode, run, wall, trips))
+            finally:
+                for name in names:
+                    stop_host(name)
     return rows
 
 
-def print_table(rows: list[tuple[int, str, float, float]]) -> None:
-    print(f"{'hosts':>5}  {'run':<16} {'wall s':>8}  {'round trips/host':>16}")
-    for count, run, wall, trips in rows:
-        print(f"{count:>5}  {run:<16} {wall:>8.2f}  {trips:>16.1f}")
+def print_table(rows: list[Row]) -> None:
+    print(f"{'hosts':>5}  {'monitoring':<10}  {'run':<16} {'wall s':>8}  {'round trips/host':>16}")
+    for count, mode, run, wall, trips in rows:
+        print(f"{count:>5}  {mode:<10}  {run:<16} {wall:>8.2f}  {trips:>16.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", default="1,5", help="host counts, comma-separated")
-    counts = [int(n) for n in parser.parse_args().hosts.split(",")]
-    print_table(bench(counts))
+    parser.add_argument("--monitoring", default="on,off", help="on, off or both")
+    args = parser.parse_args()
+    print_table(bench([int(n) for n in args.hosts.split(",")], args.monitoring.split(",")))
 
 
 if __name__ == "__main__":

@@ -105,10 +105,12 @@ def test_a_service_still_starting_is_waited_for_not_restarted(stack):
     assert any("restarted jvb" in a for a in stack.log_lines("ACTION"))
 
 
-def test_healthy_stack_sees_no_action_over_ten_runs(stack):
+def test_healthy_stack_sees_no_action_over_a_hundred_runs(stack):
+    """A false alarm restarts a meeting service for nothing: a hundred runs back to back on
+    the healthy stack (its real XMPP sessions included) must all pass and do nothing."""
     before = stack.started_at()
-    codes = [stack.run().returncode for _ in range(10)]
-    assert codes == [0] * 10
+    codes = [stack.run().returncode for _ in range(100)]
+    assert codes == [0] * 100
     assert not stack.log.exists() or stack.log.read_text() == ""
     assert stack.started_at() == before
 
