@@ -35,7 +35,11 @@ SYSTEMD_OPTIONS = (
 )  # fmt: skip
 # Docker inside a host cannot put overlay2 on the container's own overlay root; a volume gives
 # /var/lib/docker a real file system, so a nested dockerd runs with its default overlay2.
-NESTED_DOCKER_OPTIONS = ("--mount", "type=volume,dst=/var/lib/docker")
+# SYS_PTRACE, which root has on a real server: to `docker exec` into a container whose process
+# runs as another user (the Jitsi images' uid 1000), runc opens that process's namespaces,
+# which the kernel allows only with it; Debian 12's runc 1.1.5 fails without it ("error
+# executing setns process"), so every health check by exec failed on the Debian 12 hosts.
+NESTED_DOCKER_OPTIONS = ("--mount", "type=volume,dst=/var/lib/docker", "--cap-add", "SYS_PTRACE")
 
 
 @dataclass(frozen=True)
