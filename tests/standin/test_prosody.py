@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from pathlib import Path
 
 import pytest
 import slixmpp
 
 from jitsi_deploy.settings.rooms import RoomPolicy
+from jitsi_deploy.smoke import xmpp as smoke_xmpp
 from tests.standin.standins import http_get, owned_dir, running, ship_room_policy
 
 pytestmark = pytest.mark.docker
@@ -127,3 +129,20 @@ def test_a_broken_room_policy_closes_the_rooms_and_turns_health_red(images, pros
             "http://127.0.0.1:5280/room-policy-health",
         )  # fmt: skip
         assert policy.stdout == "503"
+
+
+def test_the_focus_component_answers_at_once_while_jicofo_is_not_connected(images, prosody_options):
+    """focus.meet.jitsi (client_proxy) hands conference IQs to focus@auth.meet.jitsi; with no
+    session of it, the page's request gets an error instead of waiting for its timeout."""
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        endpoint = smoke_xmpp.Endpoint(public_url=f"http://{container.address()}:5280")
+        with smoke_xmpp.session("bosh", endpoint) as user:
+            started = time.monotonic()
+            answer = user.ask_focus("nobodyhome")
+            assert time.monotonic() - started < 5
+            assert answer.endswith(
+                "cancel/service-unavailable (focus@auth.meet.jitsi is not connected)"
+            ), answer
+            refusal = user.join("nobodyhome")
+            assert refusal is not None and refusal.condition == "not-allowed"

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from jitsi_deploy.settings.rooms import RoomPolicy
+from jitsi_deploy.smoke import xmpp as smoke_xmpp
 from tests.standin import webxmpp
 from tests.standin.standins import PASSWORDS, docker, http_get, owned_dir, ship_room_policy
 
@@ -167,6 +168,27 @@ def test_the_room_policy_from_the_custom_plugins_guards_private_rooms(stack):
     assert not joined.accepted
     auth = joined.presence.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}not-authorized")
     assert auth is not None
+
+
+def test_the_pages_conference_request_to_focus_reaches_jicofo_which_opens_the_room(stack):
+    """As the page (and `fab smoke`) does: an IQ to focus.meet.jitsi, which Prosody's
+    client_proxy component hands to jicofo, answers ready once jicofo is in the room; then the
+    join is let in. Asked again from another session, the same room is ready at once."""
+    endpoint = smoke_xmpp.Endpoint(public_url=stack.url("web", ""))
+    created = json.loads(http_get(stack.url("jicofo", "/stats"))[1])["total_conferences_created"]
+    room = f"standup{uuid.uuid4().hex[:6]}"
+    for _ in range(2):
+        with smoke_xmpp.session("bosh", endpoint) as user:
+            assert user.ask_focus(room) == "ready"
+            assert user.join(room) is None
+    after = json.loads(http_get(stack.url("jicofo", "/stats"))[1])["total_conferences_created"]
+    assert after == created + 1, "jicofo created the room, once"
+    private = f"private-board{uuid.uuid4().hex[:6]}"
+    with smoke_xmpp.session("bosh", endpoint) as user:
+        assert user.ask_focus(private) == "ready"
+        assert user.join(private, "private-room-secret") is None
+        refusal = user.join(private)
+        assert refusal is not None and refusal.condition == "not-authorized"
 
 
 def test_a_lost_bridge_session_leaves_jicofos_count_while_its_health_stays_green(stack):

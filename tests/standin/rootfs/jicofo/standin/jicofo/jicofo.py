@@ -13,7 +13,8 @@ stable/jitsi-meet_11146):
   operational is left out (CONTRACT.md, "What the stand-ins do not model");
 - /stats carries bridge_selector.bridge_count and operational_bridge_count: the members of the
   brewery whose presence has the colibri stats extension (BridgeMucDetector);
-- POST /conference-request/v1 {"room": JID} makes the focus create and join that room.
+- POST /conference-request/v1 {"room": JID} makes the focus create and join that room; so does
+  the web client's conference IQ (xmpp_focus.py).
 
 `jicofo.py --check` is the config step's check of the variables jicofo.conf reads; without it,
 the focus runs. Fault flag `health` makes every HTTP answer a 500.
@@ -155,11 +156,16 @@ class Focus:
             body["healthy"] = self.health[0] == 200
         return 200, "application/json", compact_json(body)
 
+    @staticmethod
+    def valid_room(room: object) -> bool:
+        """Whether a conference request names a room by its bare JID (REST and IQ alike)."""
+        return isinstance(room, str) and "@" in room and "/" not in room
+
     def conference_request(self, request: BaseHTTPRequestHandler) -> tuple[int, str, str]:
         length = int(request.headers.get("Content-Length") or 0)
         try:
             room = json.loads(request.rfile.read(length))["room"]
-            if not isinstance(room, str) or "@" not in room or "/" in room:
+            if not self.valid_room(room):
                 raise ValueError(room)
         except (ValueError, KeyError, TypeError) as error:
             return 400, "text/plain", f"Invalid conference request: {error}\n"

@@ -6,8 +6,9 @@ Prosody 13 can run without Jitsi's own Prosody plugins (jitsi-meet-prosody is no
 here): VirtualHost XMPP_DOMAIN (meet.jitsi, anonymous unless ENABLE_AUTH) with BOSH and the XMPP
 websocket, XMPP_AUTH_DOMAIN (auth.meet.jitsi) for the service accounts, the MUC components
 XMPP_MUC_DOMAIN (muc.meet.jitsi, XMPP_MUC_MODULES appended, XMPP_MUC_CONFIGURATION lines) and
-XMPP_INTERNAL_MUC_DOMAIN (internal-muc.meet.jitsi, the brewery), plugins from
-/prosody-plugins-custom, and conf.d/*.cfg.lua included last. Variables the stand-in cannot
+XMPP_INTERNAL_MUC_DOMAIN (internal-muc.meet.jitsi, the brewery), the component
+focus.XMPP_DOMAIN that hands IQs to focus@XMPP_AUTH_DOMAIN (plugins/mod_client_proxy.lua), plugins
+from /prosody-plugins-custom, and conf.d/*.cfg.lua included last. Variables the stand-in cannot
 honour are refused rather than ignored.
 """
 
@@ -172,6 +173,11 @@ def site_config() -> str:
         *muc_room_options(),
         # XMPP_MUC_CONFIGURATION is split on commas, one option per item, as the template does.
         *[f"    {line}" for line in env_list("XMPP_MUC_CONFIGURATION")],
+        "",
+        # The web client asks jicofo for a room through this address (mod_client_proxy here is
+        # the stand-in's own module, not Jitsi's).
+        f'Component {lua("focus." + domain)} "client_proxy"',
+        f"    target_address = {lua(focus)}",
         "",
     ]
     return "\n".join(lines)
