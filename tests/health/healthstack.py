@@ -8,10 +8,8 @@ endpoints on the same ports and hold the stack to the images' runtime contract.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -22,32 +20,15 @@ from pathlib import Path
 
 from jitsi_deploy.model import health
 from jitsi_deploy.model import services as catalog
+from jitsi_deploy.render.validate import compose_command
+from tests.ports import free_port
+from tests.standin import build
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SCRIPT = REPO / "scripts" / "jitsi-health"
 SERVICES = ("web", "prosody", "jicofo", "jvb", "uptime-kuma")
 IMAGE_VARS = {s: f"{s.upper()}_IMAGE" for s in SERVICES} | {"uptime-kuma": "KUMA_IMAGE"}
-
-
-def _load_builder():
-    spec = importlib.util.spec_from_file_location("standin_build", REPO / "tests/standin/build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def compose_command() -> list[str]:
-    """Compose v2 when the docker CLI has it, else Debian 12's docker-compose v1."""
-    v2 = subprocess.run(["docker", "compose", "version"], capture_output=True)
-    return ["docker", "compose"] if v2.returncode == 0 else ["docker-compose"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def docker(*args: str) -> str:
@@ -76,8 +57,7 @@ class Stack:
         return self.workdir / "state"
 
     def up(self) -> None:
-        builder = _load_builder()
-        images = builder.build_standins(builder.local_names())
+        images = build.build_standins(build.local_names())
         self.ports = {"web": free_port(), "jicofo": free_port(), "jvb": free_port()}
         env = {IMAGE_VARS[s]: img for s, img in images.items()}
         env |= {f"{s.upper()}_PORT": str(p) for s, p in self.ports.items()}

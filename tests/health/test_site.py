@@ -16,7 +16,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from healthstack import Stack, docker, free_port
+from healthstack import Stack, docker
+
+from tests.ports import free_port
 
 HOSTNAME = "meet.test"
 

@@ -14,13 +14,14 @@ included), and Kuma's other lookups go to a resolver on its own loopback, where 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.ports import free_port
 
 PROSODY_IMAGE = os.environ.get("PROSODY13_IMAGE", "jitsi-deploy/prosody13:trixie")
 PROSODY_ALIAS = "prosody"
@@ -141,12 +142,6 @@ def remove(*names: str) -> None:
 
 def container_state(name: str) -> str:
     return docker("inspect", "--format", "{{.State.Status}}", name).strip()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def docker(*argv: str) -> str:

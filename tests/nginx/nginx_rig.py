@@ -22,6 +22,7 @@ from pathlib import Path
 
 from jitsi_deploy.model.proxy import Http2Style, NginxControl
 from jitsi_deploy.remote.commands import Command
+from tests.ports import free_port
 
 UPSTREAM_SCRIPT = Path(__file__).with_name("upstream.py")
 
@@ -89,12 +90,6 @@ class NginxUnderTest:
         pid_file = self.prefix / "nginx.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

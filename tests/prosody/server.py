@@ -23,6 +23,7 @@ import jinja2
 
 from jitsi_deploy.render.templating import TEMPLATES_DIR, lua_literal, render_template
 from jitsi_deploy.settings.rooms import RoomPolicy
+from tests.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 PROSODY13_IMAGE = os.environ.get("PROSODY13_IMAGE", "jitsi-deploy/prosody13:trixie")
@@ -48,12 +49,6 @@ class Prosody:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _scram_sha1_account(password: str) -> str:
@@ -181,7 +176,7 @@ def start(version: str, directory: Path, setup: Setup, accounts: dict[str, str])
 
 
 def _start_local(directory: Path, setup: Setup, accounts: dict[str, str]) -> Prosody:
-    port, http_port = _free_port(), _free_port()
+    port, http_port = free_port(), free_port()
     prepare(directory, setup, accounts, (port, http_port), "127.0.0.1")
     with (directory / "stdout.log").open("wb") as out:
         process = subprocess.Popen(

@@ -13,7 +13,7 @@ import pytest
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import report, xmpp
 from jitsi_deploy.smoke.checks import Result, Target, web_results
-from tests.nginx.nginx_rig import free_port
+from tests.ports import free_port
 
 from . import stack
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.standin.standins import PASSWORDS, Options, load_builder, owned_dir
+from tests.standin import build
+from tests.standin.standins import PASSWORDS, Options, owned_dir
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -17,8 +18,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
-    builder = load_builder()
-    return builder.build_standins(builder.local_names())
+    return build.build_standins(build.local_names())
 
 
 @pytest.fixture

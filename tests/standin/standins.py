@@ -7,7 +7,6 @@ may build older stand-ins under the real names at the same time.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,14 +27,6 @@ HERE = Path(__file__).resolve().parent
 RUN_TMPFS = "/run:size=16M,mode=1750,exec"
 TMP_TMPFS = "/tmp:size=16M,mode=1777,noexec"
 PASSWORDS = {"JICOFO_AUTH_PASSWORD": "focus-secret", "JVB_AUTH_PASSWORD": "jvb-secret"}
-
-
-def load_builder():
-    spec = importlib.util.spec_from_file_location("standin_build", HERE / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

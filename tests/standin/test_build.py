@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import tarfile
@@ -12,11 +11,7 @@ from pathlib import Path
 import pytest
 
 from jitsi_deploy.bundle import archive_name, save_bundle
-
-spec = importlib.util.spec_from_file_location("standin_build", Path(__file__).with_name("build.py"))
-assert spec and spec.loader
-build = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build)
+from tests.standin import build
 
 pytestmark = pytest.mark.docker
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.render.validate import compose_command
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import xmpp as smoke_xmpp
+from tests.ports import free_port
 from tests.standin import webxmpp
 from tests.standin.standins import PASSWORDS, docker, http_get, owned_dir, ship_room_policy
 
@@ -34,18 +35,6 @@ DOMAIN = "meet.jitsi"
 MUC = "muc.meet.jitsi"
 SERVICES = ("web", "prosody", "jicofo", "jvb")
 START_TIMEOUT = 90.0
-
-
-def compose_command() -> list[str]:
-    """Compose v2 when the docker CLI has it, else Debian 12's docker-compose v1."""
-    v2 = subprocess.run(["docker", "compose", "version"], capture_output=True)
-    return ["docker", "compose"] if v2.returncode == 0 else ["docker-compose"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

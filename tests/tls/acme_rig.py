@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.nginx.nginx_rig import free_port
+from tests.ports import free_port
 
 
 @dataclass(frozen=True)
