@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .passwords import MIN_PASSWORD_LENGTH
+from .reader import MOVING_TAGS
+
 
 @dataclass(frozen=True)
 class Key:
@@ -43,13 +46,13 @@ WEBHOOK_URL = (
 NETWORKS = "empty, or a comma list of IP networks in CIDR form, e.g. 192.0.2.0/24,2001:db8::/32"
 IMAGE_TAG = (
     "letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'; "
-    "not a moving tag (latest, stable, unstable, nightly, edge, main, master)"
+    f"not a moving tag ({', '.join(MOVING_TAGS)})"
 )
 SIZE = "a number (ASCII digits) and k, m or g, e.g. 512m; at most 1024g"
 SMTP_WORD = "empty, or printable ASCII without spaces, at most 256 characters"
 PASSWORD = (
-    "empty (one is generated), or at least 12 characters that are not easy to guess: common "
-    "words, runs like 1234 or qwerty and repeated characters count little"
+    f"empty (one is generated), or at least {MIN_PASSWORD_LENGTH} characters that are not easy "
+    "to guess: common words, runs like 1234 or qwerty and repeated characters count little"
 )
 ROOM_NAME = (
     "letters (kept lower-case), digits, '.', '_' and '-', starting and ending with a letter or "
