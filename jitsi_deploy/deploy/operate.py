@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError, DeployError, Problem
 from ..model import paths
+from ..model.services import placement_of, services_at
 from ..remote.transport import Remote
-from ..render.host import render_host
 from ..settings.inventory import Host
 from ..settings.reader import suggest
 from ..settings.site import Deployment
@@ -71,7 +71,7 @@ def check_service(deployment: Deployment, hosts: list[Host], service: str) -> No
     """Refuse a --service that is not one of the services rendered for every chosen host."""
     problems = []
     for host in hosts:
-        names = render_host(deployment, host).service_names
+        names = tuple(s.name for s in services_at(placement_of(deployment, host)))
         if service not in names:
             message = (
                 f"{service!r} is not a service of this host. Use one of {', '.join(names)}."
