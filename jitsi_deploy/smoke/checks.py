@@ -20,8 +20,10 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from ..errors import DeployError
+from ..model.services import SERVICES, container_name
 from ..remote.transport import ConnectError, Output, Remote
 from ..settings.rooms import RoomPolicy
+from ..steps.facts import split_sections
 from . import xmpp
 
 Status = Literal["pass", "fail", "skip"]
@@ -392,20 +394,23 @@ def _judge_room_policy(output: Output) -> str:
     raise Failed(f"HTTP {status}: {body[:200]}")
 
 
-# The prosody container of the "jitsi" compose project, found by the labels Compose sets.
+def _health_url(service: str, check: str) -> str:
+    """Where the host's health script probes ``check`` of ``service``: the same endpoint."""
+    described = next(s for s in SERVICES if s.name == service)
+    return next(h.url for h in described.health if h.name == check)
+
+
+# The route answers on the container's loopback only, so it is asked from inside.
 ROOM_POLICY_SCRIPT = (
-    "c=$(docker ps -q --filter label=com.docker.compose.project=jitsi "
-    "--filter label=com.docker.compose.service=prosody | head -n 1); "
-    '[ -n "$c" ] || { echo "no running prosody container" >&2; exit 3; }; '
-    'docker exec "$c" curl -sS --max-time 10 -w "\\n%{http_code}\\n" '
-    "http://127.0.0.1:5280/room-policy-health"
+    f"docker exec {container_name('prosody')} curl -sS --max-time 10 "
+    f"-w '\\n%{{http_code}}\\n' {_health_url('prosody', 'room-policy')}"
 )
 
 HOST_CHECKS = (
     HostCheck(
         "bridges",
         ("core",),
-        "curl -fsS --max-time 10 http://127.0.0.1:8888/stats",
+        f"curl -fsS --max-time 10 {_health_url('jicofo', 'jicofo-bridges')}",
         _judge_bridges,
         "conferences of three or more get no audio/video: no bridge is connected to jicofo "
         "(jvb down, or a remote bridge cannot reach 5222 on the core)",
@@ -432,17 +437,33 @@ SSH_MEANING = "the host checks could not run: fix the SSH access (as for fab dep
 
 
 def host_results(remote: Remote, checks: tuple[HostCheck, ...] = HOST_CHECKS) -> list[Result]:
-    """The checks that apply to this host's role, over its SSH connection (the e2e entry)."""
-    results = []
+    """The checks that apply to this host's role, in one script over its SSH connection."""
+    mine = [check for check in checks if remote.host.role in check.roles]
+    try:
+        outputs = _run_together(remote, mine)
+    except ConnectError as error:  # one line for the host, not one per check
+        return [Result("SSH", "fail", str(error), SSH_MEANING, remote.host.name)]
+    except DeployError as error:
+        outputs = {check.name: Output(1, "", str(error)) for check in mine}
+    return [_judged(check, outputs[check.name], remote.host.name) for check in mine]
+
+
+def _run_together(remote: Remote, checks: list[HostCheck]) -> dict[str, Output]:
+    """Each check's output under its own section, its exit status on the section's last line."""
+    script = "".join(
+        f'echo @@{check.name}\n( {check.script}\n) 2>&1\necho; echo "$?"\n' for check in checks
+    )
+    sections = split_sections(remote.run_script(script, timeout=60 * len(checks)).stdout)
+    outputs = {}
     for check in checks:
-        if remote.host.role not in check.roles:
-            continue
-        try:
-            detail = check.judge(remote.run_script(check.script, timeout=60))
-            result = Result(check.name, "pass", detail, host=remote.host.name)
-        except ConnectError as error:  # one line for the host, not one per check
-            return [*results, Result("SSH", "fail", str(error), SSH_MEANING, remote.host.name)]
-        except (Failed, DeployError) as error:
-            result = Result(check.name, "fail", str(error), check.meaning, remote.host.name)
-        results.append(result)
-    return results
+        *lines, status = sections.get(check.name) or ["no output"]
+        code = int(status) if status.isdigit() else 1
+        outputs[check.name] = Output(code, "\n".join(lines) + "\n" if lines else "", "")
+    return outputs
+
+
+def _judged(check: HostCheck, output: Output, host: str) -> Result:
+    try:
+        return Result(check.name, "pass", check.judge(output), host=host)
+    except Failed as error:
+        return Result(check.name, "fail", str(error), check.meaning, host)
