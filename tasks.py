@@ -1,6 +1,6 @@
 """Local tasks (Invoke): render and validate deployments, run the tests and the benchmarks.
 
-Remote work (deploy, status, logs, ...) lives in fabfile.py.
+Remote work (deploy, status, logs, ...) lives in fabfile/.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tasks.py and fabfile.py share: finding the settings files and stopping on bad ones."""
+"""What tasks.py and fabfile/ share: finding the settings files and stopping on bad ones."""
 
 from __future__ import annotations
 

@@ -41,21 +41,6 @@ MANAGED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    """Two fresh hosts deployed once: the core as root on Debian 12, an extra video bridge as a
-    sudo user on Debian 13."""
-    bookworm = make_host("bookworm")
-    trixie = make_host("trixie").as_user("deploy")
-    site = Site(tmp_path_factory.mktemp("site"), [bookworm, trixie])
-    site.write()
-    site.trust()
-    first = site.fab("deploy")
-    site.first_output = first.stdout + first.stderr  # type: ignore[attr-defined]
-    assert first.returncode == 0, site.first_output
-    return site
-
-
 def running_services(host: TestHost) -> set[str]:
     result = host_exec(host, "docker", "ps", "--format", '{{.Label "com.docker.compose.service"}}')
     return set(result.stdout.split())

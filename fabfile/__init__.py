@@ -1,0 +1,19 @@
+"""Remote tasks (Fabric): converge servers over SSH and look after them.
+
+`fab deploy` works on the inventory's hosts (or those given with -H), all in parallel. Each
+module holds the tasks of one concern; Fabric collects every task imported here. Local work
+(render, tests, benchmarks) lives in tasks.py.
+"""
+
+import sys
+from pathlib import Path
+
+# Fabric puts this folder on sys.path, not the project's, from which the tasks import the
+# jitsi_deploy package (a fabfile.py beside it got the project's folder for free).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from .care import restart
+from .deploy import check, deploy, smoke
+from .look import health, logs, monitor_login, status
+
+__all__ = ["check", "deploy", "health", "logs", "monitor_login", "restart", "smoke", "status"]

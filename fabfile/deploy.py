@@ -1,0 +1,118 @@
+"""Converge servers and prove the result: deploy, check, smoke."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from fabric import task
+from invoke import Exit
+
+from jitsi_deploy.deploy.fleet import print_plan, print_recap, run_all, say
+from jitsi_deploy.deploy.host import deploy_host
+from jitsi_deploy.remote.group_executor import whole_group
+from jitsi_deploy.smoke import report
+from jitsi_deploy.smoke.run import smoke as smoke_checks
+
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
+        "check": "show what would change (diffs, packages, services) and change nothing",
+        "bundle": "offline image bundle (docker save) for hosts with IMAGE_SOURCE=bundle",
+        "no_smoke": "skip the smoke checks (fab smoke) that follow a successful deploy",
+    }
+)
+def deploy(
+    c,
+    targets="",
+    check=False,
+    env=None,
+    inventory=None,
+    bundle=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+    no_smoke=False,
+):
+    """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
+    deployment, hosts, options = connect(
+        c,
+        targets,
+        env,
+        inventory,
+        known_hosts,
+        trust_new_host_keys,
+        check=check,
+        bundle=Path(bundle) if bundle else None,
+    )
+    reports = run_all(hosts, partial(deploy_host, deployment, options=options, say=say))
+    if check:
+        for report in reports:
+            print_plan(report)
+    if not print_recap(reports, check):
+        raise Exit(code=1)
+    if not (check or no_smoke):
+        print("\nSmoke checks (skip them with --no-smoke):")
+        _smoke(deployment, hosts, options, wait=SETTLE_SECONDS)
+
+
+# How long a deploy gives a (re)started stack to pass its smoke checks.
+SETTLE_SECONDS = 180
+
+
+def _smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
+    """Run the smoke checks, print them, and exit non-zero when one failed."""
+    results = checked(smoke_checks, deployment, hosts, options, ca_file, resolve, wait)
+    print(report.as_json(results) if as_json else "\n".join(report.lines(results)), flush=True)
+    if not report.passed(results):
+        raise Exit(code=1)
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
+        "ca_file": "trust this CA file (a private CA) for the site's certificate",
+        "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
+        "json": "print the results as JSON, for scripts",
+        "wait": "retry failing checks for up to this many seconds (a stack still starting)",
+    }
+)
+def smoke(
+    c,
+    targets="",
+    env=None,
+    inventory=None,
+    ca_file="",
+    resolve="",
+    json=False,
+    wait=0,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """Prove the deployed site from the outside: TLS, page, BOSH, websocket, room policy, 5222;
+    then over SSH: jicofo's bridges, each service's health, the room policy in force."""
+    deployment, hosts, options = connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    _smoke(deployment, hosts, options, ca_file, resolve, json, float(wait))
+
+
+@whole_group
+@task(help=SHARED_HELP)
+def check(
+    c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
+):
+    """Show exactly what a deploy would change on every host, changing nothing."""
+    deploy(
+        c,
+        targets=targets,
+        check=True,
+        env=env,
+        inventory=inventory,
+        known_hosts=known_hosts,
+        trust_new_host_keys=trust_new_host_keys,
+    )

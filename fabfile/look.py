@@ -1,0 +1,73 @@
+"""Look at running hosts: status, health, logs, the monitoring login."""
+
+from __future__ import annotations
+
+from fabric import task
+from invoke import Exit
+
+from jitsi_deploy.deploy import operate
+from jitsi_deploy.deploy.monitoring import ADMIN_USER
+from jitsi_deploy.entry import load_or_exit, settings_paths
+from jitsi_deploy.model.services import KUMA_ADMIN_PASSWORD
+from jitsi_deploy.remote.group_executor import whole_group
+
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure
+
+
+@whole_group
+@task(help=SHARED_HELP)
+def health(
+    c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
+):
+    """Run the health checks now on every host: what is healthy, what not, recent actions."""
+    _, hosts, options = connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    exit_on_failure(operate.health(hosts, options))
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
+        "service": "a container's log instead (web, prosody, jicofo, jvb)",
+        "lines": "how many lines (default 50)",
+    }
+)
+def logs(
+    c,
+    targets="",
+    service="",
+    lines=50,
+    env=None,
+    inventory=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """Show the health check's log (actions taken), or the log of one service."""
+    deployment, hosts, options = connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    exit_on_failure(checked(operate.logs, deployment, hosts, options, service, int(lines)))
+
+
+@whole_group
+@task(help=SHARED_HELP)
+def status(
+    c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
+):
+    """Show the system services and the containers of every host."""
+    _, hosts, options = connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    exit_on_failure(operate.status(hosts, options))
+
+
+@task(help={"env": SHARED_HELP["env"], "inventory": SHARED_HELP["inventory"]})
+def monitor_login(c, env=None, inventory=None):
+    """Print the status site's address and Uptime Kuma's admin login (from .secrets.env)."""
+    deployment = load_or_exit(*settings_paths(env, inventory))
+    core = deployment.core
+    if core is None or not deployment.sites[core.name].monitoring.enabled:
+        raise Exit("No Uptime Kuma here: the inventory has no core host, or ENABLE_MONITORING=0.")
+    site = deployment.sites[core.name]
+    where = f"https://{site.monitor_hostname}/" if site.monitor_hostname else "no status site"
+    print(f"status site: {where}")
+    print(f"user:        {ADMIN_USER}")
+    print(f"password:    {site.secrets[KUMA_ADMIN_PASSWORD.name]}")
