@@ -32,6 +32,9 @@ TLS_ROOT = f"{ETC_DIR}/tls"
 ACME_WEBROOT = "/var/www/jitsi-deploy-acme"
 # Where the deploy notes the reloads and restarts it owes the host (see steps/handlers.py).
 PENDING_REACTIONS = "/var/lib/jitsi-deploy/pending-reactions"
+# The content each file write replaced, by its path below this root-only tree (see
+# steps/changes.py): nginx's site is put back from here when `nginx -t` refuses the new one.
+PREVIOUS_FILES_DIR = "/var/lib/jitsi-deploy/previous"
 
 FAIL2BAN_JAILS = "/etc/fail2ban/jail.d/jitsi-deploy.local"
 SYSCTL_FILE = "/etc/sysctl.d/60-jitsi-deploy.conf"

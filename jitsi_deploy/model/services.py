@@ -74,7 +74,8 @@ class Service:
     + ports, volumes, environment: compose entries for a placement; secrets reach the
       environment through the env file, never the compose file; ``api_secrets`` are the
       ones the deploy itself uses (an admin account it creates).
-    + directories: folders under the config dir its volumes need, owned by the container user.
+    + directories: folders under the config dir its volumes need, owned by the container user
+      (the folders above them are root's).
     + files: config files it reads; ``data_dirs``: other folders it keeps data in.
     + health: what the host's health check probes; ``container_health``: compose's own check.
     + depends_on: started after these; ``restarts_after``: restarted after these restart,
@@ -185,7 +186,7 @@ WEB = Service(
     ports=lambda placement: ["127.0.0.1:8000:8000"],
     volumes=_config("web:/config", "storage/web:/storage"),
     environment=_web_environment,
-    directories=("web", "storage", "storage/web"),
+    directories=("web", "storage/web"),
     health=(HealthCheck("web", "http", "http://127.0.0.1:8000/"),),
     container_health=("CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/"),
     depends_on=("prosody",),
@@ -205,11 +206,9 @@ PROSODY = Service(
     environment=_prosody_environment,
     secrets=(JICOFO_PASSWORD, JVB_PASSWORD),
     directories=(
-        "prosody",
         "prosody/config",
         "prosody/config/conf.d",
         "prosody/prosody-plugins-custom",
-        "storage",
         "storage/prosody",
     ),
     files=(
@@ -301,8 +300,18 @@ def all_secrets(catalog: tuple[Service, ...] = SERVICES) -> tuple[Secret, ...]:
 
 
 def directories(service: Service) -> list[Directory]:
-    config = [container_directory(f"{paths.CONFIG_DIR}/{d}") for d in service.directories]
-    return config + list(service.data_dirs)
+    """The service's folders: each listed one is the container user's, since the container
+    writes there; the folders above them stay root's, so that user cannot swap a folder that
+    root writes into for a link."""
+    folders = []
+    for sub in service.directories:
+        parts = sub.split("/")
+        above = ("/".join(parts[:i]) for i in range(1, len(parts)))
+        folders += [
+            Directory(f"{paths.CONFIG_DIR}/{a}") for a in above if a not in service.directories
+        ]
+        folders.append(container_directory(f"{paths.CONFIG_DIR}/{sub}"))
+    return list(dict.fromkeys(folders)) + list(service.data_dirs)
 
 
 def heap_mib(limit: str) -> int:

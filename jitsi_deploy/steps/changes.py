@@ -8,13 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..model import paths
 from ..model.managed import Directory, File
 from ..remote.commands import Command
-
-# Suffixes of the files a deploy leaves beside a managed file: the new one before its atomic
-# rename, and the previous one kept for rollback.
-NEW_SUFFIX = ".jitsi-deploy-new"
-PREVIOUS_SUFFIX = ".jitsi-deploy-prev"
 
 
 @dataclass(frozen=True)
@@ -65,22 +61,78 @@ class RemoteFile:
         return owner in self.owner.split(":") and group in self.group.split(":")
 
 
-def write_file(file: File) -> Command:
-    """Install ``file`` atomically: write beside it, set owner and mode, keep the old, rename.
+# Installs one file as root where someone else may control the folder (the Jitsi containers
+# own theirs, as uid 1000): nothing is written through a link, and nothing is readable by others
+# before its mode is set. The new content is staged in the nearest folder on the way that only
+# root can change, made there with umask 077, given its owner and mode, then renamed into place
+# (rename replaces a name, it never follows a link). The previous content is kept for rollback in
+# a root-only tree, never beside the file. A link anywhere on the path is refused, not removed:
+# it is the operator's to look at.
+WRITE_SCRIPT = r"""set -eu
+target=$1 owner=$2 mode=$3 previous=$4
+refuse() {
+  echo "refused to write $target: $*" >&2
+  exit 3
+}
+no_links() {
+  walked=
+  IFS=/
+  set -f
+  for part in ${target#/}; do
+    walked=$walked/$part
+    if [ -L "$walked" ]; then
+      refuse "$walked is a symbolic link. The deploy never writes through a link: look at" \
+        "where it points, remove it (someone with access to that folder may have planted it)" \
+        "and deploy again."
+    fi
+  done
+  unset IFS
+  set +f
+}
+only_mine() {
+  [ "$(stat -c %u "$1")" = "$(id -u)" ] && [ $((0$(stat -c %a "$1") & 022)) -eq 0 ]
+}
+no_links
+folder=${target%/*}
+folder=${folder:-/}
+(umask 022 && mkdir -p "$folder")
+no_links
+[ ! -d "$target" ] || refuse "it is a folder on the host; move it away and deploy again."
+umask 077
+stage=$folder
+until only_mine "$stage"; do
+  [ "$stage" != / ] || refuse "no folder on its path is root's alone to stage the file in."
+  stage=${stage%/*}
+  stage=${stage:-/}
+done
+[ "$(stat -c %d "$stage")" = "$(stat -c %d "$folder")" ] ||
+  refuse "$stage, the nearest folder only root controls, is on another file system."
+new=$(mktemp "$stage/.jitsi-deploy-new.XXXXXXXX")
+trap 'rm -f "$new"' EXIT
+base64 -d >"$new"
+chown -h "$owner" "$new"
+chmod "$mode" "$new"
+mkdir -p "${previous%/*}"
+if [ -f "$target" ]; then cp -P -p -f "$target" "$previous"; else rm -f "$previous"; fi
+no_links
+mv -f -T "$new" "$target"
+"""
+
+
+def previous_copy(path: str, root: str = paths.PREVIOUS_FILES_DIR) -> str:
+    """Where the content a deploy replaced at ``path`` is kept, for putting it back."""
+    return f"{root}{path}"
+
+
+def write_file(file: File, previous_root: str = paths.PREVIOUS_FILES_DIR) -> Command:
+    """Install ``file`` safely and atomically (see WRITE_SCRIPT), keeping the previous content.
 
     The content travels base64-encoded on stdin: never on a command line, where `ps` shows it.
     """
-    script = (
-        'set -e; d=$(dirname "$1"); mkdir -p "$d"; '
-        f'base64 -d > "$1{NEW_SUFFIX}"; '
-        f'chown "$2" "$1{NEW_SUFFIX}"; chmod "$3" "$1{NEW_SUFFIX}"; '
-        f'if [ -e "$1" ]; then cp -p "$1" "$1{PREVIOUS_SUFFIX}"; '
-        f'else rm -f "$1{PREVIOUS_SUFFIX}"; fi; '
-        f'mv -f "$1{NEW_SUFFIX}" "$1"'
-    )
     owner = f"{file.owner}:{file.group}"
+    previous = previous_copy(file.path, previous_root)
     return Command(
-        ("sh", "-c", script, "write", file.path, owner, f"{file.mode:o}"),
+        ("sh", "-c", WRITE_SCRIPT, "write", file.path, owner, f"{file.mode:o}", previous),
         f"write {file.path}",
         stdin=base64.encodebytes(file.content),
     )
@@ -114,7 +166,7 @@ def metadata_change(step: str, file: File | Directory, actual: RemoteFile) -> Ch
     commands = []
     if not actual.owned_by(file.owner, file.group):
         owner = f"{file.owner}:{file.group}"
-        commands.append(Command(("chown", owner, file.path), f"chown {owner} {file.path}"))
+        commands.append(Command(("chown", "-h", owner, file.path), f"chown {owner} {file.path}"))
     if actual.mode != file.mode:
         mode = f"{file.mode:o}"
         commands.append(Command(("chmod", mode, file.path), f"chmod {mode} {file.path}"))

@@ -27,10 +27,20 @@ def managed_paths(rendered: Rendered) -> list[str]:
 
 
 def parse_files(output: list[str]) -> dict[str, RemoteFile | None]:
-    """``sha mode user:uid group:gid path`` lines; ``-`` when missing, ``dir`` for a folder."""
+    """``sha mode user:uid group:gid path`` lines; ``-`` when missing, ``dir`` for a folder.
+
+    A link where a managed path belongs is refused here, before anything is written: chown,
+    chmod and a write would act on whatever it points to.
+    """
     files: dict[str, RemoteFile | None] = {}
     for line in output:
         sha, mode, owner, group, path = line.split(" ", 4)
+        if sha == "link":
+            raise DeployError(
+                f"{path} on the host is a symbolic link to {mode}; the deploy never writes "
+                "through a link. Look at it, remove it (someone with access to its folder may "
+                "have planted it) and deploy again."
+            )
         files[path] = None if sha == "-" else RemoteFile(sha, int(mode, 8), owner, group)
     return files
 
@@ -39,7 +49,9 @@ MANAGED = Fact(
     "files",
     lambda rendered: (
         f"""for f in {quoted(managed_paths(rendered))}; do
-  if [ -f "$f" ]; then
+  if [ -L "$f" ]; then
+    echo "link $(readlink "$f" | tr ' ' _) - - $f"
+  elif [ -f "$f" ]; then
     echo "$(sha256sum "$f" | cut -c1-64) $(stat -c '%a %U:%u %G:%g' "$f") $f"
   elif [ -d "$f" ]; then
     echo "dir $(stat -c '%a %U:%u %G:%g' "$f") $f"

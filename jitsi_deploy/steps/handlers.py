@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from ..model import paths
 from ..model.proxy import NginxControl
 from ..remote.commands import Command, sh
-from .changes import PREVIOUS_SUFFIX, Change
+from .changes import Change, previous_copy
 from .facts import Fact, fixed
 from .step import PlanInput, Step
 
@@ -129,7 +129,7 @@ def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Co
     """Reload only a config `nginx -t` accepts; otherwise put back the files as they were
     before this deploy (or remove the ones it added), so nginx never stays on a broken config."""
     restore = "".join(
-        f'if [ -e "{path}{PREVIOUS_SUFFIX}" ]; then mv -f "{path}{PREVIOUS_SUFFIX}" "{path}"; '
+        f'if [ -e "{previous_copy(path)}" ]; then mv -f "{previous_copy(path)}" "{path}"; '
         f'else rm -f "{path}"; fi; '
         for path in files
     )

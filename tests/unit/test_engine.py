@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from pathlib import Path
 
 from jitsi_deploy.deploy.runner import parse_outcomes, step_script
 from jitsi_deploy.model.managed import File
@@ -15,6 +16,7 @@ from jitsi_deploy.steps.changes import (
     file_change,
     file_diff,
     metadata_change,
+    previous_copy,
     write_file,
 )
 from jitsi_deploy.steps.facts import OS_RELEASE, SSH_PORTS, SYSTEM_SERVICES, parse_facts
@@ -95,10 +97,12 @@ def test_a_step_script_runs_for_real_and_reports_each_change(tmp_path) -> None:
     target = tmp_path / "etc" / "x.conf"
     target.parent.mkdir()
     target.write_text("old\n")
+    previous = str(tmp_path / "previous")
     owner = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
     group = subprocess.run(["id", "-gn"], capture_output=True, text=True).stdout.strip()
+    wanted = File(str(target), b"new\n", 0o640, owner, group)
     changes = [
-        Change("files", "write", (write_file(File(str(target), b"new\n", 0o640, owner, group)),)),
+        Change("files", "write", (write_file(wanted, previous),)),
         Change("kernel", "tolerated", (Command(("false",), "fails"),), warn_only=True),
         Change("files", "fails", (Command(("sh", "-c", "echo boom; exit 3"), "fails"),)),
         Change("files", "never runs", (Command(("touch", str(tmp_path / "never")), "no"),)),
@@ -110,5 +114,5 @@ def test_a_step_script_runs_for_real_and_reports_each_change(tmp_path) -> None:
     assert [o.status for o in outcomes] == ["changed", "warning", "failed"]
     assert outcomes[2].output == "boom"
     assert target.read_text() == "new\n" and oct(target.stat().st_mode & 0o777) == "0o640"
-    assert (tmp_path / "etc" / "x.conf.jitsi-deploy-prev").read_text() == "old\n"
+    assert Path(previous_copy(str(target), previous)).read_text() == "old\n"
     assert not (tmp_path / "never").exists()
