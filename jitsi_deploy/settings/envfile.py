@@ -25,6 +25,7 @@ Errors name ``file:line``, what is wrong and how to fix it.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,43 @@ def parse_env(path: Path) -> tuple[EnvFile, list[Problem]]:
             continue
         values[key], lines[key] = value, number
     return EnvFile(values, lines), problems
+
+
+def set_setting(path: Path, key: str, value: str) -> None:
+    """Set ``key`` to ``value`` in the settings file, every other line kept as it was: the
+    line that sets it is replaced (or one is added), and the file is swapped in atomically
+    with its mode."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    wanted = f"{key}={value}\n"
+    at = next((i for i, line in enumerate(lines) if _setting_key(line) == key), None)
+    if at is None:
+        lines += ([] if not lines or lines[-1].endswith("\n") else ["\n"]) + [wanted]
+    else:
+        lines[at] = wanted
+    replace_file(path, "".join(lines), path.stat().st_mode & 0o777)
+
+
+def replace_file(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to ``path`` atomically, with ``mode`` from the first moment (a settings
+    file may hold passwords). The temporary file is created exclusively (O_EXCL, never
+    following a planted link); one left over by an interrupted run is removed first."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temporary, flags, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _setting_key(line: str) -> str | None:
+    match = _KEY.match(line)
+    return match.group(1) if match else None
 
 
 def _value(raw: str) -> tuple[str, str]:

@@ -9,7 +9,6 @@ setting is valid, so a refused configuration leaves the file untouched.
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from collections.abc import Callable, Iterable
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Problem
-from .envfile import parse_env
+from .envfile import parse_env, replace_file
 
 HEADER = "# Generated secrets: keep this file private and out of version control.\n"
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -73,23 +72,6 @@ def save_secrets(path: Path, stored: dict[str, str], missing: dict[str, str]) ->
 
 
 def _write(path: Path, values: dict[str, str]) -> None:
-    """Write atomically with mode 0600 from the start, so the secrets are never world-readable.
-
-    The temporary file is created exclusively (O_EXCL, never following a planted symlink); one
-    left over by an interrupted run is removed first.
-    """
-    temporary = path.with_name(f".{path.name}.tmp")
-    if temporary.is_symlink() or temporary.exists():
-        temporary.unlink()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(temporary, flags, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(
-                "# Generated secrets: keep this file private and out of version control.\n"
-            )
-            handle.writelines(f"{name}={value}\n" for name, value in sorted(values.items()))
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Write atomically with mode 0600 from the start, so the secrets are never world-readable."""
+    lines = "".join(f"{name}={value}\n" for name, value in sorted(values.items()))
+    replace_file(path, HEADER + lines, 0o600)

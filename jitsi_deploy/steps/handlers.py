@@ -26,6 +26,7 @@ HOST_ORDER = (
     "docker-user",
     "reload:nginx",
     "restart:fail2ban",
+    "pull:images",
     "up:stack",
 )
 
@@ -89,6 +90,10 @@ def plan(given: PlanInput) -> list[Change]:
     reactions |= facts[PENDING]
     if not set(rendered.service_names) <= facts[RUNNING]:
         reactions.add("up:stack")
+    if "up:stack" in reactions and rendered.site.images.source == "pull":
+        # Every image is fetched before Compose stops the first container (Compose v1 pulls
+        # service by service while it recreates them), so a registry failure stops nothing.
+        reactions.add("pull:images")
     nginx_files = [f.path for f in rendered.files if "reload:nginx" in f.reacts]
     return reaction_changes(reactions, nginx_files, rendered.service_names)
 
@@ -115,6 +120,9 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
     if name == "restart:fail2ban":
         restart = Command(("systemctl", "restart", "fail2ban"), "restart fail2ban")
         return Change(NAME, "restart fail2ban for its new jails", (restart,))
+    if name == "pull:images":
+        pull = compose("pull", "--quiet", description="fetch every image of the stack")
+        return Change(NAME, "fetch the stack's images before recreating anything", (pull,))
     if name == "up:stack":
         up = compose("up", "-d", "--remove-orphans", description="start or update the stack")
         return Change(NAME, "start or update the containers that changed", (up,))
