@@ -115,14 +115,15 @@ def _public_rooms(reader: Reader, prefix: str) -> tuple[str, ...]:
     return tuple(rooms)
 
 
-def _password(reader: Reader, key: str, value: str | None = None) -> str:
+def _password(reader: Reader, key: str, value: str | None = None, room: str = "") -> str:
     password = reader.text(key) if value is None else value
-    weakness = password and password_weakness(password)
+    weakness = password and password_weakness(password, (room, *room.split("-")))
     if weakness:
+        shown = f"the password of {room!r}" if room else "the password"
         reader.fail(
             key,
-            f"the password {weakness}. Choose a longer one, or leave "
-            "PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
+            f"{shown} {weakness}. Choose a longer one (e.g. four or five unrelated words), or "
+            "leave PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
         )
     return password
 
@@ -144,5 +145,11 @@ def _room_passwords(reader: Reader, prefix: str, public: tuple[str, ...]) -> dic
                 f"{name!r} is not a private room. Only rooms starting with {prefix!r} "
                 "take a password.",
             )
-        passwords[name] = _password(reader, key, password)
+        if name in passwords:
+            reader.fail(
+                key,
+                f"{room.strip()!r} is listed twice (room names ignore case). Keep one password "
+                "per room.",
+            )
+        passwords[name] = _password(reader, key, password, name)
     return passwords

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .passwords import MIN_PASSWORD_LENGTH
+from .passwords import MIN_GUESSES_LOG10, MIN_PASSWORD_LENGTH
 from .reader import MOVING_TAGS
 
 
@@ -51,8 +51,10 @@ IMAGE_TAG = (
 SIZE = "a number (ASCII digits) and k, m or g, e.g. 512m; at most 1024g"
 SMTP_WORD = "empty, or printable ASCII without spaces, at most 256 characters"
 PASSWORD = (
-    f"empty (one is generated), or at least {MIN_PASSWORD_LENGTH} characters that are not easy "
-    "to guess: common words, runs like 1234 or qwerty and repeated characters count little"
+    f"empty (one is generated), or at least {MIN_PASSWORD_LENGTH} characters (counted after "
+    "Unicode NFKC normalization; no invisible characters, no blank at either end) that zxcvbn "
+    f"estimates at 10^{MIN_GUESSES_LOG10:g} guesses or more: common words, names, dates, "
+    "keyboard runs and repeats count little"
 )
 ROOM_NAME = (
     "letters (kept lower-case), digits, '.', '_' and '-', starting and ending with a letter or "
