@@ -97,6 +97,16 @@ KEYS: tuple[Key, ...] = (
         per_host=True,
         grammar="an IANA time zone name, e.g. Europe/Berlin",
     ),
+    Key(
+        "FRAME_ANCESTORS",
+        "site",
+        "",
+        "sites allowed to embed the meetings in a frame (iframe API); empty = any, as upstream",
+        example="",
+        grammar="empty (any site may embed the meetings, as upstream Jitsi), or a comma list of "
+        "self (this site) and https origins: https://, a DNS name (its first label may be *), "
+        "an optional port",
+    ),
     # TLS
     Key(
         "TLS_MODE",

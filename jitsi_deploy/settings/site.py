@@ -18,6 +18,7 @@ from .reader import (
     is_hostname,
     is_image_path,
     is_ip,
+    is_port,
     is_size,
     size_mib,
     suggest,
@@ -127,6 +128,8 @@ class Site:
     monitoring: Monitoring
     tuning: Tuning
     secrets: Mapping[str, str]
+    # CSP frame-ancestors sources of the meeting site; () = no restriction, as upstream.
+    frame_ancestors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,29 @@ def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
         monitoring=_monitoring(reader),
         tuning=_tuning(reader, spec),
         secrets=secrets,
+        frame_ancestors=_frame_ancestors(reader),
     )
+
+
+_ORIGIN = re.compile(r"https://(?:\*\.)?([a-z0-9.-]+)(?::([0-9]{1,5}))?")
+
+
+def _frame_ancestors(reader: Reader) -> tuple[str, ...]:
+    """The origins that may frame the meeting, as CSP sources: self is written 'self'."""
+    sources: list[str] = []
+    for item in reader.listing("FRAME_ANCESTORS"):
+        origin = _ORIGIN.fullmatch(item)
+        if item.lower() == "self":
+            sources.append("'self'")
+        elif origin and is_hostname(origin.group(1)) and is_port(origin.group(2) or "443"):
+            sources.append(item)
+        else:
+            reader.fail(
+                "FRAME_ANCESTORS",
+                f"{item!r} is not self or an https origin. Write e.g. "
+                "self,https://intranet.example.org (no path), or leave it empty.",
+            )
+    return tuple(dict.fromkeys(sources))
 
 
 def _timezone(reader: Reader) -> str:

@@ -245,6 +245,10 @@ CASES = [
     _value_case("url-credentials", "PUBLIC_URL", "https://user:pw@meet.example.org", "Remove"),
     _value_case("url-query", "PUBLIC_URL", "https://meet.example.org/?x=1", "e.g. https://"),
     _value_case("url-bad-port", "PUBLIC_URL", "https://meet.example.org:abc", "e.g. https://"),
+    _value_case(
+        "frame-ancestor-path", "FRAME_ANCESTORS", "self,https://intra.example.org/app", "Write e.g."
+    ),
+    _value_case("frame-ancestor-quoted-self", "FRAME_ANCESTORS", "\"'self'\"", "Write e.g. self"),
     _value_case("acme-http", "ACME_SERVER", "http://acme.example.org/dir", "e.g. https://"),
     # 6. the secrets file
     Case(
