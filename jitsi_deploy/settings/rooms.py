@@ -53,8 +53,12 @@ def read_room_policy(reader: Reader, generated_password: str) -> RoomPolicy:
     prefix = raw_prefix.lower()
     if not raw_prefix.isascii():
         reader.fail("PRIVATE_ROOM_PREFIX", _not_ascii(raw_prefix))
-    elif not _ROOM_NAME.fullmatch(prefix.rstrip("-_.") or "x"):
-        reader.fail("PRIVATE_ROOM_PREFIX", f"{prefix!r} is not a valid room name prefix.")
+    elif prefix and not _ROOM_NAME.fullmatch(prefix.rstrip("-_.")):
+        reader.fail(
+            "PRIVATE_ROOM_PREFIX",
+            f"{prefix!r} is not a valid room name prefix: it starts with a letter or digit, "
+            "e.g. private-.",
+        )
     public = _public_rooms(reader, prefix)
     default_password = _password(reader, "PRIVATE_ROOM_PASSWORD") or generated_password
     return RoomPolicy(

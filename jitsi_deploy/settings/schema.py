@@ -43,7 +43,9 @@ WEBHOOK_URL = (
     "empty, or an http or https URL with a DNS name or IP address (and port); no user:password@,"
     " no spaces, quotes, backslashes, <, > or backticks"
 )
-NETWORKS = "empty, or a comma list of IP networks in CIDR form, e.g. 192.0.2.0/24,2001:db8::/32"
+NETWORKS = (
+    "empty, or a comma list of IP networks in CIDR form, e.g. 192.0.2.0/24,2001:db8::/32; no %zone"
+)
 IMAGE_TAG = (
     "letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'; "
     f"not a moving tag ({', '.join(MOVING_TAGS)})"
@@ -158,7 +160,8 @@ KEYS: tuple[Key, ...] = (
         "auth",
         "internal",
         "internal, jwt, ldap or matrix",
-        grammar=choice("internal", "jwt", "ldap", "matrix"),
+        grammar=choice("internal", "jwt", "ldap", "matrix")
+        + "; ldap and matrix are refused with ENABLE_AUTH=1 (not wired yet)",
     ),
     Key(
         "ENABLE_GUESTS",
@@ -346,7 +349,8 @@ KEYS: tuple[Key, ...] = (
         "",
         "CIDR Docker carves its networks from; empty = Docker's default",
         per_host=True,
-        grammar="empty, or one IP network in CIDR form, e.g. 172.20.0.0/16",
+        grammar="empty, or one IPv4 network in CIDR form, /22 or larger (Docker takes /24 "
+        "networks from it), e.g. 172.20.0.0/16",
     ),
     Key(
         "UDP_BUFFER_BYTES",
