@@ -196,11 +196,12 @@ class Reader:
             or parts.query
             or parts.fragment
         ):
+            hint = _dot_hint(parts.netloc)
             self.fail(
                 key,
                 f"{value!r} is not an https URL with a valid host name. "
                 "Set the full public address, e.g. https://meet.example.org"
-                + ("." + _dot_hint(parts.netloc) if _dot_hint(parts.netloc) else ""),
+                + (f".{hint}" if hint else ""),
             )
         return value.rstrip("/"), host
 

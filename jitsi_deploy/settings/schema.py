@@ -34,14 +34,14 @@ class Key:
 FLAG = "one of 0, 1, false, true, no, yes"
 HOSTNAME = (
     "DNS name: two or more labels of a-z, 0-9 and '-' (not at a label's ends), each at most 63, "
-    "253 in all"
+    "253 in all; no trailing dot"
 )
 EMAIL = (
     "e-mail address: a local part of letters, digits and . _ % + - (at most 64), '@', a DNS name"
 )
 WEBHOOK_URL = (
-    "empty, or an http or https URL with a DNS name or IP address (and port); no user:password@,"
-    " no spaces, quotes, backslashes, <, > or backticks"
+    "empty, or an http or https URL with a DNS name or IP address (and a port, 1-65535); "
+    "no user:password@, no spaces, quotes, backslashes, <, > or backticks"
 )
 NETWORKS = (
     "empty, or a comma list of IP networks in CIDR form, e.g. 192.0.2.0/24,2001:db8::/32; no %zone"
@@ -97,7 +97,7 @@ KEYS: tuple[Key, ...] = (
         "UTC",
         "time zone of the containers",
         per_host=True,
-        grammar="an IANA time zone name, e.g. Europe/Berlin",
+        grammar="an IANA time zone name, e.g. Europe/Berlin; not localtime or Factory",
     ),
     Key(
         "FRAME_ANCESTORS",
@@ -294,7 +294,8 @@ KEYS: tuple[Key, ...] = (
         "images",
         "ghcr.io/jitsi",
         "registry path of the Jitsi images",
-        grammar="[registry/]path: lower-case letters, digits, '.', '_', '-' and '/', at most 255",
+        grammar="[registry[:port]/]path: lower-case letters, digits, '.', '_', '-' and '/', at "
+        "most 255; a port 1-65535",
     ),
     Key(
         "JITSI_IMAGE_VERSION",
@@ -316,7 +317,7 @@ KEYS: tuple[Key, ...] = (
         "",
         "Docker registry mirror URL; empty = none",
         per_host=True,
-        grammar="empty, or an https URL as HEALTH_WEBHOOK_URL",
+        grammar="empty, or an https URL as HEALTH_WEBHOOK_URL, without a query or fragment",
     ),
     Key(
         "IMAGE_SOURCE",
