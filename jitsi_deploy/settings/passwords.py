@@ -24,15 +24,24 @@ _ESTIMATED_LENGTH = 72
 _INVISIBLE = {"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp"}
 
 
-def password_weakness(password: str, user_inputs: Iterable[str] = ()) -> str:
-    """Why a room password is too weak, or '' when it is acceptable; ``user_inputs`` are words
-    of the site (room names, host names) a guesser would try first."""
+def password_typo(password: str) -> str:
+    """What in a password nobody would type back, with the fix, or ''."""
     invisible = [c for c in password if unicodedata.category(c) in _INVISIBLE]
     if invisible:
         codes = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(invisible))
-        return f"holds invisible characters ({codes}) that nobody can type; remove them"
+        return f"holds invisible characters ({codes}) that nobody can type. Remove them."
     if password != password.strip():
-        return "starts or ends with a blank, which people leave out when they type it; remove it"
+        return "starts or ends with a blank, which people leave out when they type it. Remove it."
+    return ""
+
+
+def password_weakness(password: str, user_inputs: Iterable[str] = ()) -> str:
+    """Why a room password is too weak, or '' when it is acceptable; ``user_inputs`` are words
+    of the site (room names, host names) a guesser would try first. A password with a typo
+    (see `password_typo`) is judged by its typo."""
+    typo = password_typo(password)
+    if typo:
+        return typo
     normal = unicodedata.normalize("NFKC", password)
     if len(normal) < MIN_PASSWORD_LENGTH:
         return f"is too short ({len(normal)} characters; use at least {MIN_PASSWORD_LENGTH})"

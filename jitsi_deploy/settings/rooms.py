@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .passwords import password_weakness
+from .passwords import password_typo, password_weakness
 from .reader import Reader
 from .secrets import Secret
 
@@ -121,9 +121,14 @@ def _public_rooms(reader: Reader, prefix: str) -> tuple[str, ...]:
 
 def _password(reader: Reader, key: str, value: str | None = None, room: str = "") -> str:
     password = reader.text(key) if value is None else value
-    weakness = password and password_weakness(password, (room, *room.split("-")))
-    if weakness:
-        shown = f"the password of {room!r}" if room else "the password"
+    if not password:
+        return password
+    shown = f"the password of {room!r}" if room else "the password"
+    typo = password_typo(password)
+    weakness = password_weakness(password, (room, *re.split(r"[-_.]", room)))
+    if typo:
+        reader.fail(key, f"{shown} {typo}")
+    elif weakness:
         reader.fail(
             key,
             f"{shown} {weakness}. Choose a longer one (e.g. four or five unrelated words), or "

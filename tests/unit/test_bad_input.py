@@ -175,13 +175,13 @@ CASES = [
         "password-zero-width",
         "PRIVATE_ROOM_PASSWORD",
         "kqzvmwtr\u200b\u200b\u200b\u200b\u200b",
-        "remove them",
+        "Remove them",
     ),
     _value_case(
         "room-password-leading-blank",
         "PRIVATE_ROOM_PASSWORDS",
         "private-x= Xk2-wq9-Lm4-pr7",
-        "remove it",
+        "Remove it",
     ),
     _value_case(
         "room-password-twice-other-case",
