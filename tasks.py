@@ -36,8 +36,10 @@ from jitsi_deploy.steps.images import wanted_images
 )
 def render(c, env=None, hosts=None, build="build", skip_validation=False):
     """Render every host's files under build/<host>/ and validate them with the real tools."""
-    deployment = load_or_exit(*settings_paths(env, hosts, examples=True))
+    # New secrets are kept only once every host's files passed validation (below).
+    deployment = load_or_exit(*settings_paths(env, hosts, examples=True), save=False)
     build_dir = Path(build)
+    _refuse_links(build_dir, [host.name for host in deployment.hosts])
     build_dir.mkdir(parents=True, exist_ok=True)
     # Everything is rendered and validated in a scratch folder beside build/ and moved into
     # place only when every host passed: a failed render leaves build/ as it was.
@@ -50,6 +52,7 @@ def render(c, env=None, hosts=None, build="build", skip_validation=False):
             print(f"{host.name} ({host.role}): {len(rendered.files)} files")
             for result in [] if skip_validation else validate(rendered):
                 print(f"  {result}")
+        deployment.save_secrets()
         for host in deployment.hosts:
             _replace(scratch / host.name, build_dir / host.name)
             print(f"wrote {build_dir / host.name}/")
@@ -59,6 +62,19 @@ def render(c, env=None, hosts=None, build="build", skip_validation=False):
         shutil.rmtree(scratch, ignore_errors=True)
         if not any(build_dir.iterdir()):
             build_dir.rmdir()
+
+
+def _refuse_links(build_dir: Path, names: list[str]) -> None:
+    """Stop before anything is written when build/ or a host's folder in it is a link or not
+    a folder: render replaces those folders, and must never write or delete through a link."""
+    for path in (build_dir, *(build_dir / name for name in names)):
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            kind = "a symbolic link" if path.is_symlink() else "not a folder"
+            raise Exit(
+                f"{path} is {kind}; render writes real folders there and replaces them. Move it "
+                "away (or choose another folder with --build); nothing was rendered or touched.",
+                code=1,
+            )
 
 
 def _write_monitor_list(deployment: Deployment, rendered: Rendered, path: Path) -> None:

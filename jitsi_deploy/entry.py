@@ -29,11 +29,12 @@ def _own_file(own: str, example: str, examples: bool) -> Path:
     return Path(example)
 
 
-def load_or_exit(env_path: Path, hosts_path: Path) -> Deployment:
-    """Load the deployment, or stop with every problem listed and a non-zero exit."""
+def load_or_exit(env_path: Path, hosts_path: Path, save: bool = True) -> Deployment:
+    """Load the deployment, or stop with every problem listed and a non-zero exit; ``save``
+    as in `load_deployment`."""
     try:
         # Secrets live beside the settings they belong to, readable by their owner only.
-        return load_deployment(env_path, hosts_path, env_path.parent / SECRETS_NAME)
+        return load_deployment(env_path, hosts_path, env_path.parent / SECRETS_NAME, save)
     except ConfigError as error:
         lines = "\n".join(f"  {problem}" for problem in error.problems)
         message = f"The configuration has problems; nothing was rendered or touched:\n{lines}"

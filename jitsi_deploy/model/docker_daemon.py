@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings.site import Site
+from ..settings.site import POOL_SUBNET_PREFIX, Site
 
 
 def docker_daemon_settings(site: Site) -> dict[str, Any]:
@@ -17,5 +17,7 @@ def docker_daemon_settings(site: Site) -> dict[str, Any]:
     if site.tuning.docker_storage_driver:
         settings["storage-driver"] = site.tuning.docker_storage_driver
     if site.tuning.docker_address_pool:
-        settings["default-address-pools"] = [{"base": site.tuning.docker_address_pool, "size": 24}]
+        settings["default-address-pools"] = [
+            {"base": site.tuning.docker_address_pool, "size": POOL_SUBNET_PREFIX}
+        ]
     return settings

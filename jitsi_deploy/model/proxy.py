@@ -43,7 +43,9 @@ class ProxySettings:
     + http2_style: "listen" (`listen … http2`, nginx < 1.25.1) or "directive" (`http2 on;`);
       see `http2_style_for`.
     + hsts_max_age: seconds; 0 leaves HSTS out (for a first try with a self-signed cert).
-    + frame_ancestors: CSP frame-ancestors sources (add an origin that embeds the meeting).
+    + frame_ancestors: CSP frame-ancestors sources of the meeting site; () sends none, as
+      upstream Jitsi, so the iframe API and the desktop app can embed it (FRAME_ANCESTORS).
+      The status site always allows only itself: its admin pages must not be framed.
     + names_bucket_size: server_names_hash_bucket_size for the names (set above 64 only).
     + fail2ban: write this site's errors, among them nginx's "limiting requests" refusals, to
       `fail2ban_log` for a jail with fail2ban's stock nginx-limit-req filter.
@@ -65,7 +67,7 @@ class ProxySettings:
     https_listen: tuple[str, ...] = ("443", "[::]:443")
     http2_style: Http2Style = "listen"
     hsts_max_age: int = 63072000
-    frame_ancestors: tuple[str, ...] = ("'self'",)
+    frame_ancestors: tuple[str, ...] = ()
     fail2ban: bool = False
     fail2ban_log: str = "/var/log/nginx/jitsi-meet.error.log"
 
@@ -106,4 +108,5 @@ def proxy_settings(site: Site, nginx_http2: Http2Style = "listen") -> ProxySetti
         # HSTS pins browsers to https for years: not while the certificate is a self-signed one.
         hsts_max_age=0 if site.tls.mode == "selfsigned" else ProxySettings.hsts_max_age,
         fail2ban=site.tuning.fail2ban,
+        frame_ancestors=site.frame_ancestors,
     )

@@ -4,6 +4,11 @@ The format is the INI inventory most deploy tools read: ``[core]`` and ``[jvb]``
 ``name key=value ...`` lines, and ``[all:vars]`` / ``[GROUP:vars]`` sections of ``key=value``
 lines that every host of the group inherits. Upper-case keys override `.env` settings that are
 marked per-host (see settings/schema.py).
+
+Words are split as a shell would (quotes group, nothing is expanded). A ``#`` starts a comment
+only at the start of a line or after a blank, outside quotes, as in `.env`: ``key='a#b'`` and
+``TZ=Europe/Berlin#x`` keep their ``#``. A key given twice on one line, and a host listed
+twice (names ignore case), are errors; names and addresses are written without a trailing dot.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ ROLES = ("core", "jvb")
 _USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}", re.IGNORECASE)
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _BAD_NAME = (
-    "is not a DNS name or an IP address. Name each server by its host name "
-    "(e.g. meet.example.org) or address, and set address=... for where SSH connects."
+    "is not a DNS name or an IP address. Name each server by its host name in ASCII without a "
+    "trailing dot (e.g. meet.example.org) or address, and set address=... for where SSH "
+    "connects."
 )
 HOST_KEYS = ("address", "public_ip", "user", "port", "key")
 
@@ -88,7 +94,7 @@ def _parse(
     section = ""
     for number, raw in enumerate(split_lines(text), start=1):
         source = f"{name}:{number}"
-        line = raw.split("#", 1)[0].strip()
+        line = _without_comment(raw).strip()
         if not line:
             continue
         bad = control_problem(source, "-", line.replace("\t", " "))
@@ -120,6 +126,19 @@ def _parse(
     return entries, group_vars, problems
 
 
+def _without_comment(line: str) -> str:
+    """``line`` up to a ``#`` that opens a comment: at its start or after a blank, not quoted."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1] in " \t"):
+            return line[:index]
+    return line
+
+
 def _section_problems(source: str, section: str) -> list[Problem]:
     group = section.removesuffix(":vars")
     if group in (*ROLES, "all"):
@@ -136,6 +155,8 @@ def _pairs(
         key, sep, value = word.partition("=")
         if not sep:
             problems.append(Problem(source, word, "is not key=value, e.g. address=203.0.113.10."))
+        elif key in pairs:
+            problems.append(Problem(source, key, "is given twice on this line. Keep one."))
         elif key in HOST_KEYS or key in per_host:
             pairs[key] = value
         else:
@@ -187,7 +208,9 @@ def _check_host_values(
     if not is_port(port):
         fail("port", f"{port!r} is not a TCP port (1-65535).")
     key = values.get("key")
-    if key and not os.access(os.path.expanduser(key), os.R_OK):
+    if key and os.path.isdir(os.path.expanduser(key)):
+        fail("key", f"{key!r} is a folder. Name the SSH private key file, e.g. ~/.ssh/id_ed25519.")
+    elif key and not os.access(os.path.expanduser(key), os.R_OK):
         fail("key", f"the SSH key {key!r} cannot be read. Fix the path or its permissions.")
 
 
@@ -197,7 +220,7 @@ def _whole_inventory_problems(
     problems: list[Problem] = []
     seen: dict[object, Host] = {}
     for host in hosts:
-        for identity in (host.name, (host.address, host.port)):
+        for identity in (host.name.lower(), (host.address.lower(), host.port)):
             other = seen.setdefault(identity, host)
             if other is not host:
                 message = f"duplicates {other.name} ({other.source}). List each server once."
@@ -231,20 +254,30 @@ def _whole_inventory_problems(
 
 
 def is_host_name(name: str) -> bool:
-    """A DNS name (one or more labels) or an IP address: never a path, never an option."""
+    """A DNS name (one or more labels of ASCII letters, digits and inner hyphens, no trailing
+    dot: it would make a second name for one host) or an IP address: never a path, never an
+    option."""
     if is_ip(name):
         return True
-    labels = name.lower().removesuffix(".").split(".")
-    numeric_top = labels[-1].isascii() and labels[-1].isdigit()  # 203.0.113.300 is no name
-    return len(name) <= 253 and not numeric_top and all(map(_LABEL.fullmatch, labels))
+    labels = name.lower().split(".")
+    numeric_top = labels[-1].isdigit()  # 203.0.113.300 is no name
+    return (
+        name.isascii()
+        and len(name) <= 253
+        and not numeric_top
+        and all(map(_LABEL.fullmatch, labels))
+    )
 
 
 def _check_public_ip(entry: _Entry, public_ip: str, problems: list[Problem]) -> None:
     ip = ipaddress.ip_address(public_ip)
-    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    broadcast = ip == ipaddress.IPv4Address("255.255.255.255")
+    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local or broadcast:
         message = (
             f"{public_ip!r} is not an address clients can reach (unspecified, loopback, "
-            f"link-local or multicast). Set public_ip=<the address clients reach> for "
-            f"{entry.name}."
+            f"link-local, multicast or broadcast). Set public_ip=<the address clients reach> "
+            f"for {entry.name}."
         )
         problems.append(Problem(entry.source, "public_ip", message))

@@ -1,68 +1,57 @@
-"""How hard a room password is to guess: refuse what a person would try first."""
+"""How hard a room password is to guess, told by zxcvbn (the estimator of Dropbox's design,
+maintained on PyPI) rather than by a home-made list of words: it knows common passwords, names,
+keyboard runs, dates, l33t substitutions and repeats.
+
+Characters are counted after Unicode normalization (NFKC), so a full-width or ligature letter
+counts as the letter a person types; invisible characters (zero-width, joiners, direction marks,
+other format and private-use characters) are refused, since nobody can see or type them back.
+"""
 
 from __future__ import annotations
 
-import math
+import unicodedata
+from collections.abc import Iterable
+
+from zxcvbn import zxcvbn
 
 MIN_PASSWORD_LENGTH = 12
-MIN_PASSWORD_BITS = 36
-_COMMON_WORDS = (
-    "password", "passwort", "meeting", "jitsi", "welcome", "letmein", "secret", "admin",
-    "master", "dragon", "monkey", "sunshine", "princess", "football", "iloveyou", "login",
-    "changeme", "private", "summer", "winter", "spring", "autumn", "hello", "trustno",
-)  # fmt: skip
-_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiop", "asdfghjkl", "zxcvbnm")
-_WORD_BITS, _RUN_BITS = 10.0, 4.0
+# zxcvbn's top score: at least 10^10 guesses. Room passwords are shared with every participant
+# and kept in chats and calendars, so the bar is one an offline guesser would not clear either.
+MIN_GUESSES_LOG10 = 10.0
+# zxcvbn refuses longer input (its matching is quadratic): a password is at least as strong as
+# its first 72 characters, so those are what is estimated.
+_ESTIMATED_LENGTH = 72
+_INVISIBLE = {"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp"}
 
 
-def password_weakness(password: str) -> str:
-    """Why a room password is too weak, or '' when it is acceptable."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"is too short ({len(password)} characters; use at least {MIN_PASSWORD_LENGTH})"
-    if password_bits(password) < MIN_PASSWORD_BITS:
-        return "is easy to guess (common words, runs like 1234 or qwerty, repeated characters)"
+def password_typo(password: str) -> str:
+    """What in a password nobody would type back, with the fix, or ''."""
+    invisible = [c for c in password if unicodedata.category(c) in _INVISIBLE]
+    if invisible:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(invisible))
+        return f"holds invisible characters ({codes}) that nobody can type. Remove them."
+    if password != password.strip():
+        return "starts or ends with a blank, which people leave out when they type it. Remove it."
     return ""
 
 
-def password_bits(password: str) -> float:
-    """A guesser's view of the password's strength in bits: a common word or a run along the
-    alphabet, the digits or a keyboard row counts as one guess of a few bits, a character seen
-    before as one bit, every other character as a pick from the classes the password uses."""
-    rest, bits = password.lower(), 0.0
-    for word in _COMMON_WORDS:
-        bits += _WORD_BITS * rest.count(word)
-        rest = rest.replace(word, " ")
-    pick, seen = math.log2(_alphabet_size(password)), {" "}
-    i = 0
-    while i < len(rest):
-        run = _run_length(rest, i)
-        if run >= 3:
-            bits += _RUN_BITS
-        elif rest[i] != " ":
-            bits += 1.0 if rest[i] in seen else pick
-            seen.add(rest[i])
-        i += run if run >= 3 else 1
-    return bits
+def password_weakness(password: str, user_inputs: Iterable[str] = ()) -> str:
+    """Why a room password is too weak, or '' when it is acceptable; ``user_inputs`` are words
+    of the site (room names, host names) a guesser would try first. A password with a typo
+    (see `password_typo`) is judged by its typo."""
+    typo = password_typo(password)
+    if typo:
+        return typo
+    normal = unicodedata.normalize("NFKC", password)
+    if len(normal) < MIN_PASSWORD_LENGTH:
+        return f"is too short ({len(normal)} characters; use at least {MIN_PASSWORD_LENGTH})"
+    estimate = _estimate(normal, user_inputs)
+    if float(estimate["guesses_log10"]) < MIN_GUESSES_LOG10:
+        warning = str(estimate["feedback"].get("warning") or "").rstrip(".")
+        return f"is easy to guess ({warning or 'common words, names, dates, runs or repeats'})"
+    return ""
 
 
-def _run_length(text: str, start: int) -> int:
-    """How many characters from ``start`` follow each other in one of the known sequences."""
-    longest = 1
-    for sequence in _SEQUENCES:
-        for ordered in (sequence, sequence[::-1]):
-            end = start + 1
-            while end < len(text) and text[start : end + 1] in ordered:
-                end += 1
-            longest = max(longest, end - start)
-    return longest
-
-
-def _alphabet_size(password: str) -> int:
-    classes = (
-        (26, any(c.islower() for c in password)),
-        (26, any(c.isupper() for c in password)),
-        (10, any(c.isdigit() for c in password)),
-        (33, any(not c.isalnum() for c in password)),
-        (100, any(not c.isascii() for c in password)),
-    )
-    return max(10, sum(size for size, used in classes if used))
+def _estimate(password: str, user_inputs: Iterable[str]) -> dict:
+    """zxcvbn's estimate of the (normalized) password: guesses_log10 and feedback."""
+    return zxcvbn(password[:_ESTIMATED_LENGTH], user_inputs=list(user_inputs))

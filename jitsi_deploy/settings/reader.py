@@ -6,7 +6,7 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ..errors import Problem
 
@@ -15,7 +15,7 @@ _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])
 _SIZE = re.compile(r"^[1-9][0-9]{0,19}[kmg]$")
 MAX_SIZE_MIB = 1024 * 1024  # 1024g: more than any host this runs on
 _IMAGE_PATH = re.compile(
-    r"(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?/)?"  # registry host[:port]/
+    r"(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::([0-9]{1,5}))?/)?"  # registry host[:port]/
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 )
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -24,9 +24,27 @@ _NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 def is_hostname(name: str) -> bool:
-    """A DNS name of at least two labels, each letters, digits and inner hyphens."""
-    labels = name.lower().rstrip(".").split(".")
-    return len(name) <= 253 and len(labels) >= 2 and all(map(_HOSTNAME_LABEL.match, labels))
+    """A DNS name of at least two labels, each ASCII letters, digits and inner hyphens; no
+    trailing dot (nginx, certificates and browsers would each treat it as another name) and
+    no compatibility character that lower-cases to ASCII (the Kelvin sign K is not k)."""
+    labels = name.lower().split(".")
+    return (
+        name.isascii()
+        and len(name) <= 253
+        and len(labels) >= 2
+        and all(map(_HOSTNAME_LABEL.match, labels))
+    )
+
+
+def split_url(value: str) -> SplitResult | None:
+    """The URL's parts, or None where urlsplit raises (an unclosed '[', a netloc that NFKC
+    normalization changes, such as a full-width number sign) or the port is not a number."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number or above 65535
+    except ValueError:
+        return None
+    return parts
 
 
 def is_size(value: str) -> bool:
@@ -41,8 +59,11 @@ def size_mib(size: str) -> int:
 
 
 def is_image_path(value: str) -> bool:
-    """A registry path as Docker reads it: [host[:port]/]name[/name...], lower case."""
-    return len(value) <= 255 and bool(_IMAGE_PATH.fullmatch(value))
+    """A registry path as Docker reads it: [host[:port]/]name[/name...], lower case, the port
+    from 1 to 65535."""
+    match = _IMAGE_PATH.fullmatch(value)
+    port = match.group(1) if match else None
+    return len(value) <= 255 and bool(match) and (port is None or is_port(port))
 
 
 def is_image_tag(value: str) -> bool:
@@ -69,6 +90,28 @@ def is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_NOT_A_URL = (
+    "cannot be read as a URL (an unclosed '[', a character outside ASCII in the host such as "
+    "a full-width '\uff03', or a port that is not a number). Write it in plain ASCII,"
+)
+
+
+def _dot_hint(name: str) -> str:
+    """Why a name that looks right is refused: its trailing dot or a look-alike character."""
+    if name.endswith("."):
+        return " Leave out the trailing dot."
+    odd = [c for c in name if not c.isascii()]
+    return f" {odd[0]!r} (U+{ord(odd[0]):04X}) is not ASCII: type it plainly." if odd else ""
+
+
+def _url_host(parts: SplitResult) -> str:
+    """The host as written (hostname lower-cases, and would let a Kelvin sign pass as k)."""
+    host = parts.netloc.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if ":" in host else host
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
@@ -137,7 +180,10 @@ class Reader:
         value = self.required(key, "https://meet.example.org")
         if not value:
             return "", ""
-        parts = urlsplit(value)
+        parts = split_url(value)
+        if parts is None or not parts.netloc.isascii():
+            self.fail(key, f"{value!r} {_NOT_A_URL} e.g. https://meet.example.org")
+            return value.rstrip("/"), ""
         host = (parts.hostname or "").lower()
         if "@" in parts.netloc:
             self.fail(key, "holds a user name or password (user:pw@). Remove them from the URL.")
@@ -150,37 +196,48 @@ class Reader:
             or parts.query
             or parts.fragment
         ):
+            hint = _dot_hint(parts.netloc)
             self.fail(
                 key,
                 f"{value!r} is not an https URL with a valid host name. "
-                "Set the full public address, e.g. https://meet.example.org",
+                "Set the full public address, e.g. https://meet.example.org"
+                + (f".{hint}" if hint else ""),
             )
         return value.rstrip("/"), host
 
     def hostname(self, key: str, example: str) -> str:
-        value = self.required(key, example).lower()
+        value = self.required(key, example)
         if value and not is_hostname(value):
-            self.fail(key, f"{value!r} is not a valid host name, e.g. {example}.")
-        return value
+            self.fail(key, f"{value!r} is not a valid host name, e.g. {example}.{_dot_hint(value)}")
+        return value.lower()
 
-    def url(self, key: str, schemes: tuple[str, ...], example: str) -> str:
-        """An optional URL of one of ``schemes`` with a host name or IP (and port), no user
-        name or password; "" when unset."""
+    def url(self, key: str, schemes: tuple[str, ...], example: str, bare: bool = False) -> str:
+        """An optional URL of one of ``schemes`` with a host name or IP (and a port from 1 to
+        65535), no user name or password, with ``bare`` no query or fragment; "" when unset."""
         value = self.text(key)
         if not value:
             return ""
-        parts = urlsplit(value)
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-            host = parts.hostname or ""
-        except ValueError:
-            host = ""
-        ok = parts.scheme in schemes and (is_hostname(host) or is_ip(host.strip("[]")))
+        parts = split_url(value)
+        if parts is None or not parts.netloc.isascii():
+            self.fail(key, f"{value!r} {_NOT_A_URL} e.g. {example}.")
+            return value
+        host = _url_host(parts)
+        ok = parts.scheme in schemes and (is_hostname(host) or is_ip(host))
         if "@" in parts.netloc:
             self.fail(key, "holds a user name or password (user:pw@). Remove them from the URL.")
+        elif parts.port == 0 or (parts.netloc.endswith(":") and host):
+            self.fail(key, f"{value!r} has no valid port. Give one from 1 to 65535, or none.")
+        elif bare and (parts.query or parts.fragment or "?" in value or "#" in value):
+            self.fail(
+                key, f"{value!r} has a query or fragment ('?', '#'). Remove it, e.g. {example}."
+            )
         elif not ok or re.search(r"[\s\"'\\<>`]", value):
             names = " or ".join(schemes)
-            self.fail(key, f"{value!r} is not an {names} URL with a host name, e.g. {example}.")
+            self.fail(
+                key,
+                f"{value!r} is not an {names} URL with a host name, e.g. {example}."
+                + _dot_hint(host),
+            )
         return value
 
     def image_path(self, key: str, example: str) -> str:
@@ -189,7 +246,7 @@ class Reader:
             self.fail(
                 key,
                 f"{value!r} is not an image path. Write [registry/]name in lower-case letters, "
-                f"digits, '.', '_', '-' and '/', e.g. {example}.",
+                f"digits, '.', '_', '-' and '/' (a registry port from 1 to 65535), e.g. {example}.",
             )
         return value
 
@@ -213,6 +270,13 @@ class Reader:
     def networks(self, key: str) -> tuple[str, ...]:
         networks = []
         for item in self.listing(key):
+            if "%" in item:
+                self.fail(
+                    key,
+                    f"{item!r} names an interface zone (%...), which nginx and Docker do not "
+                    "take in a network. Write the network without it, e.g. fe80::/64.",
+                )
+                continue
             try:
                 networks.append(str(ipaddress.ip_network(item, strict=False)))
             except ValueError:

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .passwords import password_weakness
+from .passwords import password_typo, password_weakness
 from .reader import Reader
 from .secrets import Secret
 
@@ -53,8 +53,12 @@ def read_room_policy(reader: Reader, generated_password: str) -> RoomPolicy:
     prefix = raw_prefix.lower()
     if not raw_prefix.isascii():
         reader.fail("PRIVATE_ROOM_PREFIX", _not_ascii(raw_prefix))
-    elif not _ROOM_NAME.fullmatch(prefix.rstrip("-_.") or "x"):
-        reader.fail("PRIVATE_ROOM_PREFIX", f"{prefix!r} is not a valid room name prefix.")
+    elif prefix and not _ROOM_NAME.fullmatch(prefix.rstrip("-_.")):
+        reader.fail(
+            "PRIVATE_ROOM_PREFIX",
+            f"{prefix!r} is not a valid room name prefix: it starts with a letter or digit, "
+            "e.g. private-.",
+        )
     public = _public_rooms(reader, prefix)
     default_password = _password(reader, "PRIVATE_ROOM_PASSWORD") or generated_password
     return RoomPolicy(
@@ -115,14 +119,20 @@ def _public_rooms(reader: Reader, prefix: str) -> tuple[str, ...]:
     return tuple(rooms)
 
 
-def _password(reader: Reader, key: str, value: str | None = None) -> str:
+def _password(reader: Reader, key: str, value: str | None = None, room: str = "") -> str:
     password = reader.text(key) if value is None else value
-    weakness = password and password_weakness(password)
-    if weakness:
+    if not password:
+        return password
+    shown = f"the password of {room!r}" if room else "the password"
+    typo = password_typo(password)
+    weakness = password_weakness(password, (room, *re.split(r"[-_.]", room)))
+    if typo:
+        reader.fail(key, f"{shown} {typo}")
+    elif weakness:
         reader.fail(
             key,
-            f"the password {weakness}. Choose a longer one, or leave "
-            "PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
+            f"{shown} {weakness}. Choose a longer one (e.g. four or five unrelated words), or "
+            "leave PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
         )
     return password
 
@@ -144,5 +154,11 @@ def _room_passwords(reader: Reader, prefix: str, public: tuple[str, ...]) -> dic
                 f"{name!r} is not a private room. Only rooms starting with {prefix!r} "
                 "take a password.",
             )
-        passwords[name] = _password(reader, key, password)
+        if name in passwords:
+            reader.fail(
+                key,
+                f"{room.strip()!r} is listed twice (room names ignore case). Keep one password "
+                "per room.",
+            )
+        passwords[name] = _password(reader, key, password, name)
     return passwords

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .passwords import MIN_PASSWORD_LENGTH
+from .passwords import MIN_GUESSES_LOG10, MIN_PASSWORD_LENGTH
 from .reader import MOVING_TAGS
 
 
@@ -34,16 +34,18 @@ class Key:
 FLAG = "one of 0, 1, false, true, no, yes"
 HOSTNAME = (
     "DNS name: two or more labels of a-z, 0-9 and '-' (not at a label's ends), each at most 63, "
-    "253 in all"
+    "253 in all; no trailing dot"
 )
 EMAIL = (
     "e-mail address: a local part of letters, digits and . _ % + - (at most 64), '@', a DNS name"
 )
 WEBHOOK_URL = (
-    "empty, or an http or https URL with a DNS name or IP address (and port); no user:password@,"
-    " no spaces, quotes, backslashes, <, > or backticks"
+    "empty, or an http or https URL with a DNS name or IP address (and a port, 1-65535); "
+    "no user:password@, no spaces, quotes, backslashes, <, > or backticks"
 )
-NETWORKS = "empty, or a comma list of IP networks in CIDR form, e.g. 192.0.2.0/24,2001:db8::/32"
+NETWORKS = (
+    "empty, or a comma list of IP networks in CIDR form, e.g. 192.0.2.0/24,2001:db8::/32; no %zone"
+)
 IMAGE_TAG = (
     "letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'; "
     f"not a moving tag ({', '.join(MOVING_TAGS)})"
@@ -51,8 +53,10 @@ IMAGE_TAG = (
 SIZE = "a number (ASCII digits) and k, m or g, e.g. 512m; at most 1024g"
 SMTP_WORD = "empty, or printable ASCII without spaces, at most 256 characters"
 PASSWORD = (
-    f"empty (one is generated), or at least {MIN_PASSWORD_LENGTH} characters that are not easy "
-    "to guess: common words, runs like 1234 or qwerty and repeated characters count little"
+    f"empty (one is generated), or at least {MIN_PASSWORD_LENGTH} characters (counted after "
+    "Unicode NFKC normalization; no invisible characters, no blank at either end) that zxcvbn "
+    f"estimates at 10^{MIN_GUESSES_LOG10:g} guesses or more: common words, names, dates, "
+    "keyboard runs and repeats count little"
 )
 ROOM_NAME = (
     "letters (kept lower-case), digits, '.', '_' and '-', starting and ending with a letter or "
@@ -93,7 +97,17 @@ KEYS: tuple[Key, ...] = (
         "UTC",
         "time zone of the containers",
         per_host=True,
-        grammar="an IANA time zone name, e.g. Europe/Berlin",
+        grammar="an IANA time zone name, e.g. Europe/Berlin; not localtime or Factory",
+    ),
+    Key(
+        "FRAME_ANCESTORS",
+        "site",
+        "",
+        "sites allowed to embed the meetings in a frame (iframe API); empty = any, as upstream",
+        example="",
+        grammar="empty (any site may embed the meetings, as upstream Jitsi), or a comma list of "
+        "self (this site) and https origins: https://, a DNS name (its first label may be *), "
+        "an optional port",
     ),
     # TLS
     Key(
@@ -146,7 +160,8 @@ KEYS: tuple[Key, ...] = (
         "auth",
         "internal",
         "internal, jwt, ldap or matrix",
-        grammar=choice("internal", "jwt", "ldap", "matrix"),
+        grammar=choice("internal", "jwt", "ldap", "matrix")
+        + "; ldap and matrix are refused with ENABLE_AUTH=1 (not wired yet)",
     ),
     Key(
         "ENABLE_GUESTS",
@@ -279,7 +294,8 @@ KEYS: tuple[Key, ...] = (
         "images",
         "ghcr.io/jitsi",
         "registry path of the Jitsi images",
-        grammar="[registry/]path: lower-case letters, digits, '.', '_', '-' and '/', at most 255",
+        grammar="[registry[:port]/]path: lower-case letters, digits, '.', '_', '-' and '/', at "
+        "most 255; a port 1-65535",
     ),
     Key(
         "JITSI_IMAGE_VERSION",
@@ -301,7 +317,7 @@ KEYS: tuple[Key, ...] = (
         "",
         "Docker registry mirror URL; empty = none",
         per_host=True,
-        grammar="empty, or an https URL as HEALTH_WEBHOOK_URL",
+        grammar="empty, or an https URL as HEALTH_WEBHOOK_URL, without a query or fragment",
     ),
     Key(
         "IMAGE_SOURCE",
@@ -334,7 +350,8 @@ KEYS: tuple[Key, ...] = (
         "",
         "CIDR Docker carves its networks from; empty = Docker's default",
         per_host=True,
-        grammar="empty, or one IP network in CIDR form, e.g. 172.20.0.0/16",
+        grammar="empty, or one IPv4 network in CIDR form, /22 or larger (Docker takes /24 "
+        "networks from it), e.g. 172.20.0.0/16",
     ),
     Key(
         "UDP_BUFFER_BYTES",

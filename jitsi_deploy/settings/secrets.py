@@ -46,7 +46,14 @@ def read_secrets(
     wanted = tuple(wanted)
     stored: dict[str, str] = {}
     problems: list[Problem] = []
-    if path.exists() or path.is_symlink():
+    if path.is_symlink():
+        message = (
+            "is a symbolic link; the secrets are written and chmod-ed in place, never through "
+            f'a link. Replace it with the file itself (cp --remove-destination "$(readlink -f '
+            f'{path.name})" {path.name}).'
+        )
+        return {}, {}, [Problem(path.name, "-", message)]
+    if path.exists():
         parsed, problems = parse_env(path)
         stored = parsed.values
         for secret in wanted:
@@ -67,8 +74,19 @@ def save_secrets(path: Path, stored: dict[str, str], missing: dict[str, str]) ->
     """Save ``missing`` beside ``stored``; either way leave the file at mode 0600."""
     if missing:
         _write(path, {**stored, **missing})
-    elif path.exists() and stat.S_IMODE(path.stat().st_mode) != 0o600:
-        path.chmod(0o600)
+    elif path.exists():
+        _restrict(path)
+
+
+def _restrict(path: Path) -> None:
+    """Mode 0600 on the file itself: opened without following a link (O_NOFOLLOW), so a link
+    planted in its place since it was read is refused instead of chmod-ing its target."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _write(path: Path, values: dict[str, str]) -> None:

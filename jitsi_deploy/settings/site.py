@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
@@ -18,6 +19,7 @@ from .reader import (
     is_hostname,
     is_image_path,
     is_ip,
+    is_port,
     is_size,
     size_mib,
     suggest,
@@ -127,22 +129,40 @@ class Site:
     monitoring: Monitoring
     tuning: Tuning
     secrets: Mapping[str, str]
+    # CSP frame-ancestors sources of the meeting site; () = no restriction, as upstream.
+    frame_ancestors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """The hosts of an inventory, each with the Site settings that apply to it."""
+    """The hosts of an inventory, each with the Site settings that apply to it; with
+    ``secrets_path``, the secrets it made that `.secrets.env` does not hold yet (see
+    `save_secrets`)."""
 
     hosts: tuple[Host, ...]
     sites: Mapping[str, Site]
+    secrets_path: Path | None = None
+    stored_secrets: Mapping[str, str] = field(default_factory=dict)
+    new_secrets: Mapping[str, str] = field(default_factory=dict)
+
+    def save_secrets(self) -> None:
+        """Keep the secrets made for this deployment in `.secrets.env` (mode 0600)."""
+        if self.secrets_path is not None:
+            save_secrets(self.secrets_path, dict(self.stored_secrets), dict(self.new_secrets))
 
     @property
     def core(self) -> Host | None:
         return next((h for h in self.hosts if h.role == "core"), None)
 
 
-def load(env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec) -> Deployment:
-    """Read and validate everything; raises ConfigError naming each problem and its fix."""
+def load(
+    env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec, save: bool = True
+) -> Deployment:
+    """Read and validate everything; raises ConfigError naming each problem and its fix.
+
+    Missing secrets are saved to ``secrets_path`` once everything is valid; with ``save=False``
+    the caller does it (`Deployment.save_secrets`) after checks of its own, such as the
+    validation of the rendered files."""
     env, problems = read_env(env_path, spec.keys)
     try:
         hosts = load_inventory(hosts_path, spec.keys)
@@ -161,9 +181,10 @@ def load(env_path: Path, hosts_path: Path, secrets_path: Path, spec: Spec) -> De
         problems += [p for p in reader.problems if p not in problems]
     if problems:
         raise ConfigError(problems)
-    # Only a valid configuration creates or changes the secrets file.
-    save_secrets(secrets_path, stored, missing)
-    return Deployment(tuple(hosts), sites)
+    deployment = Deployment(tuple(hosts), sites, secrets_path, stored, missing)
+    if save:  # only a valid configuration creates or changes the secrets file
+        deployment.save_secrets()
+    return deployment
 
 
 def read_env(path: Path, keys: tuple[Key, ...]) -> tuple[dict[str, str], list[Problem]]:
@@ -190,7 +211,7 @@ def _reader(env_name: str, env: dict[str, str], host: Host) -> Reader:
 def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
     public_url, meet_hostname = reader.https_url("PUBLIC_URL")
     monitor_hostname = reader.hostname("MONITOR_HOSTNAME", "status.example.org")
-    if monitor_hostname and monitor_hostname == meet_hostname:
+    if monitor_hostname and monitor_hostname.rstrip(".") == meet_hostname.rstrip("."):
         reader.fail(
             "MONITOR_HOSTNAME",
             f"{monitor_hostname!r} is the meeting host name too. Give the monitor its own name.",
@@ -207,12 +228,45 @@ def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
         monitoring=_monitoring(reader),
         tuning=_tuning(reader, spec),
         secrets=secrets,
+        frame_ancestors=_frame_ancestors(reader),
     )
+
+
+_ORIGIN = re.compile(r"https://(?:\*\.)?([a-z0-9.-]+)(?::([0-9]{1,5}))?")
+
+
+def _frame_ancestors(reader: Reader) -> tuple[str, ...]:
+    """The origins that may frame the meeting, as CSP sources: self is written 'self'."""
+    sources: list[str] = []
+    for item in reader.listing("FRAME_ANCESTORS"):
+        origin = _ORIGIN.fullmatch(item)
+        if item.lower() == "self":
+            sources.append("'self'")
+        elif origin and is_hostname(origin.group(1)) and is_port(origin.group(2) or "443"):
+            sources.append(item)
+        else:
+            reader.fail(
+                "FRAME_ANCESTORS",
+                f"{item!r} is not self or an https origin. Write e.g. "
+                "self,https://intranet.example.org (no path), or leave it empty.",
+            )
+    return tuple(dict.fromkeys(sources))
+
+
+# Files of the zone database that name no zone: localtime is whatever zone the machine reading
+# it has (a container's is UTC), Factory a placeholder that prints "-00".
+_NOT_ZONES = ("localtime", "Factory")
 
 
 def _timezone(reader: Reader) -> str:
     name = reader.text("TZ")
-    if name not in zoneinfo.available_timezones():
+    if name in _NOT_ZONES:
+        reader.fail(
+            "TZ",
+            f"{name!r} is a file of the zone database, not a time zone: each machine reads its "
+            "own. Write the zone itself, e.g. Europe/Berlin or UTC.",
+        )
+    elif name not in zoneinfo.available_timezones():
         reader.fail("TZ", f"{name!r} is not a time zone name, e.g. Europe/Berlin or UTC.")
     return name
 
@@ -258,7 +312,18 @@ def _auth(reader: Reader) -> Auth:
     guests = reader.flag("ENABLE_GUESTS")
     if guests and not enabled:
         reader.fail("ENABLE_GUESTS", "guests only exist with ENABLE_AUTH=1. Set one or the other.")
-    return Auth(enabled, reader.choice("AUTH_TYPE", ("internal", "jwt", "ldap", "matrix")), guests)
+    kind = reader.choice("AUTH_TYPE", ("internal", "jwt", "ldap", "matrix"))
+    if enabled and kind in UNWIRED_AUTH_TYPES:
+        reader.fail(
+            "AUTH_TYPE",
+            f"{kind} is not wired by this project yet (none of its settings reach the "
+            "containers, so nobody could log in). Use AUTH_TYPE=internal or jwt.",
+        )
+    return Auth(enabled, kind, guests)
+
+
+# Jitsi's images know them, but this project passes none of their settings yet.
+UNWIRED_AUTH_TYPES = ("ldap", "matrix")
 
 
 STORAGE_DRIVERS = ("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs")
@@ -272,7 +337,9 @@ def _images(reader: Reader) -> Images:
         jitsi_repo=reader.image_path("JITSI_IMAGE_REPO", "ghcr.io/jitsi"),
         jitsi_version=version,
         uptime_kuma=_uptime_kuma_image(reader),
-        registry_mirror=reader.url("REGISTRY_MIRROR", ("https",), "https://mirror.example.org"),
+        registry_mirror=reader.url(
+            "REGISTRY_MIRROR", ("https",), "https://mirror.example.org", bare=True
+        ),
         source=reader.choice("IMAGE_SOURCE", ("pull", "bundle")),
     )
 
@@ -289,7 +356,7 @@ def _uptime_kuma_image(reader: Reader) -> str:
         reader.fail(
             key,
             f"{path!r} is not an image path. Write [registry/]name:tag in lower-case letters, "
-            f"digits, '.', '_', '-' and '/', e.g. {example}.",
+            f"digits, '.', '_', '-' and '/' (a registry port from 1 to 65535), e.g. {example}.",
         )
     else:
         reader.image_tag(key, tag, example)
@@ -317,7 +384,7 @@ _SMTP_WORD = re.compile(r"[!-~]{1,256}")
 
 
 def _kuma_smtp(reader: Reader) -> KumaSmtp | None:
-    host = reader.text("KUMA_SMTP_HOST").lower()
+    host = reader.text("KUMA_SMTP_HOST")
     port = reader.integer("KUMA_SMTP_PORT", 1, 65535)
     user, password = reader.text("KUMA_SMTP_USER"), reader.text("KUMA_SMTP_PASSWORD")
     sender, recipients = reader.text("KUMA_SMTP_FROM"), reader.listing("KUMA_SMTP_TO")
@@ -327,7 +394,8 @@ def _kuma_smtp(reader: Reader) -> KumaSmtp | None:
             reader.fail(key, "is set but KUMA_SMTP_HOST is empty. Set the mail server too.")
         return None
     if not (is_hostname(host) or is_ip(host)):
-        reader.fail("KUMA_SMTP_HOST", f"{host!r} is not a host name, e.g. smtp.example.org.")
+        hint = " Leave out the trailing dot." if host.endswith(".") else ""
+        reader.fail("KUMA_SMTP_HOST", f"{host!r} is not a host name, e.g. smtp.example.org.{hint}")
     for key, value in (("KUMA_SMTP_USER", user), ("KUMA_SMTP_PASSWORD", password)):
         if value and not _SMTP_WORD.fullmatch(value):
             reader.fail(key, "must be printable ASCII without spaces, at most 256 characters.")
@@ -339,7 +407,7 @@ def _kuma_smtp(reader: Reader) -> KumaSmtp | None:
     for address in recipients:
         if not is_email(address):
             reader.fail("KUMA_SMTP_TO", f"{address!r} is not an e-mail address.")
-    return KumaSmtp(host, port, user, password, sender, recipients)
+    return KumaSmtp(host.lower(), port, user, password, sender, recipients)
 
 
 def _tuning(reader: Reader, spec: Spec) -> Tuning:
@@ -354,11 +422,27 @@ def _tuning(reader: Reader, spec: Spec) -> Tuning:
     )
 
 
+# Docker carves /24 networks from the pool (model/docker_daemon.py): docker0, the stack's and
+# Uptime Kuma's take one each, so a pool holds at least four.
+POOL_SUBNET_PREFIX, POOL_MAX_PREFIX = 24, 22
+
+
 def _address_pool(reader: Reader) -> str:
-    pools = reader.networks("DOCKER_ADDRESS_POOL")
+    key = "DOCKER_ADDRESS_POOL"
+    raw, pools = reader.listing(key), reader.networks(key)
     if len(pools) > 1:
+        reader.fail(key, "holds more than one network. Give one, e.g. 172.20.0.0/16.")
+    elif pools and "/" not in raw[0]:
         reader.fail(
-            "DOCKER_ADDRESS_POOL", "holds more than one network. Give one, e.g. 172.20.0.0/16."
+            key, f"{raw[0]!r} is an address, not a network. Give a CIDR, e.g. 172.20.0.0/16."
+        )
+    elif pools and ipaddress.ip_network(pools[0]).version != 4:
+        reader.fail(key, f"{pools[0]!r} is not IPv4. Give an IPv4 network, e.g. 172.20.0.0/16.")
+    elif pools and ipaddress.ip_network(pools[0]).prefixlen > POOL_MAX_PREFIX:
+        reader.fail(
+            key,
+            f"{pools[0]!r} is too small: Docker takes /{POOL_SUBNET_PREFIX} networks from it, "
+            f"at least four. Give /{POOL_MAX_PREFIX} or larger, e.g. 172.20.0.0/16.",
         )
     return pools[0] if pools else ""
 

@@ -169,6 +169,26 @@ CASES = [
     _value_case("password-keyboard", "PRIVATE_ROOM_PASSWORD", "qwertyuiop12", "easy to guess"),
     _value_case("password-repeated", "PRIVATE_ROOM_PASSWORD", "abcabcabcabc", "easy to guess"),
     _value_case("room-password-weak", "PRIVATE_ROOM_PASSWORDS", "private-x=Summer202020", "easy"),
+    _value_case("password-passw0rd", "PRIVATE_ROOM_PASSWORD", "Passw0rd2024", "easy to guess"),
+    _value_case("password-welcome", "PRIVATE_ROOM_PASSWORD", "Welcome2024!", "easy to guess"),
+    _value_case(
+        "password-zero-width",
+        "PRIVATE_ROOM_PASSWORD",
+        "kqzvmwtr\u200b\u200b\u200b\u200b\u200b",
+        "Remove them",
+    ),
+    _value_case(
+        "room-password-leading-blank",
+        "PRIVATE_ROOM_PASSWORDS",
+        "private-x= Xk2-wq9-Lm4-pr7",
+        "Remove it",
+    ),
+    _value_case(
+        "room-password-twice-other-case",
+        "PRIVATE_ROOM_PASSWORDS",
+        "private-x=Xk2-wq9-Lm4-pr7,PRIVATE-X=Zk2-wq9-Lm4-pr8",
+        "Keep one password per room",
+    ),
     _value_case("pool-two", "DOCKER_ADDRESS_POOL", "172.20.0.0/16,10.9.0.0/16", "Give one"),
     _value_case("memory-huge", "JVB_MEMORY_LIMIT", "999999999999999999g", "the limit the host"),
     _value_case("memory-over-1t", "JVB_MEMORY_LIMIT", "1025g", "the limit the host"),
@@ -225,7 +245,102 @@ CASES = [
     _value_case("url-credentials", "PUBLIC_URL", "https://user:pw@meet.example.org", "Remove"),
     _value_case("url-query", "PUBLIC_URL", "https://meet.example.org/?x=1", "e.g. https://"),
     _value_case("url-bad-port", "PUBLIC_URL", "https://meet.example.org:abc", "e.g. https://"),
+    _value_case(
+        "frame-ancestor-path", "FRAME_ANCESTORS", "self,https://intra.example.org/app", "Write e.g."
+    ),
+    _value_case("frame-ancestor-quoted-self", "FRAME_ANCESTORS", "\"'self'\"", "Write e.g. self"),
     _value_case("acme-http", "ACME_SERVER", "http://acme.example.org/dir", "e.g. https://"),
+    # 5b. URLs urlsplit cannot read, and names that mean another name elsewhere
+    _value_case("url-full-width-hash", "PUBLIC_URL", "https://meet.example.org\uff03x", "ASCII"),
+    _value_case("url-unclosed-bracket", "PUBLIC_URL", "https://[meet.example.org", "ASCII"),
+    _value_case(
+        "webhook-unclosed-bracket", "HEALTH_WEBHOOK_URL", "https://[h.example.org/", "ASCII"
+    ),
+    _value_case("webhook-port-0", "HEALTH_WEBHOOK_URL", "https://h.example.org:0/x", "1 to 65535"),
+    _value_case("mirror-query", "REGISTRY_MIRROR", "https://mirror.example.org/?x=1", "Remove it"),
+    _value_case("url-trailing-dot", "PUBLIC_URL", "https://meet.example.org.", "trailing dot"),
+    _value_case("url-kelvin-sign", "PUBLIC_URL", "https://meet.\u212aexample.org", "ASCII"),
+    _value_case("monitor-kelvin-sign", "MONITOR_HOSTNAME", "status.\u212aexample.org", "U+212A"),
+    _value_case(
+        "monitor-is-meet-with-dot", "MONITOR_HOSTNAME", "meet.example.org.", "trailing dot"
+    ),
+    _value_case("webhook-trailing-dot", "HEALTH_WEBHOOK_URL", "https://h.example.org./", "dot"),
+    _value_case("tz-localtime", "TZ", "localtime", "Write the zone itself"),
+    _value_case("repo-port-0", "JITSI_IMAGE_REPO", "reg.example.org:0/jitsi", "port from 1 to"),
+    _value_case("repo-port-99999", "JITSI_IMAGE_REPO", "reg.example.org:99999/jitsi", "1 to 65535"),
+    _value_case("kuma-port-0", "UPTIME_KUMA_IMAGE", "reg.example.org:0/kuma:2", "1 to 65535"),
+    _value_case("pool-bare-address", "DOCKER_ADDRESS_POOL", "172.20.0.1", "Give a CIDR"),
+    _value_case("pool-too-small", "DOCKER_ADDRESS_POOL", "172.20.0.0/30", "/22 or larger"),
+    _value_case("network-zone", "MONITOR_ALLOWED_NETWORKS", "fe80::%eth0/64", "without it"),
+    _value_case("prefix-only-dash", "PRIVATE_ROOM_PREFIX", "-", "starts with a letter or digit"),
+    Case(
+        "auth-ldap",
+        ".env: AUTH_TYPE:",
+        "Use AUTH_TYPE=internal or jwt",
+        env=env_many(ENABLE_AUTH="1", AUTH_TYPE="ldap"),
+    ),
+    Case(
+        "auth-matrix",
+        ".env: AUTH_TYPE:",
+        "Use AUTH_TYPE=internal or jwt",
+        env=env_many(ENABLE_AUTH="1", AUTH_TYPE="matrix"),
+    ),
+    _host_case(
+        "inventory-key-twice",
+        "[core]\nmeet.example.org address=203.0.113.10 address=203.0.113.11\n",
+        "hosts:2: address:",
+        "Keep one",
+    ),
+    _host_case(
+        "inventory-host-twice-other-case",
+        "[core]\nmeet.example.org address=203.0.113.10\n"
+        "[jvb]\nMEET.example.org address=203.0.113.11\n",
+        "hosts:4: MEET.example.org:",
+        "List each server once",
+    ),
+    _host_case(
+        "inventory-host-trailing-dot",
+        "[core]\nmeet.example.org address=203.0.113.10\n"
+        "[jvb]\nmeet.example.org. address=203.0.113.11\n",
+        "hosts:4: meet.example.org.:",
+        "without a trailing dot",
+    ),
+    _host_case(
+        "inventory-kelvin-sign",
+        "[core]\nmeet.\u212aexample.org address=203.0.113.10\n",
+        "hosts:2:",
+        "in ASCII",
+    ),
+    _host_case(
+        "inventory-hash-in-quotes",
+        "[core]\nmeet.example.org address=203.0.113.10 TZ='Europe/Berlin#x'\n",
+        "hosts:2: TZ: 'Europe/Berlin#x'",
+        "e.g. Europe/Berlin",
+    ),
+    _host_case(
+        "inventory-hash-in-word",
+        "[core]\nmeet.example.org address=203.0.113.10 TZ=Europe/Berlin#x\n",
+        "hosts:2: TZ: 'Europe/Berlin#x'",
+        "e.g. Europe/Berlin",
+    ),
+    _host_case(
+        "public-ip-loopback-mapped",
+        "[core]\nmeet.example.org address=203.0.113.10 public_ip=::ffff:127.0.0.1\n",
+        "hosts:2: public_ip:",
+        "Set public_ip=",
+    ),
+    _host_case(
+        "public-ip-broadcast",
+        "[core]\nmeet.example.org address=203.0.113.10 public_ip=255.255.255.255\n",
+        "hosts:2: public_ip:",
+        "Set public_ip=",
+    ),
+    _host_case(
+        "key-is-a-folder",
+        "[core]\nmeet.example.org address=203.0.113.10 key=/tmp\n",
+        "hosts:2: key:",
+        "Name the SSH private key file",
+    ),
     # 6. the secrets file
     Case(
         "weak-generated-room-password",
@@ -302,6 +417,8 @@ SUBPROCESS_CASES = [
         "latin1-byte",
         "superscript-number",
         "weak-generated-room-password",
+        "url-full-width-hash",
+        "url-unclosed-bracket",
     }
 ]
 
@@ -393,3 +510,83 @@ def test_env_grammar_is_documented() -> None:
     from jitsi_deploy.settings import envfile
 
     assert re.search(r"Nothing is expanded", envfile.__doc__ or "")
+
+
+def _render(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "render", "--skip-validation", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+@pytest.mark.parametrize("link", ["build", "build/meet.example.org"])
+def test_render_refuses_a_build_folder_that_is_a_link(tmp_path: Path, link: str) -> None:
+    _setup(tmp_path, Case("x", "", "", hosts=CORE))
+    if link != "build":
+        (tmp_path / "build").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_text("mine")
+    (tmp_path / link).symlink_to(elsewhere)
+    done = _render(tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    assert f"{link} is a symbolic link" in done.stderr and "Move it away" in done.stderr
+    assert (tmp_path / link).is_symlink() and (elsewhere / "keep").read_text() == "mine"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep"]
+    assert not (tmp_path / ".secrets.env").exists()
+
+
+def test_secrets_are_kept_only_after_the_rendered_files_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A validator refusing a file (stood in by a function that raises, since no setting of a
+    valid configuration makes the real ones fail) leaves `.secrets.env` unwritten; once the
+    files pass, the secrets are saved."""
+    from invoke import Context, Exit
+
+    import tasks
+    from jitsi_deploy.errors import ValidationError
+
+    def refuse(rendered: Rendered) -> list[str]:
+        raise ValidationError("nginx -t refused /etc/nginx/conf.d/jitsi-meet.conf")
+
+    _setup(tmp_path, Case("x", "", "", hosts=CORE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tasks, "validate", refuse)
+    with pytest.raises(Exit):
+        tasks.render(Context())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "hosts"]
+    monkeypatch.setattr(tasks, "validate", lambda rendered: [])
+    tasks.render(Context())
+    assert oct((tmp_path / ".secrets.env").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "build" / "meet.example.org").is_dir()
+
+
+def test_a_secrets_file_that_is_a_link_is_refused_and_its_target_untouched(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "shared.env"
+    target.write_text(GOOD_SECRETS)
+    target.chmod(0o644)
+    env_path, hosts_path, secrets_path = _setup(tmp_path, Case("x", "", "", hosts=CORE))
+    secrets_path.symlink_to(target)
+    with pytest.raises(ConfigError) as caught:
+        load(env_path, hosts_path, secrets_path)
+    assert str(caught.value.problems[0]).startswith(".secrets.env: -: is a symbolic link")
+    assert "Replace it with the file itself" in str(caught.value.problems[0])
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert target.read_text() == GOOD_SECRETS
+
+
+def test_a_hash_inside_an_inventory_value_is_kept(tmp_path: Path) -> None:
+    key = tmp_path / "id#1"
+    key.write_text("not really a key")
+    hosts = f"[core]\nmeet.example.org address=203.0.113.10 key='{key}' # a comment\n"
+    (tmp_path / "hosts").write_text(hosts)
+    deployment = load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".secrets.env")
+    assert deployment.hosts[0].key == key

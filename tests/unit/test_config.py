@@ -74,14 +74,15 @@ def test_the_examples_load_as_they_are(tmp_path: Path) -> None:
         (
             {"PRIVATE_ROOM_PASSWORD": "meeting123"},
             ".env: PRIVATE_ROOM_PASSWORD: the password is too short (10 characters; use at "
-            "least 12). Choose a longer one, or leave PRIVATE_ROOM_PASSWORD empty to have a "
-            "strong one generated.",
+            "least 12). Choose a longer one (e.g. four or five unrelated words), or leave "
+            "PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
         ),
         (
             {"PRIVATE_ROOM_PASSWORD": "meetingmeeting123"},
-            ".env: PRIVATE_ROOM_PASSWORD: the password is easy to guess (common words, runs like "
-            "1234 or qwerty, repeated characters). Choose a longer one, or leave "
-            "PRIVATE_ROOM_PASSWORD empty to have a strong one generated.",
+            ".env: PRIVATE_ROOM_PASSWORD: the password is easy to guess (Repeats like "
+            '"abcabcabc" are only slightly harder to guess than "abc"). Choose a longer one '
+            "(e.g. four or five unrelated words), or leave PRIVATE_ROOM_PASSWORD empty to have a "
+            "strong one generated.",
         ),
         (
             {"PUBLIC_ROOMS": "daily-standup,private-board"},

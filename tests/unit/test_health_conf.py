@@ -48,9 +48,20 @@ def test_every_script_setting_is_rendered():
 def test_cron_runs_the_script_every_minute_as_root():
     lines = render("cron.j2", HealthSettings()).splitlines()
     job = next(line for line in lines if line.startswith("* * * * *"))
-    assert job.split()[5:9] == [
-        "root", "/usr/local/sbin/jitsi-health", "--config", "/etc/jitsi-deploy/health.conf",
+    assert job.split()[5:11] == [
+        "root", "umask", "027;", "exec", "/usr/local/sbin/jitsi-health", "--config",
     ]  # fmt: skip
+
+
+def test_the_log_cron_creates_is_not_readable_by_others(tmp_path: Path):
+    """The job's command, run by /bin/sh as cron does (under cron's umask 022), creates the
+    log 0640 like the script's own umask, not 0644 by the redirection."""
+    log = tmp_path / "health.log"
+    health = HealthSettings(script_path="/bin/true", log_file=str(log))
+    job = next(line for line in render("cron.j2", health).splitlines() if line.startswith("*"))
+    command = job.split(None, 6)[6]
+    subprocess.run(["/bin/sh", "-c", f"umask 022; {command}"], check=True)
+    assert oct(log.stat().st_mode & 0o777) == "0o640"
 
 
 def test_logrotate_config_is_accepted_by_logrotate(tmp_path: Path):

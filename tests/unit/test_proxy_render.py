@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from jitsi_deploy.model.proxy import ProxySettings
+from jitsi_deploy.model.proxy import ProxySettings, proxy_settings
 from jitsi_deploy.render.host import render_site
 from jitsi_deploy.steps.packages import RELEASES
+from tests.unit.sites import EXAMPLE_ENV, two_hosts
 
 PROXY = ProxySettings(meet_host="meet.example.org")
 
@@ -47,3 +50,18 @@ def test_hsts_can_be_left_out_for_a_first_self_signed_try() -> None:
 def test_fail2ban_gets_its_own_error_log() -> None:
     site = render_site(ProxySettings(meet_host="meet.example.org", fail2ban=True))
     assert "error_log /var/log/nginx/jitsi-meet.error.log error;" in site
+
+
+def test_frame_ancestors_come_from_the_setting_and_default_to_none(tmp_path: Path) -> None:
+    """FRAME_ANCESTORS=self,https://… becomes the meeting site's CSP; empty sends none."""
+
+    def meeting_site(env_text: str) -> str:
+        env = tmp_path / ".env"
+        env.write_text(env_text)
+        text = render_site(proxy_settings(two_hosts(tmp_path, env).sites["meet.example.org"]))
+        return text.split("server_name status.example.org;")[0]  # before the status site
+
+    example = EXAMPLE_ENV.read_text()
+    assert "frame-ancestors" not in meeting_site(example)
+    allowed = example.replace("FRAME_ANCESTORS=", "FRAME_ANCESTORS=self, https://*.intra.example")
+    assert "frame-ancestors 'self' https://*.intra.example\" always;" in meeting_site(allowed)
