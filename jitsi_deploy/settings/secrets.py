@@ -9,6 +9,7 @@ setting is valid, so a refused configuration leaves the file untouched.
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from collections.abc import Callable, Iterable
