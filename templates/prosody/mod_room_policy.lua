@@ -43,9 +43,10 @@
 -- refused (cancel/not-allowed), as is every room on any other component the module is loaded on.
 --
 -- Password guessing. A session that sent room_policy_password_tries (5) wrong passwords in a
--- row waits room_policy_password_wait (60) seconds before its next try: a try in that time,
--- right or wrong, is refused (wait/policy-violation, with the seconds left in the text), and each
--- wrong try after that starts the wait again, until a right one. Each wrong and each refused try
+-- row, to any rooms with a password (managed, or set by their moderators), waits
+-- room_policy_password_wait (60) seconds before its next try: a try in that time, right or
+-- wrong, is refused (wait/policy-violation, with the seconds left in the text), and each wrong
+-- try after that starts the wait again, until a right one. Each wrong and each refused try
 -- is logged in one line, at level warn, without the password, e.g.
 --   room policy: wrong password: address=203.0.113.9 jid=... room=... count=3
 --   room policy: password throttled: address=203.0.113.9 jid=... room=... wait=42
@@ -442,11 +443,24 @@ local function refuse_throttled(session, stanza, room, wait)
 	return true;
 end
 
--- Priority -15: after the ban check (-10), before Prosody's password check (-20).
+-- The password a join must carry: the one the server manages, or the one the moderators of a
+-- room under "allow" put on it; nil when none is needed.
+local function required_password(room, rule, password)
+	if rule == "password" then
+		return password;
+	end
+	if rule == "allow" then
+		return room:get_password();
+	end
+	return nil;
+end
+
+-- Priority -15: after the ban check (-10), before Prosody's password check (-20), which passes
+-- the joins let through here.
 module:hook("muc-occupant-pre-join", function(event)
 	local room, stanza, session = event.room, event.stanza, event.origin;
-	local rule, password = rule_for(room.jid);
-	if rule ~= "password" then
+	local password = required_password(room, rule_for(room.jid));
+	if not password then
 		return;
 	end
 	if is_whitelisted(stanza.attr.from) then

@@ -11,7 +11,7 @@ import pytest
 from .conftest import GetServer
 from .policies import DEFAULT_PASSWORD, FOCUS, PASSWORD_WAIT, WRONG_PASSWORD
 from .server import Prosody
-from .test_room_policy import PASSWORD_REFUSED
+from .test_room_policy import CHANGED_PASSWORD, PASSWORD_REFUSED, ROOM_SECRET
 from .xmpp import Refusal, Sessions, run, unique
 
 TRIES = 5  # the module's default
@@ -107,5 +107,21 @@ def test_guesses_in_breakout_rooms_count_too(server: Prosody) -> None:
             assert await guesser.join(target, password=WRONG_PASSWORD) == PASSWORD_REFUSED
         assert throttled(await guesser.join(breakout, password=WRONG_PASSWORD))
         assert throttled(await guesser.join(room, password=DEFAULT_PASSWORD))
+
+    run(server, scenario)
+
+
+def test_passwords_moderators_set_are_throttled_too(server: Prosody) -> None:
+    async def scenario(sessions: Sessions) -> None:
+        room = unique("weekly")
+        focus = await sessions.account(*FOCUS)
+        assert await focus.join(room) is None
+        assert await focus.configure(room, {ROOM_SECRET: CHANGED_PASSWORD}) is None
+        guesser = await sessions.user()
+        for _ in range(TRIES):
+            assert await guesser.join(room, password=WRONG_PASSWORD) == PASSWORD_REFUSED
+        assert throttled(await guesser.join(room, password=CHANGED_PASSWORD))
+        await asyncio.sleep(PASSWORD_WAIT + 0.5)
+        assert await guesser.join(room, password=CHANGED_PASSWORD) is None
 
     run(server, scenario)
