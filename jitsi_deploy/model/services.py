@@ -158,6 +158,9 @@ def _prosody_environment(placement: Placement) -> dict[str, str]:
         "PUBLIC_URL": placement.site.public_url,
         **_auth(placement),
         "XMPP_MUC_MODULES": "room_policy",
+        # Breakout rooms (on by default in the image) live on their own MUC component, joined
+        # by name: without the policy there they would open private rooms to anyone.
+        "XMPP_BREAKOUT_MUC_MODULES": "room_policy",
     }
 
 

@@ -22,7 +22,8 @@
 -- loopback clients only (any other client, proxied ones included, gets 403), whatever the Host:
 --   GET http://127.0.0.1:5280/room-policy-health
 --     200 "ok"                  the policy is in force
---     503 "broken: <reason>"    the settings were refused; every room is closed
+--     503 "broken: <reason>"    the settings were refused (every room is closed), or a MUC
+--                               component of the policy (main or breakout) does not load it
 --     404                       the module is not loaded at all (also a failure)
 -- e.g. `curl -fsS http://127.0.0.1:5280/room-policy-health` inside the prosody container. The
 -- module status is also set to "error", which the Jitsi image's /health (mod_http_health)
@@ -31,13 +32,37 @@
 -- The options are read with module:get_option, which falls back to the global section: the
 -- Jitsi image includes conf.d/*.cfg.lua files in the global section, not in the component.
 --
+-- Breakout rooms. Jitsi's breakout rooms live on their own MUC component
+-- (room_policy_breakout_muc, the image's "breakout.<XMPP_DOMAIN>") under a random UUID name, so
+-- the module is loaded there too (XMPP_BREAKOUT_MUC_MODULES) and a breakout room takes the rule of
+-- its main room: a private room's breakout rooms need the private room's password, a public
+-- room's are open, and a room whose moderators set a password lends it to its breakout rooms.
+-- The link is the one Jitsi's mod_muc_breakout_rooms keeps on the server: it records each
+-- breakout room it makes in its main room (main_room._data.breakout_rooms[breakout room JID]),
+-- which no client can write. A breakout room that no main room on room_policy_main_muc lists is
+-- refused (cancel/not-allowed), as is every room on any other component the module is loaded on.
+--
+-- Password guessing. A session that sent room_policy_password_tries (5) wrong passwords in a
+-- row, to any rooms with a password (managed, or set by their moderators), waits
+-- room_policy_password_wait (60) seconds before its next try: a try in that time, right or
+-- wrong, is refused (wait/policy-violation, with the seconds left in the text), and each wrong
+-- try after that starts the wait again, until a right one. Each wrong and each refused try
+-- is logged in one line, at level warn, without the password, e.g.
+--   room policy: wrong password: address=203.0.113.9 jid=... room=... count=3
+--   room policy: password throttled: address=203.0.113.9 jid=... room=... wait=42
+-- for a fail2ban filter such as "room policy: (wrong password|password throttled): address=<HOST> ".
+-- The address is the session's as Prosody knows it: behind a proxy that Prosody does not trust
+-- (trusted_proxies) it is the proxy's.
+--
 -- Works on Prosody 0.12 and 13; it makes no admin checks, so no is_admin / roles API split.
 
 -- luacheck: read globals module
 
 local jid = require "util.jid";
 local st = require "util.stanza";
+local cache = require "util.cache";
 local http_server = require "net.http.server";
+local now = require "util.time".now;
 
 local MUC_NS = "http://jabber.org/protocol/muc";
 local DATA_FORMS_NS = "jabber:x:data";
@@ -53,6 +78,7 @@ local REFUSALS = {
 	["bad-name"] = "Room names may only use the letters a-z, digits, '-', '_' and '.'",
 	deny = "This room does not exist on this server",
 	service = "This room is reserved for the server's services",
+	orphan = "This breakout room belongs to no meeting on this server",
 };
 
 -- The name the rules apply to (the node without one "[tenant]" prefix) and the tenant, or nil
@@ -115,6 +141,14 @@ local function room_name_set(name)
 	return names, count;
 end
 
+local function count_option(name, default)
+	local value = module:get_option(name, default);
+	if type(value) ~= "number" or value < 1 or value % 1 ~= 0 then
+		config_error(name .. " must be a whole number of at least 1");
+	end
+	return value;
+end
+
 local function room_passwords_option()
 	local option = "room_policy_room_passwords";
 	local value = module:get_option(option, {});
@@ -142,11 +176,23 @@ local function read_policy()
 	policy.default_password = string_option("room_policy_default_password", "");
 	policy.room_passwords = room_passwords_option();
 	policy.other_rooms = string_option("room_policy_other_rooms", "allow");
+	policy.main_muc = string_option("room_policy_main_muc", "muc.meet.jitsi"):lower();
+	policy.breakout_muc = string_option("room_policy_breakout_muc", "breakout.meet.jitsi"):lower();
+	policy.password_tries = count_option("room_policy_password_tries", 5);
+	policy.password_wait = count_option("room_policy_password_wait", 60);
 	policy.whitelist = {};
 	for _, address in ipairs(string_list("room_policy_whitelist", { "focus@auth.meet.jitsi" })) do
 		policy.whitelist[address] = true;
 	end
 
+	if module.host == policy.main_muc then
+		policy.role = "main";
+	elseif module.host == policy.breakout_muc then
+		policy.role = "breakout";
+	else
+		config_error("loaded on " .. module.host .. ", which is neither room_policy_main_muc ("
+			.. policy.main_muc .. ") nor room_policy_breakout_muc (" .. policy.breakout_muc .. ")");
+	end
 	local prefix = policy.private_prefix;
 	if not OTHER_ROOM_MODES[policy.other_rooms] then
 		config_error("room_policy_other_rooms must be \"allow\", \"deny\" or \"password\"");
@@ -186,19 +232,23 @@ if broken then
 	end
 else
 	-- Operators see the policy in force at start; passwords are never logged.
-	module:log("info", "room policy: %d public rooms, private prefix '%s', other rooms: %s",
-		policy.public_count, policy.private_prefix, policy.other_rooms);
+	module:log("info", "room policy: %d public rooms, private prefix '%s', other rooms: %s (%s rooms)",
+		policy.public_count, policy.private_prefix, policy.other_rooms, policy.role);
+end
+
+-- What the health route reports for every component that loads the module: false when in force,
+-- else the reason. Shared by the instances of all hosts.
+local instances = module:shared("/*/room_policy/instances");
+instances[module.host] = broken or false;
+function module.unload() -- luacheck: ignore 122 (Prosody's unload callback)
+	instances[module.host] = nil;
 end
 
 -- Rules ------------------------------------------------------------------------------------------
 
--- Returns the rule for a room and, for "password", the password the room must carry. Rules:
--- "closed" (broken settings), "bad-name", "service" (service accounts only), "public",
--- "password", "allow" or "deny".
-local function rule_for(room_jid)
-	if broken then
-		return "closed";
-	end
+-- The rule for a room of the main MUC and, for "password", the password the room must carry:
+-- "bad-name", "service" (service accounts only), "public", "password", "allow" or "deny".
+local function main_rule(room_jid)
 	local node = jid.node(room_jid);
 	if not node then
 		return "allow";
@@ -225,6 +275,62 @@ local function rule_for(room_jid)
 		return "password", policy.default_password;
 	end
 	return policy.other_rooms;
+end
+
+-- Breakout rooms ---------------------------------------------------------------------------------
+
+-- Breakout room JID -> main room JID, checked against the main room at every use.
+local main_room_jids = cache.new(10000);
+
+local function lists(main_room, breakout_jid)
+	local breakout_rooms = main_room and main_room._data.breakout_rooms;
+	return type(breakout_rooms) == "table" and breakout_rooms[breakout_jid] ~= nil;
+end
+
+-- The live main room that lists this breakout room, or nil.
+local function main_room_of(breakout_jid)
+	local main_host = prosody.hosts[policy.main_muc];
+	local muc = main_host and main_host.modules.muc;
+	if not muc then
+		return nil;
+	end
+	local known = main_room_jids:get(breakout_jid);
+	local main_room = known and muc.get_room_from_jid(known);
+	if lists(main_room, breakout_jid) then
+		return main_room;
+	end
+	for room in muc.live_rooms() do
+		if lists(room, breakout_jid) then
+			main_room_jids:set(breakout_jid, room.jid);
+			return room;
+		end
+	end
+	return nil;
+end
+
+-- A breakout room is as closed as its main room: its rule, or the password its moderators set.
+local function breakout_rule(room_jid)
+	local main_room = main_room_of(room_jid);
+	if not main_room then
+		return "orphan";
+	end
+	local rule, password = main_rule(main_room.jid);
+	if rule == "allow" and main_room:get_password() then
+		return "password", main_room:get_password();
+	end
+	return rule, password;
+end
+
+-- The rule for a room of this component: the above, "orphan" (a breakout room that no main room
+-- lists) or "closed" (broken settings).
+local function rule_for(room_jid)
+	if broken then
+		return "closed";
+	end
+	if policy.role == "breakout" then
+		return breakout_rule(room_jid);
+	end
+	return main_rule(room_jid);
 end
 
 local function is_whitelisted(full_jid)
@@ -305,22 +411,79 @@ module:hook("muc-occupant-pre-join", function(event)
 	enforce(room, rule, password);
 end, 20);
 
--- Priority -15: after the ban check (-10), before Prosody's password check (-20).
+-- Password guessing ------------------------------------------------------------------------------
+
+-- The state lives in the client's session (shared by every component, gone with the session):
+-- wrong passwords in a row, and until when the session must wait.
+
+local function seconds_to_wait(session)
+	local wait_until = session.room_policy_wait_until;
+	local left = wait_until and wait_until - now();
+	return left and left > 0 and math.ceil(left) or nil;
+end
+
+local function log_try(what, session, stanza, room, detail)
+	module:log("warn", "room policy: %s: address=%s jid=%s room=%s %s",
+		what, session.ip or "unknown", stanza.attr.from, room.jid, detail);
+end
+
+local function count_wrong_password(session, stanza, room)
+	local count = (session.room_policy_wrong_passwords or 0) + 1;
+	session.room_policy_wrong_passwords = count;
+	if count >= policy.password_tries then
+		session.room_policy_wait_until = now() + policy.password_wait;
+	end
+	log_try("wrong password", session, stanza, room, "count=" .. count);
+end
+
+local function refuse_throttled(session, stanza, room, wait)
+	log_try("password throttled", session, stanza, room, "wait=" .. wait);
+	local text = ("Too many wrong passwords: try again in %d seconds"):format(wait);
+	session.send(st.error_reply(stanza, "wait", "policy-violation", text, room.jid));
+	return true;
+end
+
+-- The password a join must carry: the one the server manages, or the one the moderators of a
+-- room under "allow" put on it; nil when none is needed.
+local function required_password(room, rule, password)
+	if rule == "password" then
+		return password;
+	end
+	if rule == "allow" then
+		return room:get_password();
+	end
+	return nil;
+end
+
+-- Priority -15: after the ban check (-10), before Prosody's password check (-20), which passes
+-- the joins let through here.
 module:hook("muc-occupant-pre-join", function(event)
-	local room, stanza = event.room, event.stanza;
-	local rule, password = rule_for(room.jid);
-	if rule ~= "password" then
+	local room, stanza, session = event.room, event.stanza, event.origin;
+	local password = required_password(room, rule_for(room.jid));
+	if not password then
 		return;
 	end
 	if is_whitelisted(stanza.attr.from) then
 		give_password(stanza, password);
 		return;
 	end
-	if presence_password(stanza) ~= password then
-		module:log("info", "%s refused: wrong or missing password for %s", stanza.attr.from, room.jid);
-		event.origin.send(st.error_reply(stanza, "auth", "not-authorized", nil, room.jid));
-		return true;
+	local given = presence_password(stanza);
+	-- A session that must wait gets no answer to its guess, right or wrong.
+	local wait = given and seconds_to_wait(session);
+	if wait then
+		return refuse_throttled(session, stanza, room, wait);
 	end
+	if given == password then
+		session.room_policy_wrong_passwords = nil;
+		return;
+	end
+	if given then
+		count_wrong_password(session, stanza, room);
+	else
+		module:log("info", "%s refused: no password for %s", stanza.attr.from, room.jid);
+	end
+	session.send(st.error_reply(stanza, "auth", "not-authorized", nil, room.jid));
+	return true;
 end, -15);
 
 -- Owner configuration ----------------------------------------------------------------------------
@@ -341,7 +504,7 @@ local function submitted_fields(stanza)
 end
 
 local function config_refusal(rule, password, fields)
-	if rule == "closed" or rule == "bad-name" then
+	if rule == "closed" or rule == "bad-name" or rule == "orphan" then
 		return REFUSALS[rule];
 	end
 	if not fields or (rule ~= "public" and rule ~= "password") then
@@ -385,6 +548,30 @@ local function is_loopback(ip)
 	return ip ~= nil and (ip == "::1" or ip:match("^127%.") ~= nil or ip:match("^::ffff:127%.") ~= nil);
 end
 
+-- The reasons of every instance that refused its settings, else the first component of the
+-- policy that exists without it (a breakout component without it would let anyone in).
+local function policy_problem()
+	local reasons, seen = {}, {};
+	for _, reason in pairs(instances) do
+		if reason and not seen[reason] then
+			reasons[#reasons + 1], seen[reason] = reason, true;
+		end
+	end
+	if #reasons > 0 then
+		table.sort(reasons);
+		return table.concat(reasons, "; ");
+	end
+	for _, host in ipairs({ policy.main_muc, policy.breakout_muc }) do
+		if prosody.hosts[host] and instances[host] == nil then
+			return "the MUC component " .. host .. " does not load room_policy";
+		end
+	end
+	if not prosody.hosts[policy.main_muc] then
+		return "there is no MUC component " .. policy.main_muc .. " (room_policy_main_muc)";
+	end
+	return nil;
+end
+
 -- A global route of Prosody's HTTP server (the way mod_http registers routes), so it answers
 -- whatever Host the request names. request.ip is the client behind trusted proxies.
 local function health(event)
@@ -394,9 +581,10 @@ local function health(event)
 	end
 	response.headers.content_type = "text/plain; charset=utf-8";
 	response.headers.cache_control = "no-store";
-	if broken then
+	local problem = policy_problem();
+	if problem then
 		response.status_code = 503;
-		return "broken: " .. broken .. "\n";
+		return "broken: " .. problem .. "\n";
 	end
 	return "ok\n";
 end

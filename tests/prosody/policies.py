@@ -58,8 +58,16 @@ BROKEN = {
     ),
 }
 
+# Short enough for a test to wait it out; the module's default is 60 seconds.
+PASSWORD_WAIT = 3
+
 SETUPS = {
     "allow": Setup(MAIN),
+    "throttle": Setup(MAIN, global_options={"room_policy_password_wait": PASSWORD_WAIT}),
+    # The breakout rooms' MUC without the policy, as with XMPP_MUC_MODULES alone.
+    "breakout-unguarded": Setup(MAIN, breakout_modules=()),
+    # ENABLE_BREAKOUT_ROOMS=0: no breakout rooms' MUC at all.
+    "no-breakout-muc": Setup(MAIN, breakout_modules=None),
     "deny": Setup(
         RoomPolicy(
             public_rooms=(PUBLIC_ROOM,), default_password=DEFAULT_PASSWORD, other_rooms="deny"

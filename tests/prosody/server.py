@@ -76,13 +76,21 @@ def _write_account(data: Path, address: str, password: str) -> None:
     (accounts / f"{user}.dat").write_text(_scram_sha1_account(password))
 
 
+# Jitsi's breakout rooms module names breakout rooms; its stand-in here (see its header) does.
+BREAKOUT_LINK = "breakout_link_standin"
+
+
 @dataclass(frozen=True)
 class Setup:
-    """What one test server runs with: the room policy, or a settings file as text, and extra
-    options of the MUC component."""
+    """What one test server runs with: the room policy, or a settings file as text, extra
+    options of the MUC component and of the global section, the modules of the main MUC, and
+    those of the breakout rooms' MUC (None: no such component)."""
 
     settings: RoomPolicy | str
     muc_options: dict[str, object] = field(default_factory=dict)
+    global_options: dict[str, object] = field(default_factory=dict)
+    main_modules: tuple[str, ...] = ("room_policy", BREAKOUT_LINK)
+    breakout_modules: tuple[str, ...] | None = ("room_policy",)
 
 
 def _render_config(directory: Path, setup: Setup, ports: tuple[int, int], interface: str) -> str:
@@ -100,6 +108,9 @@ def _render_config(directory: Path, setup: Setup, ports: tuple[int, int], interf
         http_port=ports[1],
         interface=interface,
         muc_options=setup.muc_options,
+        global_options=setup.global_options,
+        main_modules=setup.main_modules,
+        breakout_modules=setup.breakout_modules,
     )
 
 
@@ -113,6 +124,7 @@ def prepare(
     for sub in ("plugins", "conf.d", "data", "certs"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
     shutil.copy(TEMPLATES_DIR / "prosody" / "mod_room_policy.lua", directory / "plugins")
+    shutil.copy(HERE / "plugins" / f"mod_{BREAKOUT_LINK}.lua", directory / "plugins")
     settings = setup.settings
     if isinstance(settings, RoomPolicy):
         settings = render_template(

@@ -8,12 +8,14 @@ container's, entered with nsenter), which is where the host's health script runs
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from .conftest import GetServer
 from .policies import BOARD_PASSWORD, BROKEN, DEFAULT_PASSWORD, FOCUS, PUBLIC_ROOM, RECORDER
 from .server import Prosody, http_get, http_get_from_host
-from .xmpp import Refusal, Sessions, run, unique
+from .xmpp import BREAKOUT_DOMAIN, Refusal, Sessions, run, unique
 
 HEALTH = "/room-policy-health"
 CLOSED = Refusal(
@@ -55,6 +57,7 @@ def test_refused_settings_close_every_room(
             unique("private-x"),
             unique("weekly"),
             "__jicofo-health-check-42",
+            f"{uuid.uuid4()}@{BREAKOUT_DOMAIN}",
         )
         for room in rooms:
             assert await focus.join(room) == CLOSED, room
@@ -66,11 +69,14 @@ def test_refused_settings_close_every_room(
 
     assert http_get(server, HEALTH) == (503, f"broken: {reason}\n")
     log = server.log_text()
-    # Said once, at load, at level error, however many joins were refused since.
+    # Said once per component (the main and the breakout rooms' MUC), at load, at level error,
+    # however many joins were refused since.
     refused = [line for line in log.splitlines() if REFUSED_LINE in line]
-    assert len(refused) == 1, refused
-    assert "\terror\t" in refused[0]
-    assert refused[0].endswith(REFUSED_LINE + reason)
+    hosts = sorted(line.split(":room_policy")[0].split()[-1] for line in refused)
+    assert hosts == ["breakout.meet.jitsi", "muc.meet.jitsi"], refused
+    for line in refused:
+        assert "\terror\t" in line
+        assert line.endswith(REFUSED_LINE + reason)
     assert "room policy: 0 public rooms" not in log
     assert "room policy: 1 public rooms" not in log
     for secret in (DEFAULT_PASSWORD, BOARD_PASSWORD):

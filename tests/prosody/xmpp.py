@@ -26,6 +26,9 @@ DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DATA_FORMS = "jabber:x:data"
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 MUC_DOMAIN = "muc.meet.jitsi"
+BREAKOUT_DOMAIN = "breakout.meet.jitsi"
+# The request of the breakout rooms stand-in (plugins/mod_breakout_link_standin.lua).
+BREAKOUT_LINK = "urn:jitsi-deploy:test:breakout"
 TIMEOUT = 10.0
 
 
@@ -38,8 +41,9 @@ class Refusal:
     text: str = ""
 
 
-def room_jid(name: str) -> str:
-    return f"{name}@{MUC_DOMAIN}"
+def room_jid(room: str) -> str:
+    """A room of the main MUC by name, or any room by its JID."""
+    return room if "@" in room else f"{room}@{MUC_DOMAIN}"
 
 
 def unique(name: str) -> str:
@@ -145,6 +149,15 @@ class Client:
         ET.SubElement(query, f"{{{MUC_ADMIN}}}item", affiliation="owner", jid=bare_jid)
         answer = await self._iq("set", room_jid(room), query)
         assert not isinstance(answer, Refusal), answer
+
+    async def create_breakout_room(self, room: str) -> str:
+        """The JID of a new breakout room of ``room``, which the server links to it, as a
+        moderator's "add breakout room" makes one."""
+        answer = await self._iq("set", room_jid(room), ET.Element(f"{{{BREAKOUT_LINK}}}create"))
+        assert not isinstance(answer, Refusal), answer
+        created = answer.find(f"{{{BREAKOUT_LINK}}}created")
+        assert created is not None, ET.tostring(answer)
+        return created.get("jid", "")
 
     async def features(self, room: str) -> set[str]:
         answer = await self._iq("get", room_jid(room), ET.Element(f"{{{DISCO_INFO}}}query"))

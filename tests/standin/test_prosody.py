@@ -105,6 +105,14 @@ def _room_policy(prosody_options, other_rooms: str) -> None:
     policy = RoomPolicy(default_password="room-secret", other_rooms=other_rooms)  # type: ignore[arg-type]
     ship_room_policy(config, plugins, policy)
     prosody_options.env["XMPP_MUC_MODULES"] = "room_policy"
+    prosody_options.env["XMPP_BREAKOUT_MUC_MODULES"] = "room_policy"
+
+
+def _policy_health(container) -> str:
+    answer = container.exec(
+        "curl", "-sS", "-w", "%{http_code}", "http://127.0.0.1:5280/room-policy-health"
+    )  # fmt: skip
+    return answer.stdout
 
 
 def test_muc_modules_load_from_the_custom_plugins_with_conf_d_settings(images, prosody_options):
@@ -112,7 +120,24 @@ def test_muc_modules_load_from_the_custom_plugins_with_conf_d_settings(images, p
     with running(images["prosody"], prosody_options) as container:
         container.wait_healthy()
         muc_config = container.exec("cat", "/run/prosody/config/conf.d/jitsi-meet.cfg.lua").stdout
-        assert '"room_policy";' in muc_config
+        main, breakout = muc_config.split('Component "muc.meet.jitsi"')[1].split(
+            'Component "breakout.meet.jitsi"'
+        )
+        assert '"room_policy";' in main
+        assert '"room_policy";' in breakout.split("Component ")[0]
+        assert _policy_health(container) == "ok\n200"
+
+
+def test_breakout_rooms_without_the_policy_turn_its_health_red(images, prosody_options):
+    """Breakout rooms are on by default, on their own MUC: the policy on the main MUC alone
+    would leave them open, and its health route says so."""
+    _room_policy(prosody_options, other_rooms="allow")
+    del prosody_options.env["XMPP_BREAKOUT_MUC_MODULES"]
+    with running(images["prosody"], prosody_options) as container:
+        container.wait_healthy()
+        assert _policy_health(container) == (
+            "broken: the MUC component breakout.meet.jitsi does not load room_policy\n503"
+        )
 
 
 def test_a_broken_room_policy_closes_the_rooms_and_turns_health_red(images, prosody_options):

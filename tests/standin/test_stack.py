@@ -180,6 +180,27 @@ def test_the_pages_conference_request_to_focus_reaches_jicofo_which_opens_the_ro
         assert refusal is not None and refusal.condition == "not-authorized"
 
 
+def test_a_wrong_room_password_through_web_is_logged_with_the_address_prosody_sees(stack):
+    """The room policy's guessing log line, for a web client behind the web container: the
+    address is the web container's, since Prosody trusts loopback proxies only
+    (PROSODY_TRUSTED_PROXIES) and so ignores the X-Forwarded-For that web's nginx sends."""
+    endpoint = smoke_xmpp.Endpoint(public_url=stack.url("web", ""))
+    private = f"private-guess{uuid.uuid4().hex[:6]}"
+    with smoke_xmpp.session("bosh", endpoint) as user:
+        assert user.ask_focus(private) == "ready"
+        refusal = user.join(private, "wrong-guess-6f1e")
+        assert refusal is not None and refusal.condition == "not-authorized"
+    web = stack.container("web")
+    web_address = docker(
+        "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", web
+    ).stdout.strip()
+    logs = docker("logs", stack.container("prosody")).stdout
+    lines = [line for line in logs.splitlines() if "room policy: wrong password: " in line]
+    assert len(lines) == 1, lines
+    assert f"address={web_address} " in lines[0]
+    assert f"@{MUC} count=1" in lines[0] and "wrong-guess-6f1e" not in logs
+
+
 def test_a_lost_bridge_session_leaves_jicofos_count_while_its_health_stays_green(stack):
     jvb = stack.container("jvb")
     docker("exec", jvb, "touch", "/tmp/fault-xmpp-lost")

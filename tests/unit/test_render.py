@@ -123,6 +123,7 @@ def test_the_room_policy_is_wired_into_prosody(deployment: Deployment) -> None:
     core = rendered(deployment, "meet.example.org")
     compose = core.file(paths.COMPOSE_FILE).content.decode()
     assert 'XMPP_MUC_MODULES: "room_policy"' in compose
+    assert 'XMPP_BREAKOUT_MUC_MODULES: "room_policy"' in compose
     settings = core.file(f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua")
     assert (settings.mode, settings.owner) == (0o600, "1000")
     text = settings.content.decode()

@@ -6,7 +6,10 @@ Prosody 13 can run without Jitsi's own Prosody plugins (jitsi-meet-prosody is no
 here): VirtualHost XMPP_DOMAIN (meet.jitsi, anonymous unless ENABLE_AUTH) with BOSH and the XMPP
 websocket, XMPP_AUTH_DOMAIN (auth.meet.jitsi) for the service accounts, the MUC components
 XMPP_MUC_DOMAIN (muc.meet.jitsi, XMPP_MUC_MODULES appended, XMPP_MUC_CONFIGURATION lines) and
-XMPP_INTERNAL_MUC_DOMAIN (internal-muc.meet.jitsi, the brewery), the component
+XMPP_INTERNAL_MUC_DOMAIN (internal-muc.meet.jitsi, the brewery), the breakout rooms' MUC
+breakout.XMPP_DOMAIN (unless ENABLE_BREAKOUT_ROOMS is false; XMPP_BREAKOUT_MUC_MODULES appended;
+Jitsi's own muc_breakout_rooms module that links its rooms to their main rooms is not here), the
+component
 focus.XMPP_DOMAIN that hands IQs to focus@XMPP_AUTH_DOMAIN (plugins/mod_client_proxy.lua), plugins
 from /prosody-plugins-custom, and conf.d/*.cfg.lua included last. Variables the stand-in cannot
 honour are refused rather than ignored.
@@ -103,6 +106,8 @@ def site_config() -> str:
     guests = auth_on and env_bool("ENABLE_GUESTS", "0")
     site_modules = ["bosh", *(["websocket", "smacks"] if websocket else [])]
     site_modules += env_list("XMPP_MODULES")
+    breakouts = env_bool("ENABLE_BREAKOUT_ROOMS", "true")
+    breakout_muc = "breakout." + domain
 
     def ssl(host: str) -> str:
         path = "/run/prosody/config/certs/" + host
@@ -138,6 +143,7 @@ def site_config() -> str:
         ssl(domain),
         f"    modules_enabled = {lua_list(site_modules)}",
         f"    main_muc = {lua(muc)}",
+        *([f"    breakout_rooms_muc = {lua(breakout_muc)}"] if breakouts else []),
         f"    c2s_require_encryption = {encrypt}",
         *[f"    {line}" for line in env_list("XMPP_CONFIGURATION")],
         "",
@@ -174,6 +180,7 @@ def site_config() -> str:
         # XMPP_MUC_CONFIGURATION is split on commas, one option per item, as the template does.
         *[f"    {line}" for line in env_list("XMPP_MUC_CONFIGURATION")],
         "",
+        *(breakout_component(breakout_muc) if breakouts else []),
         # The web client asks jicofo for a room through this address (mod_client_proxy here is
         # the stand-in's own module, not Jitsi's).
         f'Component {lua("focus." + domain)} "client_proxy"',
@@ -181,6 +188,22 @@ def site_config() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def breakout_component(host: str) -> list[str]:
+    """The breakout rooms' MUC, with the image's options (its Jitsi modules left out)."""
+    return [
+        f'Component {lua(host)} "muc"',
+        '    storage = "memory"',
+        "    restrict_room_creation = true",
+        "    muc_room_cache_size = 10000",
+        "    muc_room_locking = false",
+        "    muc_room_default_public_jids = true",
+        "    muc_tombstones = false",
+        "    muc_room_allow_persistent = false",
+        f"    modules_enabled = {lua_list(env_list('XMPP_BREAKOUT_MUC_MODULES'))}",
+        "",
+    ]
 
 
 def main() -> None:
