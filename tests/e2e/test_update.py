@@ -24,9 +24,11 @@ BROKEN = "stable-11146-4"
 
 
 def release(site: Site, tag: str, broken: bool = False) -> None:
-    """The stand-ins under ``tag`` on every host (web exiting at once when ``broken``)."""
-    for host in site.hosts:
-        for service in JITSI_SERVICES:
+    """The stand-ins under ``tag`` on every host (web exiting at once when ``broken``): all
+    four on the core, the bridge's own on the bridge."""
+    core, *bridges = site.hosts
+    for host, services in [(core, JITSI_SERVICES), *((b, ("jvb",)) for b in bridges)]:
+        for service in services:
             current = f"{JITSI_REPO}/{service}:{JITSI_TAG}"
             image = f"{JITSI_REPO}/{service}:{tag}"
             if broken and service == "web":
