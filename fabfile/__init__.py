@@ -15,5 +15,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from .care import restart
 from .deploy import check, deploy, smoke
 from .look import health, logs, monitor_login, status
+from .people import token, user_add, user_list, user_passwd, user_remove
 
-__all__ = ["check", "deploy", "health", "logs", "monitor_login", "restart", "smoke", "status"]
+__all__ = [
+    "check",
+    "deploy",
+    "health",
+    "logs",
+    "monitor_login",
+    "restart",
+    "smoke",
+    "status",
+    "token",
+    "user_add",
+    "user_list",
+    "user_passwd",
+    "user_remove",
+]
