@@ -134,7 +134,7 @@ def site_config() -> str:
         'storage = { smacks_h = "memory" }',
         "",
         f"VirtualHost {lua(domain)}",
-        '    authentication = "internal_hashed"' if auth_on else '    authentication = "anonymous"',
+        *(internal_auth() if auth_on else ['    authentication = "anonymous"']),
         ssl(domain),
         f"    modules_enabled = {lua_list(site_modules)}",
         f"    main_muc = {lua(muc)}",
@@ -181,6 +181,15 @@ def site_config() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def internal_auth() -> list[str]:
+    """ENABLE_AUTH with AUTH_TYPE internal: accounts made with prosodyctl, stored hashed in the
+    data folder; two SASL mechanisms switched off, as the image's template does."""
+    return [
+        '    authentication = "internal_hashed"',
+        '    disable_sasl_mechanisms = { "DIGEST-MD5"; "OAUTHBEARER"; }',
+    ]
 
 
 def main() -> None:
