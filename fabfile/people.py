@@ -18,20 +18,22 @@ PASSWORD_HELP = {
 }
 
 
-def _apply(c, targets, env, inventory, known_hosts, trust, command_for, judge_for, name, ask):
-    """Check everything, ask for the password if ``ask``, then apply it on the core hosts."""
-    deployment, hosts, options = connect(c, targets, env, inventory, known_hosts, trust)
-    name = checked(accounts.account_name, name) if name is not None else None
-    cores = checked(accounts.user_cores, deployment, hosts)
-    arguments = [name] if name is not None else []
-    if ask is not None:
-        password = checked(accounts.read_new_password, ask)
-        checked(accounts.check_password, password)
-        arguments.append(password)
-    command = command_for(*arguments)
-    judge = judge_for(name) if name is not None else judge_for
-    outcomes = accounts.run(cores, options, command, judge)
-    if not all(outcome.ok for outcome in outcomes):
+def _cores(c, targets, env, inventory, known_hosts, trust_new_host_keys):
+    """The core hosts whose Prosody keeps the accounts, and how to reach them."""
+    deployment, hosts, options = connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    return checked(accounts.user_cores, deployment, hosts), options
+
+
+def _new_password(from_stdin: bool) -> str:
+    password = checked(accounts.read_new_password, from_stdin)
+    checked(accounts.check_password, password)
+    return password
+
+
+def _run(cores, options, command, judge) -> None:
+    if not all(outcome.ok for outcome in accounts.run(cores, options, command, judge)):
         raise Exit(code=1)
 
 
@@ -48,10 +50,10 @@ def user_add(
     trust_new_host_keys=False,
 ):
     """Add an account that may open rooms (ENABLE_AUTH=1, AUTH_TYPE=internal)."""
-    _apply(
-        c, targets, env, inventory, known_hosts, trust_new_host_keys,
-        accounts.add_command, accounts.judge_add, name, password_stdin,
-    )  # fmt: skip
+    cores, options = _cores(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    name = checked(accounts.account_name, name)
+    command = accounts.add_command(name, _new_password(password_stdin))
+    _run(cores, options, command, accounts.judge_add(name))
 
 
 @whole_group
@@ -67,10 +69,10 @@ def user_passwd(
     trust_new_host_keys=False,
 ):
     """Set a new password for an account; its other sessions are closed."""
-    _apply(
-        c, targets, env, inventory, known_hosts, trust_new_host_keys,
-        accounts.passwd_command, accounts.judge_passwd, name, password_stdin,
-    )  # fmt: skip
+    cores, options = _cores(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    name = checked(accounts.account_name, name)
+    command = accounts.passwd_command(name, _new_password(password_stdin))
+    _run(cores, options, command, accounts.judge_passwd(name))
 
 
 @whole_group
@@ -85,10 +87,9 @@ def user_remove(
     trust_new_host_keys=False,
 ):
     """Remove an account; its sessions are closed."""
-    _apply(
-        c, targets, env, inventory, known_hosts, trust_new_host_keys,
-        accounts.remove_command, accounts.judge_remove, name, None,
-    )  # fmt: skip
+    cores, options = _cores(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    name = checked(accounts.account_name, name)
+    _run(cores, options, accounts.remove_command(name), accounts.judge_remove(name))
 
 
 @whole_group
@@ -97,10 +98,8 @@ def user_list(
     c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
 ):
     """List the accounts, one name a line."""
-    _apply(
-        c, targets, env, inventory, known_hosts, trust_new_host_keys,
-        accounts.list_command, accounts.judge_list, None, None,
-    )  # fmt: skip
+    cores, options = _cores(c, targets, env, inventory, known_hosts, trust_new_host_keys)
+    _run(cores, options, accounts.list_command(), accounts.judge_list)
 
 
 @task(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from jitsi_deploy.model.deployment import load_deployment
@@ -38,3 +40,12 @@ def site_with(folder: Path, **settings: str) -> Deployment:
 
 def rendered(deployment: Deployment, name: str) -> Rendered:
     return render_host(deployment, next(h for h in deployment.hosts if h.name == name))
+
+
+def fab(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`fab ARGS` on the example site in ``folder`` (its hosts are never reached here)."""
+    argv = [sys.executable, "-m", "fabric", "-r", str(REPO), *args]
+    argv += ["--env", str(folder / ".env"), "--inventory", str(folder / "hosts")]
+    return subprocess.run(
+        argv, cwd=folder, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )

@@ -13,7 +13,7 @@ import pytest
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.operations import accounts
 from jitsi_deploy.remote.transport import Output
-from tests.unit.sites import site_with
+from tests.unit.sites import fab, site_with
 
 PASSWORD = "correct horse battery staple"
 
@@ -183,3 +183,25 @@ def test_the_list_is_the_names() -> None:
         True,
         "no accounts on meet.jitsi",
     )
+
+
+def test_the_tasks_refuse_without_authentication_before_asking(tmp_path: Path) -> None:
+    site_with(tmp_path, ENABLE_AUTH="0")
+    done = fab(tmp_path, "user-add", "alice", stdin=f"{PASSWORD}\n")
+    assert done.returncode == 1
+    assert "nothing was touched" in done.stderr and "ENABLE_AUTH: is 0" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("user-add", "bob smith"), f"{PASSWORD}\n", "is not an account name"),
+        (("user-passwd", "bob", "--password-stdin"), "bob12345\n", "the password is too short"),
+        (("user-remove", "@bob"), "", "is not an account name"),
+    ],
+)
+def test_the_tasks_refuse_bad_input_before_any_host(tmp_path: Path, args, stdin, message) -> None:
+    site_with(tmp_path, ENABLE_AUTH="1")
+    done = fab(tmp_path, *args, stdin=stdin)
+    assert done.returncode == 1
+    assert "nothing was touched" in done.stderr and message in done.stderr

@@ -21,7 +21,7 @@ from jitsi_deploy.model.services import PROSODY, WEB, placement_of
 from jitsi_deploy.operations import tokens
 from jitsi_deploy.render.compose import EnvRef, env_file, environment
 from jitsi_deploy.settings.site import Deployment
-from tests.unit.sites import site_with
+from tests.unit.sites import fab, site_with
 
 CLAIMS = ["exp", "nbf", "iat", "iss", "aud", "sub", "room"]
 
@@ -168,3 +168,13 @@ def test_without_jwt_prosody_gets_no_app_id(tmp_path: Path) -> None:
     assert core is not None
     values = environment(PROSODY, placement_of(deployment, core))
     assert not {"JWT_APP_ID", "JWT_ACCEPTED_ISSUERS", "JWT_ACCEPTED_AUDIENCES"} & set(values)
+
+
+def test_fab_token_prints_one_link_and_nothing_else(tmp_path: Path) -> None:
+    secret = core_site(jwt_site(tmp_path)).secrets["JWT_APP_SECRET"]
+    done = fab(tmp_path, "token", "Daily", "--hours", "2")
+    assert done.returncode == 0, done.stderr
+    link = done.stdout.strip()
+    assert link.startswith("https://meet.example.org/daily?jwt=") and "\n" not in link
+    assert verify(link_token(link), secret)["room"] == "daily"
+    assert secret not in done.stdout + done.stderr
