@@ -176,6 +176,10 @@ def run(hosts: list[Host], options: Options, command: Command, judge: Judge) -> 
     return run_all(hosts, one)
 
 
+# How prosodyctl says the account is there, or not: Prosody 13 ("Error: User exists", "Error:
+# No such user") and 0.12 ("That user already exists", "That user does not exist ...").
+_EXISTS = re.compile(r"User exists|user already exists")
+_MISSING = re.compile(r"No such user|user does not exist")
 _ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 _PROMPTS = re.compile(r"(Enter new password|Retype new password): ")
 
@@ -200,7 +204,7 @@ def judge_add(name: str) -> Judge:
         text = prosodyctl_text(output)
         if output.exit_code == 0:
             return True, f"added {jid(name)}"
-        if "User exists" in text:
+        if _EXISTS.search(text):
             return False, f"{jid(name)} exists already; change its password: fab user-passwd {name}"
         return False, _trouble(text) or text
 
@@ -212,7 +216,7 @@ def judge_passwd(name: str) -> Judge:
         text = prosodyctl_text(output)
         if output.exit_code == 0:
             return True, f"changed the password of {jid(name)} (its other sessions are closed)"
-        if "No such user" in text:
+        if _MISSING.search(text):
             return False, f"there is no {jid(name)}; add it: fab user-add {name}"
         return False, _trouble(text) or text
 
@@ -226,7 +230,7 @@ def judge_remove(name: str) -> Judge:
         text = prosodyctl_text(output)
         if output.exit_code == 0:
             return True, f"removed {jid(name)} (its sessions are closed)"
-        if "No such user" in text:
+        if _MISSING.search(text):
             return True, f"there is no {jid(name)}: nothing to remove"
         return False, _trouble(text) or text
 

@@ -166,6 +166,15 @@ def test_the_answers_are_read_without_prompts_or_escapes() -> None:
     assert accounts.judge_remove("bob")(_output(1, "", "Error: No such user\n"))[0]
 
 
+def test_prosody_0_12s_answers_are_read_too() -> None:
+    """What Debian 12's prosodyctl 0.12 printed here: the same commands, other words."""
+    exists = accounts.judge_add("alice")(_output(1, "That user already exists\n"))
+    assert not exists[0] and "exists already" in exists[1]
+    gone = "That user does not exist, use prosodyctl adduser to create a new user\n"
+    assert accounts.judge_passwd("bob")(_output(1, gone))[1].startswith("there is no bob@")
+    assert accounts.judge_remove("bob")(_output(1, "That user does not exist on this server\n"))[0]
+
+
 def test_a_stopped_stack_is_said_plainly() -> None:
     gone = _output(1, "", "Error response from daemon: No such container: jitsi-prosody\n")
     assert accounts.judge_list(gone) == (
