@@ -68,7 +68,7 @@ def user_passwd(
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
 ):
-    """Set a new password for an account; its other sessions are closed."""
+    """Set a new password for an account; its open sessions are closed."""
     cores, options = _cores(c, targets, env, inventory, known_hosts, trust_new_host_keys)
     name = checked(accounts.account_name, name)
     command = accounts.passwd_command(name, _new_password(password_stdin))

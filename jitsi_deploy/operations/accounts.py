@@ -8,8 +8,8 @@ travels in the script fed to `sh -s` over SSH, as a here-document that becomes t
 `docker exec -i`: in no process's argv, on this machine or on the host.
 
 Accounts live in the prosody storage volume (/var/lib/prosody), so they survive restarts and
-redeploys. Prosody 13 closes a removed user's sessions at once, and the other sessions of a user
-whose password changed.
+redeploys. Prosody 13 closes a user's open sessions when the account is removed or its password
+is set (mod_c2s), so neither lingers.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def judge_passwd(name: str) -> Judge:
     def judge(output: Output) -> tuple[bool, str]:
         text = prosodyctl_text(output)
         if output.exit_code == 0:
-            return True, f"changed the password of {jid(name)} (its other sessions are closed)"
+            return True, f"changed the password of {jid(name)} (its open sessions are closed)"
         if _MISSING.search(text):
             return False, f"there is no {jid(name)}; add it: fab user-add {name}"
         return False, _trouble(text) or text

@@ -10,12 +10,16 @@ container's name in its place, since other test sessions share this engine and t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import ssl
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import slixmpp
 
 from jitsi_deploy.operations import accounts
 from jitsi_deploy.remote.commands import Command
@@ -128,6 +132,53 @@ def test_an_account_added_logs_in_changed_keeps_working_and_removed_cannot(
 
         for password in (FIRST, SECOND):
             assert password not in container.logs()
+
+
+async def _closed_while_held(address: str, jid: str, password: str, action: Callable) -> bool:
+    """Log in, keep the session, run ``action``: whether the server then closes the session."""
+    client = slixmpp.ClientXMPP(jid, password)
+    client.enable_direct_tls = False
+    client.enable_plaintext = False
+    client.ssl_context.check_hostname = False
+    client.ssl_context.verify_mode = ssl.CERT_NONE
+    loop = asyncio.get_running_loop()
+    started, closed = loop.create_future(), loop.create_future()
+
+    def settle(future: asyncio.Future[bool], value: bool) -> None:
+        if not future.done():
+            future.set_result(value)
+
+    client.add_event_handler("session_start", lambda _: settle(started, True))
+    client.add_event_handler("failed_all_auth", lambda _: settle(started, False))
+    client.add_event_handler("disconnected", lambda _: settle(closed, True))
+    client.connect(address, 5222)
+    try:
+        assert await asyncio.wait_for(started, 10), "the held session did not log in"
+        await asyncio.to_thread(action)
+        return await asyncio.wait_for(closed, 10)
+    except TimeoutError:
+        return False
+    finally:
+        client.disconnect()
+
+
+@pytest.mark.parametrize("change", ["remove", "passwd"])
+def test_removing_or_resetting_an_account_closes_its_open_session(
+    images, auth_options, tmp_path, change: str
+) -> None:
+    with running(images["prosody"], auth_options) as container:
+        host = started(container, tmp_path)
+        assert host.run(accounts.add_command("erin", FIRST), accounts.judge_add("erin"))[0]
+        if change == "remove":
+            command, judge = accounts.remove_command("erin"), accounts.judge_remove("erin")
+        else:
+            command, judge = accounts.passwd_command("erin", SECOND), accounts.judge_passwd("erin")
+        closed = asyncio.run(
+            _closed_while_held(
+                container.address(), accounts.jid("erin"), FIRST, lambda: host.run(command, judge)
+            )
+        )
+        assert closed, f"{change} left the open session running"
 
 
 def test_accounts_outlive_the_container(images, auth_options, tmp_path) -> None:
