@@ -32,14 +32,14 @@ ANY_ROOM = "*"
 
 def check_jwt_site(site: Site) -> None:
     """ConfigError unless the site checks tokens (ENABLE_AUTH=1, AUTH_TYPE=jwt)."""
-    if not site.auth.enabled or site.auth.type != "jwt":
-        key, value = ("ENABLE_AUTH", "0") if not site.auth.enabled else ("AUTH_TYPE", "")
-        value = value or site.auth.type
-        message = (
-            f"is {value}: the site checks no tokens. Set ENABLE_AUTH=1 and AUTH_TYPE=jwt and "
-            "deploy, then make links."
-        )
-        raise ConfigError([Problem(".env", key, message)])
+    if site.auth.enabled and site.auth.type == "jwt":
+        return
+    key, value = ("AUTH_TYPE", site.auth.type) if site.auth.enabled else ("ENABLE_AUTH", "0")
+    message = (
+        f"is {value}: the site checks no tokens. Set ENABLE_AUTH=1 and AUTH_TYPE=jwt and "
+        "deploy, then make links."
+    )
+    raise ConfigError([Problem(".env", key, message)])
 
 
 def room_claim(raw: str) -> str:
