@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from .care import restart, update
 from .deploy import check, deploy, smoke
 from .look import health, logs, monitor_login, status
+from .people import token, user_add, user_list, user_passwd, user_remove
 
 __all__ = [
     "check",
@@ -25,5 +26,10 @@ __all__ = [
     "restart",
     "smoke",
     "status",
+    "token",
     "update",
+    "user_add",
+    "user_list",
+    "user_passwd",
+    "user_remove",
 ]

@@ -113,7 +113,12 @@ def _xmpp_password() -> str:
 
 JICOFO_PASSWORD = Secret("JICOFO_AUTH_PASSWORD", _xmpp_password)
 JVB_PASSWORD = Secret("JVB_AUTH_PASSWORD", _xmpp_password)
+# HS256 key of the tokens `fab token` signs and Prosody's token module checks (AUTH_TYPE=jwt).
+JWT_SECRET = Secret("JWT_APP_SECRET", lambda: secrets.token_urlsafe(32))
 KUMA_PORT = 3001
+# Prosody's domain of the meeting's users (the image's XMPP_DOMAIN, left at its default):
+# internal accounts live there, and tokens name it as their subject.
+XMPP_DOMAIN = "meet.jitsi"
 KUMA_ADMIN_PASSWORD = Secret("KUMA_ADMIN_PASSWORD", lambda: secrets.token_urlsafe(18))
 
 JVM_MINIMUM_MIB = 768
@@ -157,10 +162,26 @@ def _prosody_environment(placement: Placement) -> dict[str, str]:
     return {
         "PUBLIC_URL": placement.site.public_url,
         **_auth(placement),
+        **_jwt(placement),
         "XMPP_MUC_MODULES": "room_policy",
         # Breakout rooms (on by default in the image) live on their own MUC component, joined
         # by name: without the policy there they would open private rooms to anyone.
         "XMPP_BREAKOUT_MUC_MODULES": "room_policy",
+    }
+
+
+def _jwt(placement: Placement) -> dict[str, str]:
+    """What the image's token authentication reads besides JWT_APP_SECRET (a secret, so it
+    comes through the env file): the app id, as the only accepted issuer and audience, so a
+    token must name this site's app in both (prosody/rootfs/defaults/conf.d/jitsi-meet.cfg.lua
+    at stable-11146-2; left unset, any audience would pass)."""
+    auth = placement.site.auth
+    if not (auth.enabled and auth.type == "jwt"):
+        return {}
+    return {
+        "JWT_APP_ID": auth.jwt_app_id,
+        "JWT_ACCEPTED_ISSUERS": auth.jwt_app_id,
+        "JWT_ACCEPTED_AUDIENCES": auth.jwt_app_id,
     }
 
 
@@ -207,7 +228,9 @@ PROSODY = Service(
         "storage/prosody:/var/lib/prosody",
     ),
     environment=_prosody_environment,
-    secrets=(JICOFO_PASSWORD, JVB_PASSWORD),
+    # The JWT secret goes to prosody whatever AUTH_TYPE is, as upstream's compose passes it;
+    # the image reads it only with AUTH_TYPE=jwt, and switching to jwt needs no new secret.
+    secrets=(JICOFO_PASSWORD, JVB_PASSWORD, JWT_SECRET),
     directories=(
         "prosody/config",
         "prosody/config/conf.d",

@@ -1,2 +1,2 @@
-"""Day-two work on deployed hosts: each reads what it needs in one round trip per host and
-reports, as the deploy steps do."""
+"""Day-two operations on running hosts: each builds its commands as data, runs them in one
+round trip per host, and says per host how it went."""

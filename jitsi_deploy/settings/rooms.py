@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..errors import ConfigError
 from .passwords import password_typo, password_weakness
 from .reader import Reader
 from .secrets import Secret
@@ -77,6 +78,16 @@ def _not_ascii(raw: str) -> str:
         "ASCII letters, digits, '-', '_' and '.', so a look-alike letter names a room nobody can "
         "join. Type the name in plain ASCII."
     )
+
+
+def check_room_name(raw: str, source: str, key: str = "ROOM") -> str:
+    """The lowercase room name ``raw`` gives (as the settings' rooms); ConfigError naming
+    ``source`` and ``key`` when it is not one."""
+    reader = Reader({}, {key: source})
+    name = _room_name(reader, key, raw)
+    if name is None:
+        raise ConfigError(reader.problems)
+    return name
 
 
 def _room_name(reader: Reader, key: str, raw: str) -> str | None:

@@ -58,6 +58,8 @@ PASSWORD = (
     f"estimates at 10^{MIN_GUESSES_LOG10:g} guesses or more: common words, names, dates, "
     "keyboard runs and repeats count little"
 )
+# It ends up in a Lua string of the prosody image's template: no quotes, no backslashes.
+JWT_APP_ID = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64"
 ROOM_NAME = (
     "letters (kept lower-case), digits, '.', '_' and '-', starting and ending with a letter or "
     "digit, at most 64; ASCII only, no [tenant] prefix"
@@ -169,6 +171,14 @@ KEYS: tuple[Key, ...] = (
         "0",
         "1 = guests may join rooms once a user opened them",
         grammar=FLAG + "; 1 only with ENABLE_AUTH=1",
+    ),
+    Key(
+        "JWT_APP_ID",
+        "auth",
+        "jitsi-deploy",
+        "AUTH_TYPE=jwt: the app id tokens are issued by and for (`fab token` signs them with "
+        "the generated JWT_APP_SECRET)",
+        grammar=JWT_APP_ID,
     ),
     # rooms
     Key(

@@ -6,7 +6,7 @@ import ipaddress
 import re
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
@@ -63,9 +63,12 @@ class Spec:
 
 @dataclass(frozen=True)
 class Auth:
+    """Who may open rooms; ``jwt_app_id`` is the issuer and audience of the tokens (jwt)."""
+
     enabled: bool
     type: str
     guests: bool
+    jwt_app_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
         monitor_hostname=monitor_hostname,
         timezone=_timezone(reader),
         tls=_tls(reader),
-        auth=_auth(reader),
+        auth=_with_jwt(reader, _auth(reader)),
         rooms=read_room_policy(reader, secrets[ROOM_PASSWORD.name]),
         images=_images(reader),
         monitoring=_monitoring(reader),
@@ -324,6 +327,22 @@ def _auth(reader: Reader) -> Auth:
 
 # Jitsi's images know them, but this project passes none of their settings yet.
 UNWIRED_AUTH_TYPES = ("ldap", "matrix")
+
+
+_JWT_APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _with_jwt(reader: Reader, auth: Auth) -> Auth:
+    """``auth`` with the JWT app id, checked whatever AUTH_TYPE is, so switching to jwt later
+    meets no surprise."""
+    app_id = reader.text("JWT_APP_ID")
+    if not _JWT_APP_ID.fullmatch(app_id):
+        reader.fail(
+            "JWT_APP_ID",
+            f"{app_id!r} is not an app id. Use letters, digits, '.', '_' and '-', starting with "
+            "a letter or digit, at most 64 characters, e.g. JWT_APP_ID=jitsi-deploy.",
+        )
+    return replace(auth, jwt_app_id=app_id)
 
 
 STORAGE_DRIVERS = ("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs")

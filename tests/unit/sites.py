@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from jitsi_deploy.model.deployment import load_deployment
@@ -24,5 +26,26 @@ def two_hosts(folder: Path, env: Path = EXAMPLE_ENV) -> Deployment:
     return load_deployment(env, folder / "hosts", folder / ".secrets.env")
 
 
+def site_with(folder: Path, **settings: str) -> Deployment:
+    """The example site on a core and a bridge, with ``settings`` changed in its `.env`."""
+    lines = [
+        line
+        for line in EXAMPLE_ENV.read_text().splitlines()
+        if line.partition("=")[0] not in settings
+    ]
+    env = folder / ".env"
+    env.write_text("\n".join([*lines, *(f"{k}={v}" for k, v in settings.items())]) + "\n")
+    return two_hosts(folder, env)
+
+
 def rendered(deployment: Deployment, name: str) -> Rendered:
     return render_host(deployment, next(h for h in deployment.hosts if h.name == name))
+
+
+def fab(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`fab ARGS` on the example site in ``folder`` (its hosts are never reached here)."""
+    argv = [sys.executable, "-m", "fabric", "-r", str(REPO), *args]
+    argv += ["--env", str(folder / ".env"), "--inventory", str(folder / "hosts")]
+    return subprocess.run(
+        argv, cwd=folder, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )

@@ -139,7 +139,7 @@ def site_config() -> str:
         'storage = { smacks_h = "memory" }',
         "",
         f"VirtualHost {lua(domain)}",
-        '    authentication = "internal_hashed"' if auth_on else '    authentication = "anonymous"',
+        *(internal_auth() if auth_on else ['    authentication = "anonymous"']),
         ssl(domain),
         f"    modules_enabled = {lua_list(site_modules)}",
         f"    main_muc = {lua(muc)}",
@@ -203,6 +203,15 @@ def breakout_component(host: str) -> list[str]:
         "    muc_room_allow_persistent = false",
         f"    modules_enabled = {lua_list(env_list('XMPP_BREAKOUT_MUC_MODULES'))}",
         "",
+    ]
+
+
+def internal_auth() -> list[str]:
+    """ENABLE_AUTH with AUTH_TYPE internal: accounts made with prosodyctl, stored hashed in the
+    data folder; two SASL mechanisms switched off, as the image's template does."""
+    return [
+        '    authentication = "internal_hashed"',
+        '    disable_sasl_mechanisms = { "DIGEST-MD5"; "OAUTHBEARER"; }',
     ]
 
 
