@@ -1,4 +1,4 @@
-"""Look after running hosts: restart, update."""
+"""Look after running hosts: restart, update, rotate-secrets."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from invoke import Exit
 from jitsi_deploy.deploy import operate
 from jitsi_deploy.deploy.fleet import print_recap, run_all, say
 from jitsi_deploy.deploy.host import deploy_host
-from jitsi_deploy.entry import settings_paths
+from jitsi_deploy.entry import SECRETS_NAME, load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
+from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB_PASSWORD
 from jitsi_deploy.operations import update as updates
+from jitsi_deploy.operations.rotation import restore_file, rotate_file, set_accounts
 from jitsi_deploy.remote.group_executor import whole_group
+from jitsi_deploy.remote.transport import Remote
 from jitsi_deploy.settings.envfile import set_setting
 from jitsi_deploy.smoke import report
 from jitsi_deploy.smoke.run import smoke as smoke_checks
@@ -106,3 +109,73 @@ def _record_version(env_path: Path, deployment, version: str) -> None:
         print(f"\nUpdated to {version}; {env_path} now says JITSI_IMAGE_VERSION={version}.")
     else:
         print(f"\nEvery host runs {version}.")
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
+        "wait": f"seconds the stack gets to pass the smoke checks after (default {SETTLE_SECONDS})",
+        "ca_file": "trust this CA file (a private CA) for the site's certificate",
+        "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
+    }
+)
+def rotate_secrets(
+    c,
+    targets="",
+    wait=SETTLE_SECONDS,
+    ca_file="",
+    resolve="",
+    env=None,
+    inventory=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """New XMPP passwords for jicofo and the bridges: set on the accounts, then on every host."""
+    if targets:
+        raise Exit("rotate-secrets works on the whole inventory (every bridge needs the new "
+                   "password): run it without -H.")  # fmt: skip
+    deployment, hosts, options = connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    if deployment.core is None:
+        raise Exit("The inventory has no core host, whose Prosody keeps the accounts.")
+    secrets_path = settings_paths(env, inventory)[0].parent / SECRETS_NAME
+    rotation = rotate_file(secrets_path, (JICOFO_PASSWORD, JVB_PASSWORD))
+    print(f"Kept the previous secrets in {rotation.backup} (mode 0600).")
+    _set_accounts(deployment.core, options, secrets_path, rotation)
+    rotated = load_or_exit(*settings_paths(env, inventory))
+    reports = run_all(hosts, partial(deploy_host, rotated, options=options, say=say))
+    if not print_recap(reports, check=False):
+        raise Exit("The accounts have the new passwords: run `fab deploy` to give them to the "
+                   "hosts that failed.", code=1)  # fmt: skip
+    print("\nSmoke checks:", flush=True)
+    results = checked(smoke_checks, rotated, hosts, options, ca_file, resolve, float(wait))
+    print("\n".join(report.lines(results)), flush=True)
+    if not report.passed(results):
+        raise Exit(code=1)
+
+
+def _set_accounts(core, options, secrets_path: Path, rotation) -> None:
+    """The new passwords on the core's accounts; the file goes back when none took them."""
+    remote = Remote(core, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
+    try:
+        outcomes = set_accounts(remote, rotation.values)
+    except DeployError as error:
+        outcomes, trouble = [], str(error)
+    else:
+        trouble = next((o.output for o in outcomes if o.status != "changed"), "")
+    finally:
+        remote.close()
+    done = [o.change.summary for o in outcomes if o.status == "changed"]
+    if not trouble and len(done) == len(rotation.values):
+        print("\n".join(done))
+        return
+    if not done:
+        restore_file(secrets_path, rotation)
+        raise Exit(f"Nothing was rotated ({secrets_path} is as it was):\n{trouble}")
+    raise Exit(
+        f"Only some accounts took their new password ({'; '.join(done)}):\n{trouble}\n"
+        "Fix that and run `fab rotate-secrets` again: until then jicofo or the bridges may "
+        "fail to log in."
+    )

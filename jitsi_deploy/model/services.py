@@ -113,6 +113,13 @@ def _xmpp_password() -> str:
 
 JICOFO_PASSWORD = Secret("JICOFO_AUTH_PASSWORD", _xmpp_password)
 JVB_PASSWORD = Secret("JVB_AUTH_PASSWORD", _xmpp_password)
+# The accounts those passwords log in to, on the images' default auth domain. The prosody image
+# creates them once and keeps them: a changed password reaches them only when set explicitly.
+XMPP_AUTH_DOMAIN = "auth.meet.jitsi"
+SERVICE_ACCOUNTS = {
+    JICOFO_PASSWORD.name: f"focus@{XMPP_AUTH_DOMAIN}",
+    JVB_PASSWORD.name: f"jvb@{XMPP_AUTH_DOMAIN}",
+}
 # HS256 key of the tokens `fab token` signs and Prosody's token module checks (AUTH_TYPE=jwt).
 JWT_SECRET = Secret("JWT_APP_SECRET", lambda: secrets.token_urlsafe(32))
 KUMA_PORT = 3001

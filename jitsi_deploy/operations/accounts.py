@@ -123,8 +123,13 @@ def add_command(name: str, password: str) -> Command:
 
 
 def passwd_command(name: str, password: str) -> Command:
-    description = f"set the password of {jid(name)}"
-    return Command((*PROSODYCTL, "passwd", jid(name)), description, _twice(password))
+    return password_command(jid(name), password)
+
+
+def password_command(account: str, password: str) -> Command:
+    """Set the password of ``account``, a whole JID (service accounts live on another domain)."""
+    description = f"set the password of {account}"
+    return Command((*PROSODYCTL, "passwd", account), description, _twice(password))
 
 
 def remove_command(name: str) -> Command:

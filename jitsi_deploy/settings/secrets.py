@@ -74,7 +74,7 @@ def read_secrets(
 def save_secrets(path: Path, stored: dict[str, str], missing: dict[str, str]) -> None:
     """Save ``missing`` beside ``stored``; either way leave the file at mode 0600."""
     if missing:
-        _write(path, {**stored, **missing})
+        write_secrets(path, {**stored, **missing})
     elif path.exists():
         _restrict(path)
 
@@ -90,7 +90,7 @@ def _restrict(path: Path) -> None:
         os.close(fd)
 
 
-def _write(path: Path, values: dict[str, str]) -> None:
+def write_secrets(path: Path, values: dict[str, str]) -> None:
     """Write atomically with mode 0600 from the start, so the secrets are never world-readable."""
     lines = "".join(f"{name}={value}\n" for name, value in sorted(values.items()))
     replace_file(path, HEADER + lines, 0o600)
