@@ -133,7 +133,8 @@ def _provision(
     remote: Remote, host: Host, kuma: monitoring.Wanted, report: HostReport, say: Say
 ) -> None:
     """Converge the host's Kuma through a tunnel over this host's SSH connection, then record
-    the result on the host in one round trip. Kuma's failures are warnings, never an error."""
+    the result on the host in one round trip. Kuma's failures are warnings, but for a refused
+    claim: then the status site is closed and the deploy fails."""
     try:
         with kuma_tunnel(remote.connection) as url:
             result, records = monitoring.provision(url, kuma)
@@ -145,6 +146,8 @@ def _provision(
     for outcome in outcomes:
         say(host, outcome.change, outcome.status)
     report.outcomes += outcomes
+    if result.refused:
+        raise DeployError(monitoring.refusal(host.name))
 
 
 def _failure_text(outcome: Outcome) -> str:

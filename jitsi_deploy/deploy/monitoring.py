@@ -15,18 +15,24 @@ One mechanism, in three parts:
   round trip marks the admin as existing (nginx opens the status site) and, only when the
   converge completed, stores the digest.
 
-Kuma's trouble never fails the deploy: it becomes warnings in the recap, and the digest is not
-stored, so the next deploy tries again.
+Kuma's trouble does not fail the deploy: it becomes warnings in the recap, and the digest is
+not stored, so the next deploy tries again. One exception: a Kuma whose admin is not ours (a
+refused claim: someone else created it first) fails the deploy and closes the status site.
+
+The status site is also closed by the host's health check, whenever Kuma answers that it needs
+set-up (its data was reset): it removes the ready mark, and without the mark the digest fact
+reads empty, so the next deploy provisions (claims) Kuma again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..model import paths
-from ..model.services import KUMA_ADMIN_PASSWORD, container_name
+from ..model.health import pushed_services
+from ..model.services import KUMA_ADMIN_PASSWORD, placement_of, services_at
 from ..monitoring.kuma import Admin, Report, Retry, converge
 from ..monitoring.monitors import (
     HostSpec,
@@ -40,6 +46,7 @@ from ..monitoring.monitors import (
 )
 from ..remote.commands import Command
 from ..render.host import Rendered
+from ..settings.inventory import Host
 from ..settings.site import Deployment, Site
 from ..steps.changes import Change
 from ..steps.facts import Fact, fixed
@@ -55,8 +62,12 @@ def _first_line(output: list[str]) -> str:
     return output[0].strip() if output else ""
 
 
+# Without the ready mark (never claimed, or closed by the health check), the stored digest does
+# not count: Kuma must be claimed again.
 WANTED_HASH = Fact(
-    "kuma-wanted-hash", fixed(f"cat {paths.KUMA_WANTED_HASH} 2>/dev/null"), _first_line
+    "kuma-wanted-hash",
+    fixed(f"test -e {paths.KUMA_READY} && cat {paths.KUMA_WANTED_HASH} 2>/dev/null"),
+    _first_line,
 )
 FACTS: tuple[Fact[str], ...] = (WANTED_HASH,)
 
@@ -92,13 +103,12 @@ def wanted(deployment: Deployment, rendered: Rendered) -> Wanted | None:
     if rendered.host.role != "core" or not site.monitoring.enabled:
         return None
     secret = site.secrets[KUMA_ADMIN_PASSWORD.name]
-    watched = tuple(container_name(s) for s in rendered.service_names if s != "uptime-kuma")
-    this = rendered.host.name
+    this = rendered.host
     # A `fab -H` core outside the inventory stands in for the inventory's core.
-    others = [h for h in deployment.hosts if h.name != this and h.role != "core"]
+    others = [h for h in deployment.hosts if h.name != this.name and h.role != "core"]
     hosts = [
-        HostSpec(this, "core", push_token(secret, this), watched),
-        *(HostSpec(h.name, h.role, push_token(secret, h.name)) for h in others),
+        _host_spec(secret, this.name, "core", rendered.service_names),
+        *(_host_spec(secret, h.name, h.role, _service_names(deployment, h)) for h in others),
     ]
     monitors = wanted_monitors(
         public_url=site.public_url, monitor_hostname=site.monitor_hostname, hosts=hosts
@@ -109,6 +119,16 @@ def wanted(deployment: Deployment, rendered: Rendered) -> Wanted | None:
         tuple(notifications(site)),
         site.images.uptime_kuma,
     )
+
+
+def _service_names(deployment: Deployment, host: Host) -> list[str]:
+    return [service.name for service in services_at(placement_of(deployment, host))]
+
+
+def _host_spec(secret: str, host: str, role: str, services: Sequence[str]) -> HostSpec:
+    """A host with its health check's push monitor and one per container it reports."""
+    containers = tuple((s, push_token(secret, host, s)) for s in pushed_services(services))
+    return HostSpec(host, role, push_token(secret, host), containers)
 
 
 def notifications(site: Site) -> list[Notification]:
@@ -164,7 +184,10 @@ def provision(
 
 def record(report: Report, kuma: Wanted, marks: Marks = Marks()) -> list[Change]:
     """The admin mark once the admin exists (even with warnings about monitors); the digest
-    only when the converge completed, so anything left undone is retried by the next deploy."""
+    only when the converge completed, so anything left undone is retried by the next deploy.
+    A refused claim removes both: the status site closes, and the next deploy tries again."""
+    if report.refused:
+        return [_close(marks)]
     changes = []
     if report.signed_in:
         changes.append(_write(marks.ready, "", "open the status site: Kuma's admin exists"))
@@ -181,6 +204,23 @@ def _write(path: str, content: str, summary: str) -> Change:
     )
     command = Command(("sh", "-c", script, "write", path), f"write {path}", content.encode())
     return Change(STEP, summary, (command,), warn_only=True)
+
+
+def _close(marks: Marks) -> Change:
+    command = Command(("rm", "-f", "--", marks.ready, marks.wanted_hash), f"remove {marks.ready}")
+    return Change(STEP, "close the status site: Kuma's admin is not ours", (command,))
+
+
+def refusal(host: str) -> str:
+    """Why a deploy whose claim of Kuma was refused fails, and what to do about it."""
+    return (
+        f"Uptime Kuma on {host} already has an admin that is not this deployment's "
+        f"(KUMA_ADMIN_PASSWORD in .secrets.env does not log in): someone may have claimed it "
+        f"while its data was new or reset. The status site stays closed (nginx answers 503). "
+        f"If you did not set that admin yourself, check who did; to start Kuma over, stop it, "
+        f"empty {paths.KUMA_DATA_DIR} on the host and deploy again (the deploy claims it). If "
+        f"you changed the admin's password by hand, put it in .secrets.env instead."
+    )
 
 
 def outcomes(report: Report) -> list[Outcome]:

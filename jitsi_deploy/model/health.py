@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ..monitoring.monitors import push_token, push_url
 from ..settings.site import Site
 from . import paths
-from .services import KUMA_ADMIN_PASSWORD, KUMA_PORT, Service
+from .services import KUMA_ADMIN_PASSWORD, KUMA_PORT, UPTIME_KUMA, Service
 
 WebhookMode = Literal["json", "kuma"]
 WEBHOOK_MODES: tuple[WebhookMode, ...] = ("json", "kuma")
@@ -24,6 +25,10 @@ class HealthSettings:
     + max_restarts_per_hour: the breaker; past it the service is left alone and alerted on.
     + webhook_mode: "json" POSTs every action and breaker trip to webhook_url; "kuma" treats it
       as an Uptime Kuma push URL and sends one up/down heartbeat per run.
+    + container_pushes: "SERVICE URL" per container: each run pushes the container's state and
+      its checks' outcome to that Kuma push URL (Kuma holds no Docker socket to look itself).
+    + kuma_url: the local Kuma the host runs; each run asks it whether it needs set-up (its data
+      was reset) and then removes kuma_ready, nginx's mark that opens the status site.
     + compose_dir: where the stack's compose file lives, to recreate a removed container.
     + check_nginx: core hosts check the site through nginx (https, BOSH, websocket).
     + tls_ca_file / tls_insecure: how curl trusts the site's certificate (e.g. a test CA).
@@ -41,6 +46,9 @@ class HealthSettings:
     max_restarts_per_hour: int = 3
     webhook_url: str = ""
     webhook_mode: WebhookMode = "json"
+    container_pushes: tuple[str, ...] = ()
+    kuma_url: str = ""
+    kuma_ready: str = paths.KUMA_READY
     check_timeout: int = 5
     stop_timeout: int = 10
     check_docker: bool = True
@@ -65,8 +73,12 @@ class HealthSettings:
             raise ValueError("backoff_base and stop_timeout must not be negative")
 
 
-def health_settings(site: Site, role: str, host_name: str = "") -> HealthSettings:
+def health_settings(
+    site: Site, role: str, host_name: str = "", services: Sequence[str] = ()
+) -> HealthSettings:
+    """``services``: the names of the services the host runs."""
     webhook = site.monitoring.webhook_url or kuma_push_url(site, role, host_name)
+    pushes = ((s, kuma_push_url(site, role, host_name, s)) for s in pushed_services(services))
     return HealthSettings(
         compose_project=paths.COMPOSE_PROJECT,
         compose_dir=paths.STACK_DIR,
@@ -77,19 +89,31 @@ def health_settings(site: Site, role: str, host_name: str = "") -> HealthSetting
         max_restarts_per_hour=site.monitoring.max_restarts_per_hour,
         webhook_url=webhook,
         webhook_mode="kuma" if "/api/push/" in webhook else "json",
+        container_pushes=tuple(f"{service} {url}" for service, url in pushes if url),
+        kuma_url=KUMA_LOCAL_URL if UPTIME_KUMA.name in services else "",
     )
 
 
-def kuma_push_url(site: Site, role: str, host_name: str) -> str:
-    """Where the host's health check pings its push monitor in Kuma (deploy/monitoring.py):
-    Kuma's loopback port on the core host, the public status site from a bridge. "" without
-    monitoring, or without a status site for a bridge to reach."""
+KUMA_LOCAL_URL = f"http://127.0.0.1:{KUMA_PORT}"
+
+
+def kuma_push_url(site: Site, role: str, host_name: str, service: str = "") -> str:
+    """Where the host's health check pings its push monitor in Kuma (deploy/monitoring.py), or
+    with ``service`` that of one of its containers: Kuma's loopback port on the core host, the
+    public status site from a bridge. "" without monitoring, or without a status site for a
+    bridge to reach."""
     if not (site.monitoring.enabled and host_name):
         return ""
-    token = push_token(site.secrets[KUMA_ADMIN_PASSWORD.name], host_name)
+    token = push_token(site.secrets[KUMA_ADMIN_PASSWORD.name], host_name, service)
     if role == "core":
-        return push_url(f"http://127.0.0.1:{KUMA_PORT}", token)
+        return push_url(KUMA_LOCAL_URL, token)
     return push_url(f"https://{site.monitor_hostname}", token) if site.monitor_hostname else ""
+
+
+def pushed_services(services: Sequence[str]) -> list[str]:
+    """The services whose container state the health check pushes to Kuma: all but Kuma's own
+    (a Kuma that is down receives nothing; the status site's monitor covers it)."""
+    return [service for service in services if service != UPTIME_KUMA.name]
 
 
 def check_entries(services: list[Service]) -> list[str]:

@@ -21,7 +21,6 @@ DOCKER_USER_CHAIN = "JITSI-DEPLOY"
 # nginx answers 503 for the status site, so nobody can claim a fresh Kuma from outside).
 KUMA_WANTED_HASH = f"{ETC_DIR}/kuma-wanted.sha256"
 KUMA_READY = f"{ETC_DIR}/kuma-ready"
-DOCKER_SOCKET = "/var/run/docker.sock"
 DOCKER_DAEMON_SETTINGS = f"{ETC_DIR}/docker-daemon.json"
 DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"
 

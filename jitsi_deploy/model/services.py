@@ -23,6 +23,11 @@ from ..settings.site import Deployment, Images, MemoryKey, Site
 from . import paths
 from .managed import Directory, container_directory
 
+# The Jitsi containers share one network; Kuma has one of its own, so none of them reaches it
+# past nginx's gate (Docker drops traffic between two bridge networks).
+STACK_NETWORK = "meet.jitsi"
+KUMA_NETWORK = "uptime-kuma"
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -80,6 +85,8 @@ class Service:
     + health: what the host's health check probes; ``container_health``: compose's own check.
     + depends_on: started after these; ``restarts_after``: restarted after these restart,
       since it keeps a session with them.
+    + network: the compose network it joins (the stack's by default);
+      ``network_aliases``: its other names there.
     """
 
     name: str
@@ -101,6 +108,7 @@ class Service:
     depends_on: tuple[str, ...] = ()
     restarts_after: tuple[str, ...] = ()
     network_aliases: tuple[str, ...] = ()
+    network: str = STACK_NETWORK
     api_secrets: tuple[Secret, ...] = ()
 
     def runs_on(self, placement: Placement) -> bool:
@@ -303,15 +311,13 @@ UPTIME_KUMA = Service(
     jitsi_contract=False,
     # Only nginx reaches it: until its admin is created, whoever connects first could claim it.
     ports=lambda placement: [f"127.0.0.1:{KUMA_PORT}:{KUMA_PORT}"],
-    # The engine's socket, for Kuma's Docker monitors. Read-only keeps the socket file from
-    # being replaced, not Docker's API from being used: whoever controls Kuma is root here.
-    volumes=lambda placement: [
-        f"{paths.KUMA_DATA_DIR}:/app/data",
-        f"{paths.DOCKER_SOCKET}:{paths.DOCKER_SOCKET}:ro",
-    ],
+    # No Docker socket (it is root on the host): the health check, which runs as root anyway,
+    # pushes each container's state to Kuma instead (model/health.py).
+    volumes=lambda placement: [f"{paths.KUMA_DATA_DIR}:/app/data"],
     environment=lambda placement: {"UPTIME_KUMA_DB_TYPE": "sqlite"},
     data_dirs=(Directory(paths.KUMA_DATA_DIR, 0o700),),
     container_health=(),  # the image has its own HEALTHCHECK
+    network=KUMA_NETWORK,
     api_secrets=(KUMA_ADMIN_PASSWORD,),
 )
 

@@ -27,11 +27,10 @@ from functools import partial
 from typing import Any
 
 from socketio.exceptions import SocketIOError
-from uptime_kuma_api import DockerType, UptimeKumaApi, UptimeKumaException
+from uptime_kuma_api import UptimeKumaApi, UptimeKumaException
 from uptime_kuma_api.exceptions import Timeout
 
 from .monitors import (
-    DOCKER,
     HTTP,
     KEYWORD,
     PREFIX,
@@ -43,10 +42,6 @@ from .monitors import (
 
 log = logging.getLogger(__name__)
 
-DOCKER_HOST_NAME = f"{PREFIX}local Docker"
-# Where Kuma's container sees the engine's socket (mounted read-only: that stops the socket
-# file from being replaced, not API calls; whoever controls Kuma controls the host).
-DOCKER_SOCKET = "/var/run/docker.sock"
 # Monitor types younger than Kuma 2.0, by the release that brought them. A pre-release counts
 # as its release: 2.1.0-beta.0 has websocket-upgrade, the npm snapshot 2.0.0-dev.0 has not.
 TYPE_SINCE = {WEBSOCKET_UPGRADE: (2, 1)}
@@ -87,6 +82,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     attempts: int = 0
     signed_in: bool = False  # the admin exists and its password works (the site may open)
+    refused: bool = False  # Kuma has an admin, not ours: someone else may hold the status site
 
     @property
     def complete(self) -> bool:
@@ -143,6 +139,7 @@ def converge(
             return report
         except _Refused as error:
             report.warnings.append(str(error))
+            report.refused = True
             return report
         except TRANSIENT as error:
             failure = error
@@ -182,8 +179,8 @@ def _converge_once(
         missing = missing_types(api.version)
         wanted = [m for m in (_as_provisioned(m, missing, report) for m in monitors) if m]
         notification_ids, dropped = _ensure_notifications(api, notifications, report)
-        docker_host = _ensure_docker_host(api, report) if _uses(wanted, DOCKER) else None
-        _converge_monitors(api, wanted, (notification_ids, dropped), docker_host, report)
+        _converge_monitors(api, wanted, (notification_ids, dropped), report)
+        _drop_docker_hosts(api, report)
 
 
 @contextmanager
@@ -243,10 +240,6 @@ def _as_provisioned(monitor: Monitor, missing: frozenset[str], report: Report) -
     return replace(monitor.fallback, name=monitor.name)
 
 
-def _uses(monitors: Iterable[Monitor], kind: str) -> bool:
-    return any(monitor.type == kind for monitor in monitors)
-
-
 def _ensure_notifications(
     api: UptimeKumaApi, wanted: Sequence[Notification], report: Report
 ) -> tuple[list[int], set[int]]:
@@ -276,30 +269,19 @@ def _ensure_notifications(
     return sorted(ids), dropped
 
 
-def _ensure_docker_host(api: UptimeKumaApi, report: Report) -> int | None:
-    """Kuma's Docker monitors need a registered engine: the socket mounted into its container."""
-    label = f"docker host {DOCKER_HOST_NAME}"
-    fields = {
-        "name": DOCKER_HOST_NAME,
-        "dockerType": DockerType.SOCKET,
-        "dockerDaemon": DOCKER_SOCKET,
-    }
-    found = next((h for h in api.get_docker_hosts() if h["name"] == DOCKER_HOST_NAME), None)
-    if found is None:
-        added = _change(report, "created", label, partial(api.add_docker_host, **fields))
-        return int(added["id"]) if added else None
-    if _differences(found, fields):
-        _change(report, "edited", label, partial(api.edit_docker_host, found["id"], **fields))
-    else:
-        _unchanged(report, label)
-    return int(found["id"])
+def _drop_docker_hosts(api: UptimeKumaApi, report: Report) -> None:
+    """Earlier versions registered the engine's socket for Docker monitors; Kuma holds no
+    socket now, so their entry only points at nothing. Deleted after the monitors using it."""
+    for stale in api.get_docker_hosts():
+        if stale["name"].startswith(PREFIX):
+            label = f"docker host {stale['name']}"
+            _change(report, "deleted", label, partial(api.delete_docker_host, stale["id"]))
 
 
 def _converge_monitors(
     api: UptimeKumaApi,
     wanted: Sequence[Monitor],
     notifications: tuple[list[int], set[int]],
-    docker_host: int | None,
     report: Report,
 ) -> None:
     """``notifications``: the ids to link, and the ids deleted in this pass, which the client's
@@ -307,7 +289,7 @@ def _converge_monitors(
     notification_ids, dropped = notifications
     current, extras = _by_name(api.get_monitors())
     for monitor in wanted:
-        fields = kuma_fields(monitor, notification_ids, docker_host)
+        fields = kuma_fields(monitor, notification_ids)
         found = current.pop(monitor.name, None)
         if found is None:
             _change(report, "created", monitor.name, partial(_add_monitor, api, fields))
@@ -322,9 +304,7 @@ def _converge_monitors(
         _change(report, "deleted", stale["name"], partial(api.delete_monitor, stale["id"]))
 
 
-def kuma_fields(
-    monitor: Monitor, notification_ids: Sequence[int], docker_host: int | None
-) -> dict[str, Any]:
+def kuma_fields(monitor: Monitor, notification_ids: Sequence[int]) -> dict[str, Any]:
     """The Kuma fields this project manages for ``monitor``, by Kuma's names; Kuma keeps its own
     defaults for the rest. These are exactly the fields compared to decide on an edit."""
     fields: dict[str, Any] = {
@@ -342,9 +322,6 @@ def kuma_fields(
         fields["keyword"] = monitor.keyword
     if monitor.type == WEBSOCKET_UPGRADE:
         fields["wsSubprotocol"] = monitor.ws_subprotocol
-    if monitor.type == DOCKER:
-        fields["docker_container"] = monitor.docker_container
-        fields["docker_host"] = docker_host
     if monitor.type == PUSH:
         fields["pushToken"] = monitor.push_token
     return fields

@@ -25,18 +25,12 @@ PREFIX = "jitsi-deploy: "
 HTTP = "http"
 KEYWORD = "keyword"
 WEBSOCKET_UPGRADE = "websocket-upgrade"
-DOCKER = "docker"
 PUSH = "push"
 
 # What Prosody answers a plain GET on its BOSH and websocket endpoints: seeing it proves the
 # path reaches Prosody's module, not the web app's index page or an error page.
 BOSH_KEYWORD = "It works! Now point your BOSH client to this URL"
 WEBSOCKET_KEYWORD = "Now point your WebSocket client to this URL"
-
-# Health endpoints as Kuma's container sees them on the stack's network. jicofo answers only
-# with JICOFO_ENABLE_HEALTH_CHECKS=1 and JICOFO_ENABLE_REST=1 (see docs/jitsi-facts.md).
-JICOFO_HEALTH_URL = "http://jicofo:8888/about/health"
-JVB_HEALTH_URL = "http://jvb:8080/about/health"
 
 CHECK_INTERVAL = 60
 # The health check runs every minute: three missed runs in a row mark the host down.
@@ -45,7 +39,8 @@ PUSH_INTERVAL = 180
 PUSH_TOKEN_LENGTH = 20
 ROLES = ("core", "jvb")
 # Part of the hash, so a change of how monitors are provisioned re-provisions every host once.
-HASH_VERSION = 1
+# 2: containers as push monitors from the health check, no Docker monitors (no socket in Kuma).
+HASH_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,6 @@ class Monitor:
     expiry_notification: bool = False
     accepted_statuscodes: tuple[str, ...] = ("200-299",)
     ws_subprotocol: str = ""
-    docker_container: str = ""
     push_token: str = ""
     fallback: Monitor | None = None
 
@@ -79,15 +73,15 @@ class Notification:
 class HostSpec:
     """A deployed host as the monitors need it.
 
-    ``containers`` are names as the Docker engine of the Kuma host knows them (Compose v1 and
-    v2 name them differently, so the caller, who knows which one a host runs, says). Only the
-    host that runs Kuma (the core) can have them: Kuma reaches no other host's Docker.
+    ``push_token``: its health check's heartbeat; ``containers``: (service, push token) per
+    container whose state the health check pushes (Kuma holds no Docker socket: whoever
+    controls Kuma would be root on the host).
     """
 
     name: str
     role: str
     push_token: str
-    containers: tuple[str, ...] = ()
+    containers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,10 +103,9 @@ def wanted_monitors(
     public_url: str,
     monitor_hostname: str,
     hosts: Sequence[HostSpec],
-    jicofo_health_url: str = JICOFO_HEALTH_URL,
-    jvb_health_url: str = JVB_HEALTH_URL,
 ) -> list[Monitor]:
-    """Every monitor of a deployment: the site's on the core host, a push monitor per host.
+    """Every monitor of a deployment: the site's on the core host; per host, a push monitor for
+    its health check and one for each of its containers.
 
     BOSH and the websocket are derived from ``public_url`` as Jitsi's config.js derives them
     (so the meeting host name comes with it). ``monitor_hostname`` "" means no status site.
@@ -125,15 +118,11 @@ def wanted_monitors(
     for host in hosts:
         if host.role == "core":
             wanted += _site_monitors(host.name, base, monitor_hostname)
-            wanted += [
-                Monitor(_name(host.name, "jicofo health"), HTTP, url=jicofo_health_url),
-                Monitor(_name(host.name, "jvb health"), HTTP, url=jvb_health_url),
-            ]
-            wanted += [
-                Monitor(_name(host.name, f"container {c}"), DOCKER, docker_container=c)
-                for c in host.containers
-            ]
-        wanted.append(_push_monitor(host))
+        wanted.append(_push_monitor(_name(host.name, "health check"), host.push_token))
+        wanted += [
+            _push_monitor(_name(host.name, f"container {service}"), token)
+            for service, token in host.containers
+        ]
     return wanted
 
 
@@ -144,10 +133,9 @@ def _check_hosts(hosts: Sequence[HostSpec]) -> None:
     for host in hosts:
         if host.role not in ROLES:
             raise ValueError(f"{host.name}: role {host.role!r} is not one of {ROLES}")
-        if host.containers and host.role != "core":
-            raise ValueError(f"{host.name}: only the host that runs Kuma has Docker monitors")
-        if not host.push_token:
-            raise ValueError(f"{host.name}: a push token is needed for its health check")
+        tokens = [host.push_token, *(token for _, token in host.containers)]
+        if not all(tokens):
+            raise ValueError(f"{host.name}: a push token is needed for each push monitor")
     if sum(host.role == "core" for host in hosts) > 1:
         raise ValueError("one core host per deployment: it runs the site and Kuma")
 
@@ -180,10 +168,8 @@ def _site_monitors(host: str, base: str, monitor_hostname: str) -> list[Monitor]
     return monitors
 
 
-def _push_monitor(host: HostSpec) -> Monitor:
-    return Monitor(
-        _name(host.name, "health check"), PUSH, interval=PUSH_INTERVAL, push_token=host.push_token
-    )
+def _push_monitor(name: str, token: str) -> Monitor:
+    return Monitor(name, PUSH, interval=PUSH_INTERVAL, push_token=token)
 
 
 def _name(host: str, what: str) -> str:
@@ -210,13 +196,15 @@ def wanted_notifications(*, webhook_url: str = "", smtp: Smtp | None = None) -> 
     return wanted
 
 
-def push_token(secret: str, host: str) -> str:
-    """A host's push token, derived from a deployment secret (e.g. KUMA_ADMIN_PASSWORD).
+def push_token(secret: str, host: str, service: str = "") -> str:
+    """A host's push token (or, with ``service``, that of one of its containers), derived from a
+    deployment secret (e.g. KUMA_ADMIN_PASSWORD).
 
     Derived, not stored: the deploy can render it into the host's health config before Kuma is
     reached, it stays the same on every run, and rotating the secret rotates every token.
     """
-    digest = hmac.new(secret.encode(), f"kuma push token {host}".encode(), hashlib.sha256)
+    subject = f"{host} {service}" if service else host  # neither name holds a space
+    digest = hmac.new(secret.encode(), f"kuma push token {subject}".encode(), hashlib.sha256)
     return base64.b32encode(digest.digest()).decode().lower()[:PUSH_TOKEN_LENGTH]
 
 

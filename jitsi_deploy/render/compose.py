@@ -20,7 +20,6 @@ from ..settings.secrets import Secret
 # Compose file format 2.4: read by Compose v1 (docker-compose) and v2 (docker compose) alike,
 # and the last format with per-service memory limits outside swarm mode.
 COMPOSE_VERSION = "2.4"
-NETWORK = "meet.jitsi"
 # What the Jitsi images' s6-overlay init needs: it runs from /run, so /run must allow exec.
 JITSI_TMPFS = ("/run:size=16M,mode=1750,exec", "/tmp:size=16M,mode=1777,noexec")
 LOGGING = {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
@@ -42,7 +41,7 @@ def compose_file(placement: Placement, services: list[Service]) -> str:
     document = {
         "version": COMPOSE_VERSION,
         "services": {s.name: service_entry(s, placement, services) for s in services},
-        "networks": {NETWORK: {}},
+        "networks": {name: {} for name in dict.fromkeys(s.network for s in services)},
     }
     return header + to_yaml(document)
 
@@ -83,7 +82,7 @@ def service_entry(service: Service, placement: Placement, running: list[Service]
     if depends := [name for name in service.depends_on if name in names]:
         entry["depends_on"] = depends
     aliases = {"aliases": list(service.network_aliases)} if service.network_aliases else {}
-    entry["networks"] = {NETWORK: aliases}
+    entry["networks"] = {service.network: aliases}
     return entry
 
 

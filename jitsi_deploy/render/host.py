@@ -156,7 +156,8 @@ def _docker_user_files(host: Host, rules: tuple[Rule, ...]) -> list[File]:
 
 
 def _health_files(placement: Placement, services: list[Service]) -> list[File]:
-    health = health_settings(placement.site, placement.host.role, placement.host.name)
+    names = [s.name for s in services]
+    health = health_settings(placement.site, placement.host.role, placement.host.name, names)
     context = {
         "health": health,
         "public_hostname": placement.site.meet_hostname,

@@ -2,7 +2,7 @@
 
 - Kuma: the image from tests/kuma/image.py, published on 127.0.0.1 only, on a free port (picked
   here, so it stays the same across a restart), started as the compose file starts it
-  (UPTIME_KUMA_DB_TYPE=sqlite, data in /app/data) with the engine's socket mounted read-only.
+  (UPTIME_KUMA_DB_TYPE=sqlite, data in /app/data), without the engine's socket.
 - Prosody 13 (the version the Jitsi prosody image runs) with BOSH and websocket on plain HTTP:
   the real answers of /http-bind and /xmpp-websocket that the keyword monitors look for.
 
@@ -85,9 +85,6 @@ def start_kuma(image: str, name: str, network: str, wait: bool = True) -> Kuma:
         "run", "--detach", "--name", name, "--network", network,
         "--publish", f"127.0.0.1:{kuma.port}:3001",
         "--env", "UPTIME_KUMA_DB_TYPE=sqlite", "--dns", "127.0.0.1",
-        # Read-only keeps the socket file from being replaced; the API behind it stays whole,
-        # so Kuma's container is root-equivalent on the host (as in production).
-        "--volume", "/var/run/docker.sock:/var/run/docker.sock:ro",
         *pinned, image,
     )  # fmt: skip
     if wait:

@@ -11,7 +11,6 @@ import pytest
 
 from jitsi_deploy.monitoring.kuma import Admin, Retry, converge, kuma_fields, missing_types
 from jitsi_deploy.monitoring.monitors import (
-    DOCKER,
     HTTP,
     KEYWORD,
     PREFIX,
@@ -29,8 +28,8 @@ from jitsi_deploy.monitoring.monitors import (
 )
 
 HOSTS = (
-    HostSpec("meet1", "core", "tokencore", containers=("jitsi-web-1", "jitsi-jvb-1")),
-    HostSpec("jvb1", "jvb", "tokenjvb1"),
+    HostSpec("meet1", "core", "tokencore", containers=(("web", "tokenweb"), ("jvb", "tokenjvb"))),
+    HostSpec("jvb1", "jvb", "tokenjvb1", containers=(("jvb", "tokenjvb1jvb"),)),
 )
 
 
@@ -47,7 +46,7 @@ def by_name(monitors):
     return {m.name.removeprefix(PREFIX): m for m in monitors}
 
 
-def test_the_core_host_carries_the_site_and_every_host_its_push_monitor():
+def test_the_core_host_carries_the_site_and_every_host_and_container_a_push_monitor():
     found = by_name(build())
     assert sorted(found) == sorted(
         [
@@ -55,12 +54,11 @@ def test_the_core_host_carries_the_site_and_every_host_its_push_monitor():
             "meet1: BOSH",
             "meet1: XMPP websocket",
             "meet1: status site",
-            "meet1: jicofo health",
-            "meet1: jvb health",
-            "meet1: container jitsi-web-1",
-            "meet1: container jitsi-jvb-1",
+            "meet1: container web",
+            "meet1: container jvb",
             "meet1: health check",
             "jvb1: health check",
+            "jvb1: container jvb",
         ]
     )
     site = found["meet1: site"]
@@ -69,9 +67,11 @@ def test_the_core_host_carries_the_site_and_every_host_its_push_monitor():
     bosh = found["meet1: BOSH"]
     assert (bosh.type, bosh.url) == (KEYWORD, "https://meet.example.org/http-bind")
     assert found["meet1: status site"].expiry_notification
-    assert found["meet1: container jitsi-web-1"].type == DOCKER
     push = found["jvb1: health check"]
     assert (push.type, push.push_token) == (PUSH, "tokenjvb1")
+    container = found["meet1: container web"]
+    assert (container.type, container.push_token) == (PUSH, "tokenweb")
+    assert found["jvb1: container jvb"].push_token == "tokenjvb1jvb"
 
 
 def test_the_websocket_monitor_and_its_fallback_share_the_name():
@@ -99,8 +99,8 @@ def test_plain_http_sites_get_ws_and_no_certificate_notice():
     [
         ((HostSpec("a", "core", "t"), HostSpec("a", "jvb", "u")), "unique"),
         ((HostSpec("a", "edge", "t"),), "role"),
-        ((HostSpec("a", "jvb", "t", containers=("jvb",)),), "only the host that runs Kuma"),
         ((HostSpec("a", "core", ""),), "push token"),
+        ((HostSpec("a", "jvb", "t", containers=(("jvb", ""),)),), "push token"),
         ((HostSpec("a", "core", "t"), HostSpec("b", "core", "u")), "one core host"),
     ],
 )
@@ -119,6 +119,8 @@ def test_push_tokens_are_stable_distinct_and_fit_kuma():
     assert token == push_token("secret", "meet1")
     assert token != push_token("secret", "jvb1")
     assert token != push_token("other secret", "meet1")
+    containers = {push_token("secret", "meet1", s) for s in ("web", "jvb")}
+    assert len(containers | {token}) == 3  # a container's token is not its host's
     assert len(token) == PUSH_TOKEN_LENGTH
     assert set(token) <= set(string.ascii_lowercase + string.digits)
     assert push_url("http://127.0.0.1:3001/", token) == f"http://127.0.0.1:3001/api/push/{token}"
@@ -170,13 +172,12 @@ def test_monitor_types_by_kuma_version(version, missing):
 
 def test_kuma_fields_are_the_managed_fields_of_each_type():
     found = by_name(build())
-    websocket = kuma_fields(found["meet1: XMPP websocket"], [2, 1], None)
+    websocket = kuma_fields(found["meet1: XMPP websocket"], [2, 1])
     assert websocket["wsSubprotocol"] == "xmpp" and websocket["accepted_statuscodes"] == ["1000"]
     assert websocket["notificationIDList"] == [1, 2]
-    docker = kuma_fields(found["meet1: container jitsi-web-1"], [], 7)
-    assert (docker["docker_container"], docker["docker_host"]) == ("jitsi-web-1", 7)
-    assert "url" not in docker
-    push = kuma_fields(found["jvb1: health check"], [], None)
+    container = kuma_fields(found["meet1: container web"], [])
+    assert container["pushToken"] == "tokenweb" and "url" not in container
+    push = kuma_fields(found["jvb1: health check"], [])
     assert push["pushToken"] == "tokenjvb1" and "keyword" not in push
 
 

@@ -115,16 +115,23 @@ def test_a_fallback_is_provisioned_again_only_for_a_new_kuma_image(
     assert monitoring.plan(upgraded, stored_hash(marks))
 
 
-def test_a_kuma_claimed_by_someone_else_is_a_warning_and_stays_closed(
+def test_a_kuma_claimed_by_someone_else_is_refused_and_closes_the_site(
     kuma: containers.Kuma, wanted: monitoring.Wanted, tmp_path: Path
 ) -> None:
+    """Someone claimed Kuma first (its data was new or reset): the records close the status
+    site, even one that was open, and the deploy fails on it (deploy/host.py)."""
     with UptimeKumaApi(kuma.url, timeout=15) as api:
         api.setup("intruder", "intruder-password-1")
     marks = monitoring.Marks(str(tmp_path / "ready"), str(tmp_path / "wanted.sha256"))
+    Path(marks.ready).write_text("")
+    Path(marks.wanted_hash).write_text(wanted.hash + "\n")
 
     report, records = monitoring.provision(kuma.url, wanted, marks)
 
-    assert not report.signed_in and report.warnings and records == []
+    assert report.refused and not report.signed_in
+    assert run_here(records) == ["changed"]
+    assert not Path(marks.ready).exists() and not Path(marks.wanted_hash).exists()
+    assert monitoring.plan(wanted, stored_hash(marks))  # the next deploy tries again
     lines = monitoring.outcomes(report)
     assert [o.status for o in lines] == ["ok", "warning"]
     assert "refused the admin" in lines[1].output

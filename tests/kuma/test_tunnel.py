@@ -111,13 +111,7 @@ def test_a_converge_runs_through_the_tunnel(connection, make_kuma, prosody: str)
     template = f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}'
     address = containers.docker("inspect", "--format", template, kuma.name).strip()
     hosts = [HostSpec("meet1", "core", push_token("secret", "meet1"))]
-    monitors = wanted_monitors(
-        public_url=prosody,
-        monitor_hostname="",
-        hosts=hosts,
-        jicofo_health_url=f"{prosody}/jicofo",
-        jvb_health_url=f"{prosody}/jvb",
-    )
+    monitors = wanted_monitors(public_url=prosody, monitor_hostname="", hosts=hosts)
     admin = Admin("admin", os.urandom(8).hex())
 
     with kuma_tunnel(connection, remote_port=3001, remote_host=address) as url:

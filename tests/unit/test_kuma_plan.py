@@ -18,20 +18,26 @@ from jitsi_deploy.render.host import render_host
 from jitsi_deploy.settings.site import Deployment
 from tests.unit.sites import REPO, TWO_HOSTS, rendered, two_hosts
 
+CORE_PUSHED = ("web", "prosody", "jicofo", "jvb")  # Kuma does not report itself
+
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Deployment:
     return two_hosts(tmp_path)
 
 
-def test_the_core_watches_every_host_and_its_own_containers(deployment: Deployment) -> None:
+def test_the_core_watches_every_host_and_every_container_by_push(deployment: Deployment) -> None:
     kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
-    names = {m.name for m in kuma.monitors}
-    assert "jitsi-deploy: meet.example.org: health check" in names
-    assert "jitsi-deploy: jvb1.example.org: health check" in names
-    containers = {m.docker_container for m in kuma.monitors if m.type == "docker"}
-    assert containers == {"jitsi-web", "jitsi-prosody", "jitsi-jicofo", "jitsi-jvb"}
+    pushes = {m.name for m in kuma.monitors if m.type == "push"}
+    assert pushes == {
+        "jitsi-deploy: meet.example.org: health check",
+        *(f"jitsi-deploy: meet.example.org: container {s}" for s in CORE_PUSHED),
+        "jitsi-deploy: jvb1.example.org: health check",
+        "jitsi-deploy: jvb1.example.org: container jvb",
+    }
+    assert {m.type for m in kuma.monitors} <= {"http", "keyword", "websocket-upgrade", "push"}
+    assert len({m.push_token for m in kuma.monitors if m.type == "push"}) == len(pushes)
     assert kuma.admin.username == "admin"
     secret = deployment.sites["meet.example.org"].secrets["KUMA_ADMIN_PASSWORD"]
     assert kuma.admin.password == secret
@@ -95,6 +101,22 @@ def test_the_facts_ride_in_the_one_facts_script(deployment: Deployment) -> None:
     assert facts[monitoring.WANTED_HASH] == "abc123"
 
 
+@pytest.mark.parametrize("ready", [True, False])
+def test_the_digest_counts_only_while_the_status_site_is_open(tmp_path: Path, ready: bool) -> None:
+    """The health check removes the ready mark from a Kuma that lost its admin; the next deploy
+    must then claim it again even though the digest of its monitors is unchanged."""
+    import subprocess
+
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / Path(paths.KUMA_WANTED_HASH).name).write_text("abc123\n")
+    if ready:
+        (etc / Path(paths.KUMA_READY).name).write_text("")
+    script = monitoring.WANTED_HASH.command(None).replace(paths.ETC_DIR, str(etc))  # type: ignore[arg-type]
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True).stdout
+    assert monitoring.WANTED_HASH.parse(out.splitlines()) == ("abc123" if ready else "")
+
+
 def test_what_a_converge_records_on_the_host(deployment: Deployment) -> None:
     kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
@@ -105,6 +127,9 @@ def test_what_a_converge_records_on_the_host(deployment: Deployment) -> None:
     assert [c.commands[0].argv[-1] for c in settled] == [paths.KUMA_READY, paths.KUMA_WANTED_HASH]
     assert settled[1].commands[0].stdin == f"{kuma.hash}\n".encode()
     assert all(c.warn_only for c in settled)  # a failed write is a warning, not a failed deploy
+    (closed,) = monitoring.record(Report(refused=True, warnings=["refused"]), kuma)
+    assert closed.commands[0].argv == ("rm", "-f", "--", paths.KUMA_READY, paths.KUMA_WANTED_HASH)
+    assert not closed.warn_only
 
 
 def test_kuma_trouble_is_a_warning_line() -> None:
@@ -196,8 +221,7 @@ def test_the_core_is_matched_by_name_even_as_a_fab_h_target(deployment: Deployme
     assert core != deployment.hosts[0]  # another login and port: a different Host value
     kuma = monitoring.wanted(deployment, render_host(deployment, core))
     assert kuma is not None
-    assert [m for m in kuma.monitors if m.type == "docker"]
-    pushes = sorted(m.name for m in kuma.monitors if m.type == "push")
+    pushes = sorted(m.name for m in kuma.monitors if m.name.endswith("health check"))
     assert pushes == [
         "jitsi-deploy: jvb1.example.org: health check",
         "jitsi-deploy: meet.example.org: health check",
@@ -256,3 +280,46 @@ def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
     assert [o.status for o in report.outcomes] == ["ok", "warning"]
     assert "no SSH tunnel to Uptime Kuma: channel refused" in report.outcomes[1].output
     assert report.error == ""
+
+
+def test_a_refused_claim_closes_the_status_site_and_fails_the_deploy(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+
+    from jitsi_deploy.deploy import host as host_module
+    from jitsi_deploy.deploy.runner import step_script
+    from jitsi_deploy.errors import DeployError
+
+    kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
+    assert kuma is not None
+
+    class Recorder:
+        connection = object()
+
+        def __init__(self) -> None:
+            self.scripts: list[str] = []
+
+        def run_script(self, script: str) -> Output:
+            self.scripts.append(script)
+            return Output(0, "@@begin 0\n", "")
+
+    @contextmanager
+    def tunnel(connection: object):
+        yield "http://127.0.0.1:1"
+
+    def refused(url: str, wanted: monitoring.Wanted) -> tuple[Report, list]:
+        report = Report(refused=True, warnings=["Uptime Kuma refused the admin 'admin'"])
+        return report, monitoring.record(report, wanted)
+
+    monkeypatch.setattr(host_module, "kuma_tunnel", tunnel)
+    monkeypatch.setattr(monitoring, "provision", refused)
+    remote = Recorder()
+    report = host_module.HostReport(deployment.hosts[0])
+    with pytest.raises(DeployError) as error:
+        host_module._provision(remote, report.host, kuma, report, lambda *_: None)  # type: ignore[arg-type]
+    closing = monitoring.record(Report(refused=True), kuma)
+    assert remote.scripts == [step_script(closing)]
+    message = str(error.value)
+    assert "already has an admin that is not this deployment's" in message
+    assert "stays closed" in message and paths.KUMA_DATA_DIR in message

@@ -1,11 +1,13 @@
-"""What the Uptime Kuma wiring renders: the socket mount, the status site's 503 gate, the push
-URL each host's health check pings, and the alert settings with their errors."""
+"""What the Uptime Kuma wiring renders: no Docker socket, Kuma's own network, the status site's
+503 gate, the push URLs each host's health check pings, and the alert settings with their
+errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.model import paths
@@ -28,12 +30,24 @@ def health_conf(deployment: Deployment, name: str) -> dict[str, str]:
     return {key: value.strip("'") for key, value in pairs}
 
 
-def test_kuma_gets_the_docker_socket_read_only(tmp_path: Path) -> None:
+def test_no_container_gets_the_docker_socket(tmp_path: Path) -> None:
     compose = rendered(deploy_with(tmp_path), "meet.example.org").file(paths.COMPOSE_FILE)
     text = compose.content.decode()
-    kuma = text[text.index("uptime-kuma:") :]
-    assert "/var/run/docker.sock:/var/run/docker.sock:ro" in kuma
-    assert text.count("/var/run/docker.sock:/var/run/docker.sock") == 1  # Kuma only
+    assert "docker.sock" not in text and "/var/run" not in text
+    assert "uptime-kuma:" in text
+
+
+def test_kuma_has_a_network_of_its_own(tmp_path: Path) -> None:
+    """Docker drops traffic between two bridge networks: no stack container reaches Kuma past
+    nginx's gate, and nginx reaches it on the host's loopback only."""
+    compose = rendered(deploy_with(tmp_path), "meet.example.org").file(paths.COMPOSE_FILE)
+    document = yaml.safe_load(compose.content)
+    networks = {name: set(s["networks"]) for name, s in document["services"].items()}
+    assert networks.pop("uptime-kuma") == {"uptime-kuma"}
+    assert set(networks) == {"web", "prosody", "jicofo", "jvb"}
+    assert all(joined == {"meet.jitsi"} for joined in networks.values())
+    assert set(document["networks"]) == {"meet.jitsi", "uptime-kuma"}
+    assert document["services"]["uptime-kuma"]["ports"] == ["127.0.0.1:3001:3001"]
 
 
 def test_the_status_site_answers_503_until_kuma_is_claimed(tmp_path: Path) -> None:
@@ -58,6 +72,25 @@ def test_health_checks_ping_their_push_monitor(tmp_path: Path) -> None:
     token = push_token(secret, "jvb1.example.org")
     assert bridge["WEBHOOK_URL"] == f"https://status.example.org/api/push/{token}"
     assert bridge["WEBHOOK_MODE"] == "kuma"
+
+
+def test_health_checks_push_each_container_and_watch_kumas_admin(tmp_path: Path) -> None:
+    deployment = deploy_with(tmp_path, HEALTH_WEBHOOK_URL="https://hooks.example.org/x")
+    secret = deployment.sites["meet.example.org"].secrets["KUMA_ADMIN_PASSWORD"]
+    text = rendered(deployment, "meet.example.org").file(paths.HEALTH_CONFIG).content.decode()
+    pushes = text[text.index("CONTAINER_PUSHES=(") :].split(")")[0].splitlines()[1:]
+    assert [line.strip().strip("'") for line in pushes] == [
+        f"{s} http://127.0.0.1:3001/api/push/{push_token(secret, 'meet.example.org', s)}"
+        for s in ("web", "prosody", "jicofo", "jvb")
+    ]  # with a webhook of one's own too: containers report to Kuma all the same
+    core = health_conf(deployment, "meet.example.org")
+    assert (core["KUMA_URL"], core["KUMA_READY"]) == ("http://127.0.0.1:3001", paths.KUMA_READY)
+    bridge = rendered(deployment, "jvb1.example.org").file(paths.HEALTH_CONFIG).content.decode()
+    token = push_token(secret, "jvb1.example.org", "jvb")
+    assert f"'jvb https://status.example.org/api/push/{token}'" in bridge
+    assert health_conf(deployment, "jvb1.example.org")["KUMA_URL"] == ""  # no Kuma of its own
+    off = rendered(deploy_with(tmp_path, ENABLE_MONITORING="0"), "meet.example.org")
+    assert "CONTAINER_PUSHES=(\n)" in off.file(paths.HEALTH_CONFIG).content.decode()
 
 
 def test_a_webhook_of_ones_own_wins_and_no_monitoring_means_no_push(tmp_path: Path) -> None:
