@@ -200,7 +200,8 @@ def sections_for(placement: Placement) -> list[Section]:
     if placement.host.role == "core":
         found.append(Section("certificates", CERTIFICATES_SNIPPET))
     if JICOFO in services:
-        stats = f'curl -fsS --max-time 5 {_jicofo_stats_url()} 2>&1 || echo "exit $?"'
+        # curl ends the JSON without a newline: the echo puts the next header on its own line.
+        stats = f'curl -fsS --max-time 5 {_jicofo_stats_url()} 2>&1 || echo "exit $?"; echo'
         found.append(Section("jicofo", stats))
     return found
 

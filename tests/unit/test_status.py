@@ -11,6 +11,7 @@ the stand-in's answer (tests/standin/rootfs/jicofo), shaped as jicofo's own /sta
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -215,3 +216,30 @@ def test_durations_read_as_people_write_them() -> None:
         "3h12m",
         "2d04h",
     ]
+
+
+def test_every_section_reaches_its_parser_whole(tmp_path: Path) -> None:
+    """The core's script run by a real sh, where `docker`, `curl` and `openssl` are stand-ins
+    on PATH (no engine or jicofo here) answering as the real ones do: curl's JSON without a
+    final newline must not swallow the next section's header."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fakes = {
+        "curl": f"printf '%s' '{JICOFO_STATS}'",
+        "docker": "exit 1",
+        "openssl": "exit 1",
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    deployment = _deployment(tmp_path)
+    core = placement_of(deployment, deployment.hosts[0])
+    script = status.status_script(status.sections_for(core))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    output = subprocess.run(
+        ["sh", "-s"], input=script, capture_output=True, text=True, env=env, check=True
+    ).stdout
+    parsed = host_status(core, output)
+    assert parsed.jicofo == Jicofo(2, 1, 2)
+    assert [s.state for s in parsed.services] == ["unknown"] * 5
+    assert parsed.memory is not None and parsed.memory.total_bytes > 0
