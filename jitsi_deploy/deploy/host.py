@@ -82,7 +82,7 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
         if options.check:
             report.planned = with_diffs(remote, steps) + provisioning
         else:
-            if any(step.name == packages.NAME for step in steps):
+            if any(packages.uses_apt(step.changes) for step in steps):
                 _await_package_lock(remote, facts, options, say)
             _apply(remote, host, steps, report, say)
             if kuma and provisioning:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -358,7 +357,10 @@ def parse_system(lines: list[str]) -> dict[str, str]:
 def host_status(placement: Placement, output: str) -> HostStatus:
     """The model of one host from the whole output of its status script."""
     sections = split_sections(output)
-    get: Callable[[str], list[str]] = lambda name: sections.get(name, [])  # noqa: E731
+
+    def get(name: str) -> list[str]:
+        return sections.get(name, [])
+
     now = parse_now(get("now"))
     host = placement.host
     return HostStatus(

@@ -378,6 +378,11 @@ def lock_probe(wait_seconds: int = 0) -> str:
     )
 
 
+def uses_apt(changes: list[Change]) -> bool:
+    """Whether these changes run apt-get, which needs its locks."""
+    return any("apt-get" in command.argv for change in changes for command in change.commands)
+
+
 def parse_holders(output: list[str]) -> tuple[LockHolder, ...]:
     found = []
     for line in output:

@@ -45,6 +45,13 @@ def test_the_probe_reads_every_apt_lock_from_proc_locks() -> None:
     assert packages.LOCK_HOLDERS in packages.STEP.facts  # read with the other facts: no trip
 
 
+def test_only_an_apt_install_waits_for_the_locks() -> None:
+    install = packages.install_change(packages.RELEASES[("debian", "12")], "distro", ("nginx",))
+    assert packages.uses_apt([install])
+    dnf = packages.install_change(packages.RELEASES[("rocky", "9")], "official", ("nginx",))
+    assert not packages.uses_apt([dnf])
+
+
 class Clock:
     """Time that passes only when the probe waits."""
 
