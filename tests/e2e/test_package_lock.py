@@ -10,6 +10,7 @@ The deploy runs in-process, as `fab deploy` runs it, with a short bound for the 
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -37,8 +38,9 @@ time.sleep(float(sys.argv[1]))
 
 def _hold_locks(host: TestHost, seconds: int) -> None:
     host_exec(host, "rm", "-f", "/run/lock-holder.pid", check=True)
-    host_exec(host, "sh", "-c", f"cat > /root/holder.py && setsid python3 /root/holder.py "
-              f"{seconds} >/dev/null 2>&1 &", input=HOLDER, check=True)  # fmt: skip
+    host_exec(host, "sh", "-c", "cat > /root/holder.py", input=HOLDER, check=True)
+    run = ["docker", "exec", "--detach", host.name, "python3", "/root/holder.py", str(seconds)]
+    subprocess.run(run, check=True, capture_output=True)
     deadline = time.monotonic() + 10
     while host_exec(host, "test", "-s", "/run/lock-holder.pid").returncode != 0:
         assert time.monotonic() < deadline, "the lock holder did not start"
