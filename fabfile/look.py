@@ -9,6 +9,8 @@ from jitsi_deploy.deploy import operate
 from jitsi_deploy.deploy.monitoring import ADMIN_USER
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.model.services import KUMA_ADMIN_PASSWORD
+from jitsi_deploy.operations import status_views
+from jitsi_deploy.operations.status import read_status
 from jitsi_deploy.remote.group_executor import whole_group
 
 from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure
@@ -50,13 +52,25 @@ def logs(
 
 
 @whole_group
-@task(help=SHARED_HELP)
+@task(help={**SHARED_HELP, "json": "print the same as JSON, for scripts"})
 def status(
-    c, targets="", env=None, inventory=None, known_hosts=KNOWN_HOSTS, trust_new_host_keys=False
+    c,
+    targets="",
+    env=None,
+    inventory=None,
+    json=False,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
 ):
-    """Show the system services and the containers of every host."""
-    _, hosts, options = connect(c, targets, env, inventory, known_hosts, trust_new_host_keys)
-    exit_on_failure(operate.status(hosts, options))
+    """One table of every host: each service's state, health, image, uptime and restarts;
+    certificates, disk, memory, jicofo's bridges and conferences, the health check's actions."""
+    deployment, hosts, options = connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    statuses = read_status(deployment, hosts, options)
+    print(status_views.as_json(statuses) if json else status_views.table(statuses), flush=True)
+    if not all(s.ok for s in statuses):
+        raise Exit(code=1)
 
 
 @task(help={"env": SHARED_HELP["env"], "inventory": SHARED_HELP["inventory"]})

@@ -23,7 +23,7 @@ from ..remote.transport import Remote, SshConfig
 from ..render.host import Rendered, render_host
 from ..settings.inventory import Host
 from ..settings.site import Deployment
-from ..steps import STEPS
+from ..steps import STEPS, packages
 from ..steps.changes import Change, file_diff
 from ..steps.facts import (
     OS_RELEASE,
@@ -35,7 +35,7 @@ from ..steps.facts import (
 )
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
-from . import monitoring
+from . import monitoring, package_lock
 from .runner import Outcome, run_step
 
 Say = Callable[[Host, Change, str], None]
@@ -43,13 +43,15 @@ Say = Callable[[Host, Change, str], None]
 
 @dataclass(frozen=True)
 class Options:
-    """How to deploy: check mode, host key trust, the image bundle, and fab's SSH config."""
+    """How to deploy: check mode, host key trust, the image bundle, and fab's SSH config;
+    ``package_lock_wait``: how long a busy package manager is waited for (package_lock.py)."""
 
     known_hosts: Path
     check: bool = False
     trust_new_host_keys: bool = False
     bundle: Path | None = None
     ssh_config: SshConfig | None = None
+    package_lock_wait: float = 15 * 60
 
 
 @dataclass
@@ -80,6 +82,8 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
         if options.check:
             report.planned = with_diffs(remote, steps) + provisioning
         else:
+            if any(packages.uses_apt(step.changes) for step in steps):
+                _await_package_lock(remote, facts, options, say)
             _apply(remote, host, steps, report, say)
             if kuma and provisioning:
                 _provision(remote, host, kuma, report, say)
@@ -90,6 +94,13 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
         report.seconds = time.monotonic() - started
         remote.close()
     return report
+
+
+def _await_package_lock(remote: Remote, facts: HostFacts, options: Options, say: Say) -> None:
+    """Before packages are installed: wait (saying so) while another apt holds its locks."""
+    probe = package_lock.remote_probe(remote)
+    holders = facts[packages.LOCK_HOLDERS]
+    package_lock.wait_for_locks(remote.host, holders, probe, say, options.package_lock_wait)
 
 
 def gather_facts(

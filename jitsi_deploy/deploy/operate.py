@@ -45,19 +45,6 @@ def logs(
     return on_hosts(hosts, options, _compose(arguments))
 
 
-# Debian names the cron daemon's unit cron, the RHEL family crond: report whichever exists.
-STATUS_SCRIPT = (
-    "cron=cron; systemctl cat cron.service >/dev/null 2>&1 || cron=crond; failed=0; "
-    'for unit in docker nginx "$cron"; do '
-    'state=$(systemctl is-active "$unit") || failed=1; echo "$unit: $state"; done; '
-)
-
-
-def status(hosts: list[Host], options: Options) -> list[HostOutput]:
-    script = STATUS_SCRIPT + _compose("ps") + ' && exit "$failed"'
-    return on_hosts(hosts, options, script)
-
-
 def restart(
     deployment: Deployment, hosts: list[Host], options: Options, service: str
 ) -> list[HostOutput]:

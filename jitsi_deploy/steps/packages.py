@@ -6,6 +6,7 @@ What differs between releases is data (the tables below), not branches in code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from ..errors import DeployError
 from ..model.proxy import Http2Style
 from ..remote.commands import Command
 from .changes import Change
-from .facts import OS_RELEASE, SYSTEM_SERVICES, Fact, HostFacts, OsRelease, quoted
+from .facts import OS_RELEASE, SYSTEM_SERVICES, Fact, HostFacts, OsRelease, fixed, quoted
 from .step import PlanInput, Step
 
 NAME = "packages"
@@ -37,6 +38,9 @@ OPTIONAL = ("fail2ban",)
 
 # Keep the host's edited configuration files when a package brings a new version of one.
 APT_KEEP_CONFIG = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
+# The deploy waits for a busy package manager before the step (deploy/package_lock.py, with a
+# progress line); this covers a lock taken in the seconds between that wait and the install.
+APT_LOCK_TIMEOUT = ("-o", "DPkg::Lock::Timeout=60")
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,7 @@ def install_change(release: Release, docker_source: str, missing: tuple[str, ...
         f"install {len(missing)} packages: {' '.join(missing)}",
         commands,
         detail="\n".join(f"install {p}" for p in missing),
+        explain=explain_install_failure,
     )
 
 
@@ -285,6 +290,7 @@ def apt_install(packages: Iterable[str]) -> tuple[Command, ...]:
         Command(
             (
                 *("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"),
+                *APT_LOCK_TIMEOUT,
                 *APT_KEEP_CONFIG,
                 *packages,
             ),
@@ -333,4 +339,106 @@ DOCKER_REPOSITORY: dict[str, Callable[[Release], tuple[Command, ...]]] = {
 }
 
 
-STEP = Step(NAME, (OS_RELEASE, INSTALLED, SYSTEM_SERVICES), plan)
+# --- a busy package manager ---------------------------------------------------------------------
+
+# The locks apt and dpkg take (POSIX fcntl locks). On a new server unattended-upgrades holds the
+# dpkg ones for minutes while it installs the first security updates, and apt-daily the lists
+# lock while it refreshes the package lists; apt-get fails at once on a held lock.
+APT_LOCKS = (
+    "/var/lib/dpkg/lock-frontend",
+    "/var/lib/dpkg/lock",
+    "/var/lib/apt/lists/lock",
+    "/var/cache/apt/archives/lock",
+)
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    path: str
+    pid: int
+    program: str
+
+
+def lock_probe(wait_seconds: int = 0) -> str:
+    """Shell printing `path pid program` for each held package lock, read from /proc/locks
+    (device:inode of the lock file); with ``wait_seconds``, it first waits up to that long,
+    looking each second, for every lock to be free. Prints nothing where apt is absent."""
+    holders = (
+        f'for f in {" ".join(APT_LOCKS)}; do [ -e "$f" ] || continue; '
+        'set -- $(stat -c "%d %i" "$f"); '
+        "id=$(printf '%02x:%02x:%s' $(( ($1 >> 8) & 0xfff )) "
+        '$(( ($1 & 0xff) | (($1 >> 12) & 0xfff00) )) "$2"); '
+        'for p in $(awk -v id="$id" \'$2 != "->" && $6 == id {print $5}\' /proc/locks | sort -u); '
+        'do echo "$f $p $(cat /proc/$p/comm 2>/dev/null || echo unknown)"; done; done'
+    )
+    return (
+        f"held() {{ {holders}; }}; end=$(( $(date +%s) + {int(wait_seconds)} )); "
+        'while out=$(held); [ -n "$out" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 1; done; '
+        '[ -n "$out" ] && echo "$out"; true'
+    )
+
+
+def uses_apt(changes: list[Change]) -> bool:
+    """Whether these changes run apt-get, which needs its locks."""
+    return any("apt-get" in command.argv for change in changes for command in change.commands)
+
+
+def parse_holders(output: list[str]) -> tuple[LockHolder, ...]:
+    found = []
+    for line in output:
+        path, pid, program = [*line.split(" ", 2), "", ""][:3]
+        if path.startswith("/") and pid.lstrip("-").isdigit():
+            found.append(LockHolder(path, int(pid), program.strip() or "unknown"))
+    return tuple(found)
+
+
+LOCK_HOLDERS = Fact("package-locks", fixed(lock_probe()), parse_holders)
+
+
+def holders_text(holders: Iterable[LockHolder]) -> str:
+    """`unattended-upgr (pid 812) holds /var/lib/dpkg/lock-frontend, /var/lib/dpkg/lock`."""
+    by_process: dict[tuple[int, str], list[str]] = {}
+    for holder in holders:
+        by_process.setdefault((holder.pid, holder.program), []).append(holder.path)
+    return "; ".join(
+        f"{program} (pid {pid}) holds {', '.join(paths)}"
+        for (pid, program), paths in by_process.items()
+    )
+
+
+def minutes(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    return f"{whole // 60}m{whole % 60:02d}s"
+
+
+ADVICE = (
+    "On a new server that is usually unattended-upgrades installing the first security updates: "
+    "let it finish (on the host: `systemctl status apt-daily-upgrade unattended-upgrades`, "
+    "`ps -o pid,etime,args -p PID`), then run the deploy again. Do not kill it or delete the "
+    "lock files: dpkg could be left half-configured."
+)
+
+
+def lock_message(holders: tuple[LockHolder, ...], waited: float) -> str:
+    """Why the deploy stopped before installing anything, and what to do."""
+    return (
+        f"the package manager is busy: {holders_text(holders)}, still after waiting "
+        f"{minutes(waited)}. {ADVICE} Nothing was installed."
+    )
+
+
+_APT_LOCKED = re.compile(r"Could not get lock (\S+?)\.? It is held by process (\d+) \(([^)]*)\)")
+
+
+def explain_install_failure(output: str) -> str:
+    """apt's own lock refusal (a lock taken between the wait and the install) in the words of
+    lock_message; any other failure as the last lines apt printed."""
+    locked = _APT_LOCKED.findall(output)
+    if locked:
+        path, pid, program = locked[-1]
+        holder = holders_text([LockHolder(path, int(pid), program)])
+        return f"the package manager became busy: {holder}. {ADVICE}"
+    return "\n".join(output.strip().splitlines()[-15:])
+
+
+STEP = Step(NAME, (OS_RELEASE, INSTALLED, SYSTEM_SERVICES, LOCK_HOLDERS), plan)

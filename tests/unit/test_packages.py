@@ -29,7 +29,12 @@ RHEL_BASE = (
 RHEL_REST = ("cronie", "firewalld", "logrotate", "util-linux")
 DOCKER_CE = ("docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin")
 KEEP_CONFIG = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
-APT_INSTALL = ("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", *KEEP_CONFIG)
+LOCK_TIMEOUT = ("-o", "DPkg::Lock::Timeout=60")
+APT_INSTALL = (
+    *("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y"),
+    *LOCK_TIMEOUT,
+    *KEEP_CONFIG,
+)
 FAMILIES = {
     "debian": "debian",
     "ubuntu": "debian",

@@ -99,7 +99,3 @@ def test_a_service_the_bridge_lacks_is_named_per_host(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         operate.check_service(deployment, list(deployment.hosts), "prosody")
     assert [p.key for p in caught.value.problems] == ["jvb1.example.org"]
-
-
-def test_status_checks_cron_or_crond() -> None:
-    assert "cron.service" in operate.STATUS_SCRIPT and "cron=crond" in operate.STATUS_SCRIPT

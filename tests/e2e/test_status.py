@@ -1,0 +1,115 @@
+"""`fab status` over real SSH on the deployed test site (tests/e2e/conftest.py): the Debian 12
+core as root, the Debian 13 bridge as a sudo user, and a third inventory host that does not
+answer. The stack runs the stand-in images (see tests/e2e/site.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e.site import Site
+from tests.rig.hosts import host_exec
+
+pytestmark = pytest.mark.slow
+
+CORE_SERVICES = ["web", "prosody", "jicofo", "jvb", "uptime-kuma"]
+
+
+def _status(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
+    return site.fab("status", *args, timeout=180)
+
+
+def _settled(site: Site) -> subprocess.CompletedProcess[str]:
+    """`fab status` once the stack has settled (jicofo sees both bridges, no health check is
+    still starting); the last run."""
+    deadline = time.monotonic() + 240
+    while True:
+        result = _status(site)
+        starting = re.search(r"^  \S+ +running +starting ", result.stdout, re.M)
+        if result.returncode == 0 and "2 bridges" in result.stdout and not starting:
+            return result
+        if time.monotonic() > deadline:
+            return result
+        time.sleep(10)
+
+
+def _blocks(table: str) -> dict[str, list[str]]:
+    """The table's lines under each host's title line (`name (role)` at the line start)."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in table.splitlines()[1:]:
+        title = re.match(r"(\S+) \((core|jvb)\)", line)
+        if title:
+            current = blocks.setdefault(title.group(1), [line])
+        elif line.startswith("  ") and current:
+            current.append(line)
+    return blocks
+
+
+def test_a_healthy_site_is_one_table_and_exit_zero(site: Site) -> None:
+    result = _settled(site)
+    print(result.stdout)  # the README's sample (pytest -rP shows it)
+    assert result.returncode == 0, result.stdout + result.stderr
+    core, bridge = site.hosts
+    blocks = _blocks(result.stdout)
+    assert set(blocks) == {core.name, bridge.name}, result.stdout
+    for service in CORE_SERVICES:
+        assert re.search(rf"^  {service} +running ", result.stdout, re.M), result.stdout
+    assert [line.split()[0] for line in blocks[bridge.name][1:2]] == ["jvb"]
+    core_text = "\n".join(blocks[core.name])
+    assert re.search(r"cert: +meet\.example\.org \d+ days left", core_text), core_text
+    assert re.search(r"jicofo: +2 bridges, 0 conferences, 0 participants", core_text)
+    for text in (core_text, "\n".join(blocks[bridge.name])):
+        assert re.search(r"disk: +/ [\d.]+ GiB free of", text), text
+        assert re.search(r"memory: +[\d.]+ GiB available of", text), text
+    assert result.stdout.rstrip().endswith("all 2 hosts OK.")
+
+
+def test_an_unreachable_host_is_one_error_row_and_json_matches_the_table(site: Site) -> None:
+    core, bridge = site.hosts
+    # A third host that refuses SSH: the core's address on a port nothing listens on.
+    # Table and JSON are two runs: both on a settled stack, so that they read the same.
+    _settled(site)
+    site.write(extra_lines=f"ghost address={core.address} port=1 key={core.key_path}\n")
+    try:
+        table = _status(site)
+        as_json = _status(site, "--json")
+    finally:
+        site.write()
+    assert table.returncode == 1 and as_json.returncode == 1, table.stdout + table.stderr
+    blocks = _blocks(table.stdout)
+    assert list(blocks) == [core.name, bridge.name, "ghost"], table.stdout
+    assert len(blocks["ghost"]) == 1
+    assert re.match(r"ghost \(jvb\) +UNREACHABLE +ghost: cannot connect to", blocks["ghost"][0])
+    assert "1 of 3 hosts need attention: ghost." in table.stdout
+
+    report = json.loads(as_json.stdout)
+    assert report["ok"] is False
+    hosts = {h["host"]: h for h in report["hosts"]}
+    assert hosts["ghost"]["reachable"] is False and "cannot connect" in hosts["ghost"]["error"]
+    for name in (core.name, bridge.name):
+        assert hosts[name]["ok"] is True, hosts[name]
+        cells_of = (line.split() for line in blocks[name][1:])
+        rows = {cells[0]: cells for cells in cells_of if not cells[0].endswith(":")}
+        for service in hosts[name]["services"]:
+            cells = rows[service["name"]]
+            assert cells[1:3] == [service["state"], service["health"] or "-"], cells
+            assert cells[4] == service["digest"] and cells[-1] == str(service["restarts"])
+    assert [s["name"] for s in hosts[core.name]["services"]] == CORE_SERVICES
+    assert hosts[core.name]["jicofo"]["bridges"] == 2
+
+
+def test_a_stopped_service_is_named_and_fails_the_run(site: Site) -> None:
+    core = site.hosts[0]
+    host_exec(core, "docker", "stop", "-t", "1", "jitsi-web", check=True)
+    try:
+        result = _status(site)
+    finally:
+        host_exec(core, "docker", "start", "jitsi-web", check=True)
+    assert result.returncode == 1, result.stdout
+    assert re.search(r"^  web +exited\(\d+\) ", result.stdout, re.M), result.stdout
+    assert re.search(r"^  PROBLEM: +web is exited", result.stdout, re.M), result.stdout
