@@ -7,6 +7,8 @@ them as root (e.g. into /usr/local/sbin/jitsi-health, which root's cron runs).
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from jitsi_deploy.model import paths
@@ -16,6 +18,16 @@ from tests.rig.hosts import TestHost, host_exec
 pytestmark = pytest.mark.slow
 
 PLUGIN = f"{paths.PROSODY_PLUGINS_DIR}/mod_room_policy.lua"
+# Secret (0600) and the containers' user's: the room passwords.
+POLICY = f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua"
+# Lists, as fast as the host can, every file under the folders the deploy writes that others
+# could read while it is new (a staged file, or the settings before their chmod).
+WATCH = f"""
+while [ ! -e /tmp/stop-watch ]; do
+  find {paths.STACK_DIR} {paths.ETC_DIR} -xdev -type f -perm /044 \\
+    \\( -name '.jitsi-deploy-new*' -o -name '*.jitsi-deploy-new' -o -path {POLICY} \\) -print
+done 2>/dev/null >/tmp/readable
+"""
 
 
 def as_container_user(host: TestHost, script: str) -> None:
@@ -34,12 +46,20 @@ def test_links_planted_beside_a_changed_file_are_not_written_through(site: Site)
     wanted = digest(core, PLUGIN)
     as_container_user(
         core,
-        f"echo '-- tampered' >> {PLUGIN}; "
+        f"echo '-- tampered' >> {PLUGIN}; echo '-- tampered' >> {POLICY}; "
         f"ln -s {paths.HEALTH_SCRIPT} {PLUGIN}.jitsi-deploy-new; "
         f"ln -s {paths.HEALTH_SCRIPT} {PLUGIN}.jitsi-deploy-prev",
     )
-    result = site.fab("deploy")
+    host_exec(core, "rm", "-f", "/tmp/stop-watch", "/tmp/readable", check=True)
+    watcher = subprocess.Popen(["docker", "exec", core.name, "sh", "-c", WATCH])
+    try:
+        result = site.fab("deploy")
+    finally:
+        host_exec(core, "touch", "/tmp/stop-watch", check=True)
+        watcher.wait(timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"update {POLICY}" in result.stdout, result.stdout
+    assert host_exec(core, "cat", "/tmp/readable").stdout == "", "readable by others while new"
     assert digest(core, paths.HEALTH_SCRIPT) == health_script
     assert digest(core, PLUGIN) == wanted
     owner = host_exec(core, "stat", "-c", "%u %a", PLUGIN, check=True).stdout.split()
