@@ -12,8 +12,19 @@ from pathlib import Path
 # jitsi_deploy package (a fabfile.py beside it got the project's folder for free).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from .care import restart
+from .care import backup, restart, restore
 from .deploy import check, deploy, smoke
 from .look import health, logs, monitor_login, status
 
-__all__ = ["check", "deploy", "health", "logs", "monitor_login", "restart", "smoke", "status"]
+__all__ = [
+    "backup",
+    "check",
+    "deploy",
+    "health",
+    "logs",
+    "monitor_login",
+    "restart",
+    "restore",
+    "smoke",
+    "status",
+]

@@ -1,0 +1,1 @@
+"""Day-two work on deployed hosts: backup and restore."""
