@@ -1,0 +1,135 @@
+"""fab backup of the deployed core, fab restore onto a fresh Debian 12 host: the same service
+comes back (account, monitors, room password, certificate); a damaged archive is refused
+before the fresh host is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import socket
+import sqlite3
+import ssl
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from jitsi_deploy.model import paths
+from tests.e2e.site import Site, bundle, host_state
+from tests.rig.hosts import TestHost, host_exec
+
+pytestmark = pytest.mark.slow
+
+SITE_NAME = "meet.example.org"
+ACCOUNT, DOMAIN, PASSWORD = "backup-check", "auth.meet.jitsi", "kept-across-hosts-7"
+ACCOUNT_FILE = f"{paths.CONFIG_DIR}/storage/prosody/auth%2emeet%2ejitsi/accounts/{ACCOUNT}.dat"
+ROOM_POLICY = f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua"
+# The stand-in renders its config under /run, the image's own under /config.
+PROSODYCTL = (
+    "c=/config/prosody.cfg.lua; [ -f $c ] || c=/run/prosody/config/prosody.cfg.lua; "
+    'exec prosodyctl --config "$c" shell "$@"'
+)
+
+
+def prosody_shell(host: TestHost, *command: str, input: str | None = None):
+    return host_exec(
+        host, "docker", "exec", "-i", "jitsi-prosody", "sh", "-c", PROSODYCTL, "sh", *command,
+        input=input,
+    )  # fmt: skip
+
+
+def served_certificate(host: TestHost) -> str:
+    """The sha256 fingerprint of the certificate the host's nginx serves for the site."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with (
+        socket.create_connection((host.address, 443), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=SITE_NAME) as tls,
+    ):
+        return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+
+def kuma_rows(host: TestHost, folder: Path) -> tuple[set[str], str]:
+    """Uptime Kuma's monitor names and its oldest heartbeat, read from a copy of its data."""
+    copy = folder / host.name
+    subprocess.run(["docker", "cp", f"{host.name}:{paths.KUMA_DATA_DIR}/.", str(copy)], check=True)
+    with sqlite3.connect(copy / "kuma.db") as db:
+        names = {row[0] for row in db.execute("select name from monitor")}
+        oldest = db.execute("select min(time) from heartbeat").fetchone()[0]
+    return names, oldest or ""
+
+
+def file_sha(host: TestHost, path: str) -> str:
+    return host_exec(host, "sha256sum", path, check=True).stdout.split()[0]
+
+
+def restore(site: Site, archive: Path, host: TestHost) -> subprocess.CompletedProcess[str]:
+    return site.fab(
+        "-H", f"root@{host.address}", "restore", "--from", str(archive),
+        "--bundle", str(bundle(site.folder)), "--no-smoke",
+    )  # fmt: skip
+
+
+def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
+    site: Site, make_host, tmp_path: Path
+) -> None:
+    core = site.hosts[0]
+    created = prosody_shell(core, "user", "create", f"{ACCOUNT}@{DOMAIN}", PASSWORD)
+    assert host_exec(core, "test", "-f", ACCOUNT_FILE).returncode == 0, created.stdout
+    certificate = served_certificate(core)
+    policy = file_sha(core, ROOM_POLICY)
+
+    started = time.monotonic()
+    backup = site.fab("-H", f"root@{core.address}", "backup", "--to", str(tmp_path / "backups"))
+    backup_seconds = time.monotonic() - started
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    (archive,) = (tmp_path / "backups" / core.name).glob("*.tar.gz")
+    assert archive.stat().st_mode & 0o777 == 0o600
+    running = host_exec(core, "docker", "inspect", "-f", "{{.State.Running}}", "jitsi-uptime-kuma")
+    assert running.stdout.strip() == "true", "Kuma must run again after the backup"
+    monitors, _ = kuma_rows(core, tmp_path / "kuma-a")
+    assert any(name.startswith("jitsi-deploy:") for name in monitors), monitors
+
+    fresh = make_host("bookworm")
+    born = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    site.trust(*site.hosts, fresh)
+    untouched = host_state(fresh, [paths.STACK_DIR, paths.TLS_ROOT, "/var/lib/jitsi-deploy"])
+    data, middle = archive.read_bytes(), archive.stat().st_size // 2
+    flipped = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
+    for name, damaged in (("truncated", data[: len(data) * 2 // 3]), ("flipped", flipped)):
+        bad = tmp_path / f"{name}.tar.gz"
+        bad.write_bytes(damaged)
+        refused = restore(site, bad, fresh)
+        assert refused.returncode != 0 and "nothing was touched" in refused.stderr, refused
+        assert (
+            host_state(fresh, [paths.STACK_DIR, paths.TLS_ROOT, "/var/lib/jitsi-deploy"])
+            == untouched
+        )
+
+    started = time.monotonic()
+    restored = restore(site, archive, fresh)
+    restore_seconds = time.monotonic() - started
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    size = archive.stat().st_size
+    print(f"backup {backup_seconds:.1f}s, {size} bytes; restore {restore_seconds:.1f}s")
+
+    assert served_certificate(fresh) == certificate
+    assert file_sha(fresh, ROOM_POLICY) == policy
+    assert file_sha(fresh, ACCOUNT_FILE) == file_sha(core, ACCOUNT_FILE)
+    assert host_exec(fresh, "stat", "-c", "%u", ACCOUNT_FILE).stdout.strip() == "1000"
+    restored_monitors, oldest = kuma_rows(fresh, tmp_path / "kuma-b")
+    assert monitors <= restored_monitors
+    assert oldest and oldest < born, "Kuma's history from before the fresh host existed is back"
+
+    smoke = site.fab(
+        "-H", f"root@{fresh.address}", "smoke", "--resolve", f"{fresh.address}:443", "--wait", "120"
+    )
+    assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+    assert "ok    private room with password" in smoke.stdout, smoke.stdout
+    check = prosody_shell(
+        fresh,
+        f"> require'core.usermanager'.test_password({ACCOUNT!r}, {DOMAIN!r}, {PASSWORD!r})",
+    )
+    assert "true" in check.stdout, shlex.join(check.args) + check.stdout + check.stderr
