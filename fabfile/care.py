@@ -119,7 +119,7 @@ def restore(
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
         backup_ops.restore_to_host(remote, archive, keys, manifest, backup_ops.say)
-    except DeployError as error:
+    except (DeployError, OSError) as error:
         raise Exit(f"{host.name}: restore failed: {error}") from None
     finally:
         remote.close()

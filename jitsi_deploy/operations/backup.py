@@ -284,7 +284,7 @@ def backup_hosts(
         remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
         try:
             return backup_host(host, remote, folder, keys, retention, say)
-        except DeployError as error:
+        except (DeployError, OSError) as error:  # OSError: a local disk, a dropped socket
             return BackupResult(host, error=str(error))
         finally:
             remote.close()

@@ -129,6 +129,8 @@ class Remote:
             yield Stream(channel)
         except TimeoutError:
             raise DeployError(f"{self.host.name}: a transfer stalled for {timeout}s") from None
+        except paramiko.SSHException as error:
+            raise DeployError(f"{self.host.name}: the transfer broke off: {error}") from None
         finally:
             channel.close()
 
