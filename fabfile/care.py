@@ -116,6 +116,7 @@ def restore(
     if len(hosts) != 1:
         raise Exit("Restore one host at a time: name it with -H; nothing was touched.")
     host = hosts[0]
+    deployment = backup_ops.in_place_of(deployment, host, manifest.host)
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
         backup_ops.restore_to_host(remote, archive, keys, manifest, backup_ops.say)

@@ -28,7 +28,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +40,7 @@ from ..model import paths
 from ..model.services import UPTIME_KUMA, container_name
 from ..remote.transport import Output, Remote
 from ..settings.inventory import Host
+from ..settings.site import Deployment
 from ..steps.handlers import COMPOSE
 from . import crypt
 from .archive import ArchiveError, Manifest, archive_writer, verify, write_backup
@@ -247,6 +248,18 @@ def restore_to_host(
         output = stream.finish()
     if output.exit_code or "restored" not in output.stdout:
         raise DeployError(f"{host.name}: restoring failed: {output.stderr.strip()[-2000:]}")
+
+
+def in_place_of(deployment: Deployment, host: Host, original: str) -> Deployment:
+    """The deployment with ``host``, a fresh server the inventory does not list, given the
+    settings of the host it replaces: the archive's host, else the core."""
+    if host.name in deployment.sites:
+        return deployment
+    core = deployment.core
+    site = deployment.sites.get(original) or (
+        deployment.sites[core.name] if core else next(iter(deployment.sites.values()))
+    )
+    return replace(deployment, sites={**deployment.sites, host.name: site})
 
 
 def _mib(size: int) -> str:

@@ -71,7 +71,7 @@ def restore(
     site: Site, archive: Path, host: TestHost, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     return site.fab(
-        "-H", f"root@{host.address}", "restore", "--from", str(archive),
+        "-i", str(host.key_path), "-H", f"root@{host.address}", "restore", "--from", str(archive),
         "--bundle", str(bundle(site.folder)), "--no-smoke", *extra,
     )  # fmt: skip
 
@@ -128,7 +128,15 @@ def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
     assert oldest and oldest < born, "Kuma's history from before the fresh host existed is back"
 
     smoke = site.fab(
-        "-H", f"root@{fresh.address}", "smoke", "--resolve", f"{fresh.address}:443", "--wait", "120"
+        "-i",
+        str(fresh.key_path),
+        "-H",
+        f"root@{fresh.address}",
+        "smoke",
+        "--resolve",
+        f"{fresh.address}:443",
+        "--wait",
+        "120",
     )
     assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     assert "ok    private room with password" in smoke.stdout, smoke.stdout
