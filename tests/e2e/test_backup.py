@@ -10,7 +10,6 @@ import sqlite3
 import ssl
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,8 @@ ACCOUNT, DOMAIN, PASSWORD = "backupcheck", "auth.meet.jitsi", "kept-across-hosts
 # Prosody names the files of a host and a user with every non-alphanumeric character escaped.
 ACCOUNTS = f"{paths.CONFIG_DIR}/storage/prosody/data/auth%2emeet%2ejitsi/accounts"
 ACCOUNT_FILE = f"{ACCOUNTS}/{ACCOUNT}.dat"
+# What a restore writes: the data, the certificates, its staging folder.
+RESTORED_PATHS = [paths.STACK_DIR, paths.TLS_ROOT, "/var/lib/jitsi-deploy"]
 ROOM_POLICY = f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua"
 # The stand-in renders its config under /run, the image's own under /config.
 PROSODYCTL = (
@@ -52,15 +53,16 @@ def served_certificate(host: TestHost) -> str:
         return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
 
 
-def kuma_rows(host: TestHost, folder: Path) -> tuple[set[str], str]:
-    """Uptime Kuma's monitor names and its oldest heartbeat, read from a copy of its data."""
+def kuma_rows(host: TestHost, folder: Path) -> tuple[dict[str, int], str]:
+    """Uptime Kuma's monitors (name: id) and its admin's password hash, read from a copy of
+    its data. bcrypt salts each hash: a Kuma set up afresh has another one."""
     copy = folder / host.name
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(["docker", "cp", f"{host.name}:{paths.KUMA_DATA_DIR}/.", str(copy)], check=True)
     with sqlite3.connect(copy / "kuma.db") as db:
-        names = {row[0] for row in db.execute("select name from monitor")}
-        oldest = db.execute("select min(time) from heartbeat").fetchone()[0]
-    return names, oldest or ""
+        names = dict(db.execute("select name, id from monitor").fetchall())
+        (admin,) = db.execute("select password from user where username = 'admin'").fetchone()
+    return names, admin
 
 
 def file_sha(host: TestHost, path: str) -> str:
@@ -93,13 +95,12 @@ def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
     assert archive.stat().st_mode & 0o777 == 0o600
     running = host_exec(core, "docker", "inspect", "-f", "{{.State.Running}}", "jitsi-uptime-kuma")
     assert running.stdout.strip() == "true", "Kuma must run again after the backup"
-    monitors, _ = kuma_rows(core, tmp_path / "kuma-a")
+    monitors, admin = kuma_rows(core, tmp_path / "kuma-a")
     assert any(name.startswith("jitsi-deploy:") for name in monitors), monitors
 
     fresh = make_host("bookworm")
-    born = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     site.trust(*site.hosts, fresh)
-    untouched = host_state(fresh, [paths.STACK_DIR, paths.TLS_ROOT, "/var/lib/jitsi-deploy"])
+    untouched = host_state(fresh, RESTORED_PATHS)
     data, middle = archive.read_bytes(), archive.stat().st_size // 2
     flipped = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
     for name, damaged in (("truncated", data[: len(data) * 2 // 3]), ("flipped", flipped)):
@@ -107,10 +108,7 @@ def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
         bad.write_bytes(damaged)
         refused = restore(site, bad, fresh)
         assert refused.returncode != 0 and "nothing was touched" in refused.stderr, refused
-        assert (
-            host_state(fresh, [paths.STACK_DIR, paths.TLS_ROOT, "/var/lib/jitsi-deploy"])
-            == untouched
-        )
+        assert host_state(fresh, RESTORED_PATHS) == untouched
 
     started = time.monotonic()
     restored = restore(site, archive, fresh)
@@ -123,21 +121,19 @@ def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
     assert file_sha(fresh, ROOM_POLICY) == policy
     assert file_sha(fresh, ACCOUNT_FILE) == file_sha(core, ACCOUNT_FILE)
     assert host_exec(fresh, "stat", "-c", "%u", ACCOUNT_FILE).stdout.strip() == "1000"
-    restored_monitors, oldest = kuma_rows(fresh, tmp_path / "kuma-b")
-    assert monitors <= restored_monitors
-    assert oldest and oldest < born, "Kuma's history from before the fresh host existed is back"
+    restored_monitors, restored_admin = kuma_rows(fresh, tmp_path / "kuma-b")
+    assert restored_admin == admin, "Kuma's own database is back, not a Kuma set up afresh"
+    # The deploy renames the monitors of the replaced host for the new one; the others are
+    # the very rows of the backup (same ids).
+    renamed = {name.replace(core.name, fresh.address): id for name, id in monitors.items()}
+    assert renamed.keys() == restored_monitors.keys()
+    kept = {name: id for name, id in monitors.items() if core.name not in name}
+    assert kept and kept.items() <= restored_monitors.items()
 
     smoke = site.fab(
-        "-i",
-        str(fresh.key_path),
-        "-H",
-        f"root@{fresh.address}",
-        "smoke",
-        "--resolve",
-        f"{fresh.address}:443",
-        "--wait",
-        "120",
-    )
+        "-i", str(fresh.key_path), "-H", f"root@{fresh.address}",
+        "smoke", "--resolve", f"{fresh.address}:443", "--wait", "120",
+    )  # fmt: skip
     assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     assert "ok    private room with password" in smoke.stdout, smoke.stdout
     listed = prosody_shell(fresh, "user", "list", DOMAIN)
