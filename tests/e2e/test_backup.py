@@ -137,7 +137,7 @@ def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
     assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     assert "ok    private room with password" in smoke.stdout, smoke.stdout
     listed = prosody_shell(fresh, "user", "list", DOMAIN)
-    assert ACCOUNT in listed.stdout.split(), listed.stdout + listed.stderr
+    assert f"{ACCOUNT}@{DOMAIN}" in listed.stdout.split(), listed.stdout + listed.stderr
 
 
 def test_an_encrypted_backup_restored_onto_the_same_host_brings_back_a_deleted_account(
