@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from jitsi_deploy.model import paths
+from jitsi_deploy.operations.backup import verify_file
 from tests.e2e.site import Site, bundle, host_state
 from tests.rig.hosts import TestHost, host_exec
 
@@ -88,11 +89,14 @@ def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
     policy = file_sha(core, ROOM_POLICY)
 
     started = time.monotonic()
-    backup = site.fab("-H", f"root@{core.address}", "backup", "--to", str(tmp_path / "backups"))
+    backup = site.fab("backup", "--to", str(tmp_path / "backups"))  # both hosts, in parallel
     backup_seconds = time.monotonic() - started
     assert backup.returncode == 0, backup.stdout + backup.stderr
     (archive,) = (tmp_path / "backups" / core.name).glob("*.tar.gz")
     assert archive.stat().st_mode & 0o777 == 0o600
+    (bridge_archive,) = (tmp_path / "backups" / site.hosts[1].name).glob("*.tar.gz")
+    bridge_files = {r.name for r in verify_file(bridge_archive, []).members}
+    assert "opt/jitsi-meet/.env" in bridge_files, "the bridge's user reads it through sudo"
     running = host_exec(core, "docker", "inspect", "-f", "{{.State.Running}}", "jitsi-uptime-kuma")
     assert running.stdout.strip() == "true", "Kuma must run again after the backup"
     monitors, admin = kuma_rows(core, tmp_path / "kuma-a")
