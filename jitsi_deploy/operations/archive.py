@@ -245,8 +245,9 @@ class _SealedReader:
         return data
 
     def check_seal(self) -> None:
-        if self.read(SEAL_CHUNK).strip(b"\0") or self.read():
-            raise ArchiveError("data follows the end of the tar archive")
+        while chunk := self.read(SEAL_CHUNK):  # the tar's zero padding, nothing else
+            if chunk.strip(b"\0"):
+                raise ArchiveError("data follows the end of the tar archive")
         rest = self.inflate.unused_data + self.source.read(len(SEAL_TAG) + 66)
         if not rest.startswith(SEAL_TAG):
             raise ArchiveError(

@@ -3,6 +3,7 @@ foreign or incomplete archive is refused (fab restore checks this before touchin
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
@@ -19,6 +20,7 @@ from jitsi_deploy.operations.archive import (
     FORMAT,
     MANIFEST,
     MANIFEST_SUM,
+    SEAL_TAG,
     VERSION,
     ArchiveError,
     archive_writer,
@@ -190,3 +192,12 @@ def test_a_bad_key_is_a_clear_error() -> None:
         crypt.recipients("age1notakey")
     with pytest.raises(ConfigError, match=r"--identity.*cannot be read"):
         crypt.identities("/nonexistent/key")
+
+
+def test_data_after_the_end_of_the_tar_is_refused() -> None:
+    """Bytes smuggled after the tar's end marker, compressed and sealed anew."""
+    plain = gzip.decompress(backup_bytes().rsplit(SEAL_TAG, 1)[0]) + b"smuggled"
+    compressed = gzip.compress(plain, mtime=0)
+    seal = SEAL_TAG + hashlib.sha256(compressed).hexdigest().encode() + b"\n"
+    with pytest.raises(ArchiveError, match="data follows the end"):
+        verify(io.BytesIO(compressed + seal))
