@@ -12,18 +12,20 @@ from pathlib import Path
 # jitsi_deploy package (a fabfile.py beside it got the project's folder for free).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from .care import restart, rotate_secrets, update
+from .care import backup, restart, restore, rotate_secrets, update
 from .deploy import check, deploy, smoke
 from .look import health, logs, monitor_login, status
 from .people import token, user_add, user_list, user_passwd, user_remove
 
 __all__ = [
+    "backup",
     "check",
     "deploy",
     "health",
     "logs",
     "monitor_login",
     "restart",
+    "restore",
     "rotate_secrets",
     "smoke",
     "status",

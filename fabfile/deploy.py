@@ -56,14 +56,14 @@ def deploy(
         raise Exit(code=1)
     if not (check or no_smoke):
         print("\nSmoke checks (skip them with --no-smoke):")
-        _smoke(deployment, hosts, options, wait=SETTLE_SECONDS)
+        run_smoke(deployment, hosts, options, wait=SETTLE_SECONDS)
 
 
 # How long a deploy gives a (re)started stack to pass its smoke checks.
 SETTLE_SECONDS = 180
 
 
-def _smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
+def run_smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
     """Run the smoke checks, print them, and exit non-zero when one failed."""
     results = checked(smoke_checks, deployment, hosts, options, ca_file, resolve, wait)
     print(report.as_json(results) if as_json else "\n".join(report.lines(results)), flush=True)
@@ -98,7 +98,7 @@ def smoke(
     deployment, hosts, options = connect(
         c, targets, env, inventory, known_hosts, trust_new_host_keys
     )
-    _smoke(deployment, hosts, options, ca_file, resolve, json, float(wait))
+    run_smoke(deployment, hosts, options, ca_file, resolve, json, float(wait))
 
 
 @whole_group

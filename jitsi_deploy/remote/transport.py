@@ -8,6 +8,9 @@ number of round trips is counted in one place for the benchmark.
 from __future__ import annotations
 
 import logging
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +36,28 @@ class Output:
     exit_code: int
     stdout: str
     stderr: str
+
+
+class Stream:
+    """A running command's stdout to read and stdin to write, as byte streams."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self.channel = channel
+        self.stdout = channel.makefile("rb")
+
+    def write(self, data: bytes) -> int:
+        self.channel.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered here (the file-like interface gzip and tarfile expect)."""
+
+    def finish(self) -> Output:
+        """Close stdin, read what is left, and wait for the exit code."""
+        self.channel.shutdown_write()
+        stdout = self.stdout.read().decode(errors="replace")
+        stderr = self.channel.makefile_stderr("rb").read().decode(errors="replace")
+        return Output(self.channel.recv_exit_status(), stdout, stderr)
 
 
 class _RecordNewHostKey(paramiko.MissingHostKeyPolicy):
@@ -86,6 +111,28 @@ class Remote:
         if sudo.startswith("sudo -S"):
             script = f"{self.sudo_password}\n{script}"  # sudo reads the first line, sh the rest
         return self._run(f"{sudo}sh -s", script, timeout)
+
+    @contextmanager
+    def stream(self, script: str, timeout: int = COMMAND_TIMEOUT) -> Iterator[Stream]:
+        """Run ``script`` as root with ``sh -c``, its stdin and stdout left to the caller as byte
+        streams (archives too large to hold in memory). The script travels on the command
+        line, so it must carry no secret; data goes through the stream."""
+        sudo = self._sudo_prefix()
+        self._open()
+        self.round_trips += 1
+        channel = self.connection.client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
+        try:
+            channel.settimeout(timeout)
+            channel.exec_command(f"{sudo}sh -c {shlex.quote(script)}")
+            if sudo.startswith("sudo -S"):
+                channel.sendall(f"{self.sudo_password}\n".encode())
+            yield Stream(channel)
+        except TimeoutError:
+            raise DeployError(f"{self.host.name}: a transfer stalled for {timeout}s") from None
+        except paramiko.SSHException as error:
+            raise DeployError(f"{self.host.name}: the transfer broke off: {error}") from None
+        finally:
+            channel.close()
 
     def _run(self, command: str, stdin: str, timeout: int) -> Output:
         """One exec request; stdin is sent whole, then closed, so the script can run to its end.
