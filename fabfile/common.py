@@ -49,5 +49,5 @@ def checked(operation, *args):
 
 
 def exit_on_failure(outputs) -> None:
-    if any(output.exit_code for output in outputs):
+    if not all(output.ok for output in outputs):
         raise Exit(code=1)

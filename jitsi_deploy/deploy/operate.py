@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shlex
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ConfigError, DeployError, Problem
 from ..model import paths
 from ..model.services import placement_of, services_at
-from ..remote.transport import Remote
+from ..remote.transport import Output, Remote
 from ..settings.inventory import Host
 from ..settings.reader import suggest
 from ..settings.site import Deployment
@@ -22,9 +23,20 @@ _print_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class HostOutput:
+    """How a command went on one host, and what to show of it."""
+
     host: Host
-    exit_code: int
+    ok: bool
     text: str
+
+
+# What a host's output means: (whether it went well, the text to show).
+Judge = Callable[[Output], tuple[bool, str]]
+
+
+def exit_status(output: Output) -> tuple[bool, str]:
+    """The plain reading: the exit code decides, the output is shown as it is."""
+    return output.exit_code == 0, (output.stdout + output.stderr).strip()
 
 
 def health(hosts: list[Host], options: Options) -> list[HostOutput]:
@@ -73,18 +85,21 @@ def _compose(arguments: str) -> str:
     return f"sh -c {shlex.quote(COMPOSE)} compose {arguments}"
 
 
-def on_hosts(hosts: list[Host], options: Options, script: str) -> list[HostOutput]:
+def on_hosts(
+    hosts: list[Host], options: Options, script: str, judge: Judge = exit_status
+) -> list[HostOutput]:
+    """Run ``script`` on every host in parallel (one round trip each) and print how it went."""
+
     def one(host: Host) -> HostOutput:
         remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
         try:
-            result = remote.run_script(script, timeout=120)
-            output = HostOutput(host, result.exit_code, (result.stdout + result.stderr).strip())
+            output = HostOutput(host, *judge(remote.run_script(script, timeout=120)))
         except DeployError as error:
-            output = HostOutput(host, 255, str(error))
+            output = HostOutput(host, False, str(error))
         finally:
             remote.close()
         with _print_lock:
-            print(f"== {host.name} ({'ok' if output.exit_code == 0 else 'FAILED'})")
+            print(f"== {host.name} ({'ok' if output.ok else 'FAILED'})")
             print(output.text + "\n", flush=True)
         return output
 

@@ -17,18 +17,16 @@ from __future__ import annotations
 import getpass
 import re
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TextIO
 
-from ..deploy.fleet import run_all
 from ..deploy.host import Options
+from ..deploy.operate import HostOutput, Judge, on_hosts
 from ..deploy.runner import command_lines
-from ..errors import ConfigError, DeployError, Problem
+from ..errors import ConfigError, Problem
 from ..model.services import XMPP_DOMAIN, container_name
 from ..remote.commands import Command
-from ..remote.transport import Output, Remote
+from ..remote.transport import Output
 from ..settings.inventory import Host
 from ..settings.passwords import password_weakness
 from ..settings.site import Deployment
@@ -43,7 +41,6 @@ PROSODYCTL = (
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 MAX_PASSWORD_LENGTH = 256
 _STDIN_MARKER = "JITSI_DEPLOY_PASSWORD"
-_print_lock = threading.Lock()
 
 
 def account_name(raw: str) -> str:
@@ -152,33 +149,9 @@ def script(command: Command) -> str:
     return "\n".join(command_lines(command, "exit $?", _STDIN_MARKER)) + "\n"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    host: Host
-    ok: bool
-    text: str
-
-
-Judge = Callable[[Output], tuple[bool, str]]
-
-
-def run(hosts: list[Host], options: Options, command: Command, judge: Judge) -> list[Outcome]:
+def run(hosts: list[Host], options: Options, command: Command, judge: Judge) -> list[HostOutput]:
     """Run ``command`` on every host in parallel (one round trip each) and print how it went."""
-
-    def one(host: Host) -> Outcome:
-        remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
-        try:
-            outcome = Outcome(host, *judge(remote.run_script(script(command), timeout=120)))
-        except DeployError as error:
-            outcome = Outcome(host, False, str(error))
-        finally:
-            remote.close()
-        with _print_lock:
-            print(f"== {host.name} ({'ok' if outcome.ok else 'FAILED'})")
-            print(outcome.text + "\n", flush=True)
-        return outcome
-
-    return run_all(hosts, one)
+    return on_hosts(hosts, options, script(command), judge)
 
 
 # How prosodyctl says the account is there, or not: Prosody 13 ("Error: User exists", "Error:
