@@ -6,7 +6,7 @@ from pathlib import Path
 
 from invoke import Exit
 
-from jitsi_deploy.deploy.fleet import select_hosts
+from jitsi_deploy.deploy.fleet import select_hosts, with_unlisted
 from jitsi_deploy.deploy.host import Options
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import ConfigError
@@ -36,7 +36,7 @@ def connect(c, targets, env, inventory, known_hosts, trust_new_host_keys, **extr
             "Bad -H targets; nothing was touched:\n"
             + "\n".join(f"  {problem}" for problem in error.problems)
         ) from None
-    return deployment, hosts, options
+    return with_unlisted(deployment, hosts), hosts, options
 
 
 def checked(operation, *args):

@@ -32,6 +32,17 @@ def select_hosts(deployment: Deployment, targets: str | None) -> list[Host]:
     return [_target(deployment, target) for target in targets.split(",") if target]
 
 
+def with_unlisted(deployment: Deployment, hosts: list[Host]) -> Deployment:
+    """``deployment`` with settings for each of ``hosts`` the inventory does not list: the
+    core's (else the first host's), as such a -H target is deployed as a core host."""
+    unlisted = [host for host in hosts if host.name not in deployment.sites]
+    if not unlisted:
+        return deployment
+    model = deployment.core or deployment.hosts[0]
+    sites = {**deployment.sites, **{h.name: deployment.sites[model.name] for h in unlisted}}
+    return replace(deployment, sites=sites)
+
+
 def _target(deployment: Deployment, target: str) -> Host:
     user, _, rest = target.rpartition("@")
     address, _, port = rest.partition(":")

@@ -253,7 +253,7 @@ def restore_to_host(
 def in_place_of(deployment: Deployment, host: Host, original: str) -> Deployment:
     """The deployment with ``host``, a fresh server the inventory does not list, given the
     settings of the host it replaces: the archive's host, else the core."""
-    if host.name in deployment.sites:
+    if any(listed.name == host.name for listed in deployment.hosts):
         return deployment
     core = deployment.core
     site = deployment.sites.get(original) or (
