@@ -99,18 +99,18 @@ def settled_monitors(api: UptimeKumaApi, limit: float = 20.0) -> list[dict[str, 
     return found
 
 
-def monitors_once_gone(
-    api: UptimeKumaApi, deleted: list[str], limit: float = 30.0
-) -> dict[str, dict[str, Any]]:
-    """The monitors by name, read until none of ``deleted`` is listed any more (or ``limit``
-    seconds passed, and the last list is returned to fail the assertion that follows): after
-    deletions in a row, a list Kuma computed before the last one can still arrive late."""
+def monitors_once_gone(url: str, deleted: list[str], limit: float = 30.0) -> dict[str, dict]:
+    """The monitors by name, read in a new session each time until none of ``deleted`` is
+    listed (or ``limit`` seconds passed, and the last list fails the assertion that follows).
+    After deletions in a row, a list Kuma computed before the last one can reach a session after
+    the fresh one and stay its last word: only a new login is sure to get a list made after."""
     deadline = time.monotonic() + limit
-    found = monitors_by_name(api)
-    while set(deleted) & set(found) and time.monotonic() < deadline:
+    while True:
+        with session(url) as api:
+            found = monitors_by_name(api)
+        if not set(deleted) & set(found) or time.monotonic() > deadline:
+            return found
         time.sleep(1)
-        found = monitors_by_name(api)
-    return found
 
 
 def names(monitors: list[Monitor]) -> list[str]:
@@ -248,8 +248,7 @@ def test_a_removed_host_loses_its_monitors_and_hand_made_ones_survive(
 
     assert sorted(report.deleted) == [f"{PREFIX}jvb2: container jvb", f"{PREFIX}jvb2: health check"]
     assert (report.created, report.edited) == ([], [])
-    with session(kuma.url) as api:
-        found = monitors_once_gone(api, report.deleted)
+    found = monitors_once_gone(kuma.url, report.deleted)
     assert sorted(found) == sorted([*names(smaller), HAND_MADE, "jitsi-deploy meet1"])
     assert found[HAND_MADE]["url"] == f"{prosody}/mine"
     assert found[HAND_MADE]["notificationIDList"] == []
