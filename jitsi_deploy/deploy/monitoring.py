@@ -202,7 +202,11 @@ def _write(path: str, content: str, summary: str) -> Change:
     script = (
         'set -e; mkdir -p "$(dirname "$1")"; cat > "$1.new"; chmod 644 "$1.new"; mv "$1.new" "$1"'
     )
-    command = Command(("sh", "-c", script, "write", path), f"write {path}", content.encode())
+    # Under the health check's lock: a run that found Kuma without an admin just before the
+    # claim must finish (closing nothing yet) before the mark exists, or it would remove it.
+    lock = f"{paths.HEALTH_STATE_DIR}/lock"
+    argv = ("flock", "-w", "120", lock, "sh", "-c", script, "write", path)
+    command = Command(argv, f"write {path}", content.encode())
     return Change(STEP, summary, (command,), warn_only=True)
 
 
