@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.deploy import operate
-from jitsi_deploy.deploy.fleet import print_recap, run_all, say
-from jitsi_deploy.deploy.host import deploy_host
 from jitsi_deploy.entry import SECRETS_NAME, load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB_PASSWORD
@@ -21,11 +18,9 @@ from jitsi_deploy.operations.rotation import restore_file, rotate_file, set_acco
 from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.remote.transport import Remote
 from jitsi_deploy.settings.envfile import set_setting
-from jitsi_deploy.smoke import report
-from jitsi_deploy.smoke.run import smoke as smoke_checks
 
 from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure
-from .deploy import SETTLE_SECONDS, run_smoke
+from .deploy import SETTLE_SECONDS, converge, run_smoke, smoke_results, succeeded
 
 
 @whole_group
@@ -87,18 +82,14 @@ def update(
     except DeployError as error:
         raise Exit(str(error)) from None
 
-    def converge(target, chosen):
-        reports = run_all(chosen, partial(deploy_host, target, options=options, say=say))
-        print_recap(reports, check=False)
-        return reports
-
     def prove(target, chosen, wait):
         print("\nSmoke checks:", flush=True)
-        results = checked(smoke_checks, target, chosen, options, ca_file, resolve, wait)
-        print("\n".join(report.lines(results)), flush=True)
-        return results
+        return smoke_results(target, chosen, options, ca_file, resolve, wait=wait)
 
-    done = updates.update(deployment, hosts, version, previous, converge, prove, float(wait))
+    def deploy(target, chosen):
+        return converge(target, chosen, options)
+
+    done = updates.update(deployment, hosts, version, previous, deploy, prove, float(wait))
     if not done.succeeded:
         raise Exit(f"\nThe update to {version} was rolled back; see the checks above.", code=1)
     _record_version(settings_paths(env, inventory)[0], deployment, version)
@@ -147,15 +138,11 @@ def rotate_secrets(
     print(f"Kept the previous secrets in {rotation.backup} (mode 0600).")
     _set_accounts(deployment.core, options, secrets_path, rotation)
     rotated = load_or_exit(*settings_paths(env, inventory))
-    reports = run_all(hosts, partial(deploy_host, rotated, options=options, say=say))
-    if not print_recap(reports, check=False):
+    if not succeeded(converge(rotated, hosts, options)):
         raise Exit("The accounts have the new passwords: run `fab deploy` to give them to the "
                    "hosts that failed.", code=1)  # fmt: skip
     print("\nSmoke checks:", flush=True)
-    results = checked(smoke_checks, rotated, hosts, options, ca_file, resolve, float(wait))
-    print("\n".join(report.lines(results)), flush=True)
-    if not report.passed(results):
-        raise Exit(code=1)
+    run_smoke(rotated, hosts, options, ca_file, resolve, wait=float(wait))
 
 
 def _set_accounts(core, options, secrets_path: Path, rotation) -> None:
@@ -270,8 +257,7 @@ def restore(
     finally:
         remote.close()
     print(f"{host.name}: data restored; converging it with a deploy")
-    report = deploy_host(deployment, host, options, say)
-    if not print_recap([report], check=False):
+    if not succeeded(converge(deployment, [host], options)):
         raise Exit(code=1)
     if not no_smoke:
         print("\nSmoke checks (skip them with --no-smoke):")

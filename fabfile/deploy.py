@@ -9,7 +9,7 @@ from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.deploy.fleet import print_plan, print_recap, run_all, say
-from jitsi_deploy.deploy.host import deploy_host
+from jitsi_deploy.deploy.host import HostReport, deploy_host
 from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.smoke import report
 from jitsi_deploy.smoke.run import smoke as smoke_checks
@@ -48,11 +48,7 @@ def deploy(
         check=check,
         bundle=Path(bundle) if bundle else None,
     )
-    reports = run_all(hosts, partial(deploy_host, deployment, options=options, say=say))
-    if check:
-        for report in reports:
-            print_plan(report)
-    if not print_recap(reports, check):
+    if not succeeded(converge(deployment, hosts, options)):
         raise Exit(code=1)
     if not (check or no_smoke):
         print("\nSmoke checks (skip them with --no-smoke):")
@@ -63,11 +59,32 @@ def deploy(
 SETTLE_SECONDS = 180
 
 
-def run_smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
-    """Run the smoke checks, print them, and exit non-zero when one failed."""
+def converge(deployment, hosts, options) -> list[HostReport]:
+    """Deploy (or, with options.check, plan) every host in parallel; print plans and recap."""
+    reports = run_all(hosts, partial(deploy_host, deployment, options=options, say=say))
+    if options.check:
+        for host_report in reports:
+            print_plan(host_report)
+    print_recap(reports, options.check)
+    return reports
+
+
+def succeeded(reports: list[HostReport]) -> bool:
+    return not any(host_report.error for host_report in reports)
+
+
+def smoke_results(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0):
+    """Run the smoke checks and print them; the results."""
     results = checked(smoke_checks, deployment, hosts, options, ca_file, resolve, wait)
     print(report.as_json(results) if as_json else "\n".join(report.lines(results)), flush=True)
-    if not report.passed(results):
+    return results
+
+
+def run_smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
+    """Run the smoke checks, print them, and exit non-zero when one failed."""
+    if not report.passed(
+        smoke_results(deployment, hosts, options, ca_file, resolve, as_json, wait)
+    ):
         raise Exit(code=1)
 
 

@@ -39,7 +39,6 @@ Smoke = Callable[[Deployment, list[Host], float], list[Result]]
 class Phase:
     """One deploy across the hosts and the smoke checks that followed it."""
 
-    versions: dict[str, str]
     reports: list[HostReport]
     checks: list[Result]
 
@@ -51,7 +50,6 @@ class Phase:
 
 @dataclass(frozen=True)
 class Update:
-    version: str
     attempt: Phase
     rollback: Phase | None = None
 
@@ -114,11 +112,11 @@ def update(
     wanted = {h.name: version for h in hosts}
     attempt = _phase(deployment, hosts, wanted, deploy, partial(smoke, wait=wait))
     if attempt.passed:
-        return Update(version, attempt)
+        return Update(attempt)
     before = ", ".join(sorted(set(previous.values())))
     announce(f"{version} did not pass: rolling every host back to {before}.")
     checks = partial(smoke, wait=max(wait, ROLLBACK_WAIT))
-    return Update(version, attempt, _phase(deployment, hosts, previous, deploy, checks))
+    return Update(attempt, _phase(deployment, hosts, previous, deploy, checks))
 
 
 def _phase(
@@ -132,4 +130,4 @@ def _phase(
     reports = deploy(target, hosts)
     # A host that failed to converge already decides the phase: no checks to wait for.
     checks = [] if any(report.error for report in reports) else smoke(target, hosts)
-    return Phase(versions, reports, checks)
+    return Phase(reports, checks)
