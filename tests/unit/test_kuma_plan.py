@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -229,38 +231,42 @@ def test_the_core_is_matched_by_name_even_as_a_fab_h_target(deployment: Deployme
     assert replace(core, user="root", port=22) == deployment.hosts[0]
 
 
+class Recorder:
+    """A host for the Kuma phase: records each script and answers with ``output``."""
+
+    connection = object()
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.scripts: list[str] = []
+
+    def run_script(self, script: str) -> Output:
+        self.scripts.append(script)
+        return Output(0, self.output, "")
+
+
+@contextmanager
+def loopback_tunnel(connection: object) -> Iterator[str]:
+    """Stands for the SSH tunnel: Kuma itself is replaced in these tests (tests/kuma has it)."""
+    yield "http://127.0.0.1:1"
+
+
 def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from contextlib import contextmanager
-
     from jitsi_deploy.deploy import host as host_module
     from jitsi_deploy.deploy.runner import step_script
 
     kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
 
-    class Recorder:
-        connection = object()
-
-        def __init__(self) -> None:
-            self.scripts: list[str] = []
-
-        def run_script(self, script: str) -> Output:
-            self.scripts.append(script)
-            return Output(0, "@@begin 0\n@@begin 1\n", "")
-
-    @contextmanager
-    def tunnel(connection: object):
-        yield "http://127.0.0.1:1"
-
     def converged(url: str, wanted: monitoring.Wanted) -> tuple[Report, list]:
         report = Report(created=["a"], signed_in=True)
         return report, monitoring.record(report, wanted)
 
-    monkeypatch.setattr(host_module, "kuma_tunnel", tunnel)
+    monkeypatch.setattr(host_module, "kuma_tunnel", loopback_tunnel)
     monkeypatch.setattr(monitoring, "provision", converged)
-    remote, said = Recorder(), []
+    remote, said = Recorder("@@begin 0\n@@begin 1\n"), []
     report = host_module.HostReport(deployment.hosts[0])
     say = lambda h, c, status: said.append(status)  # noqa: E731
     host_module._provision(remote, report.host, kuma, report, say)  # type: ignore[arg-type]
@@ -274,7 +280,7 @@ def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
 
     monkeypatch.setattr(host_module, "kuma_tunnel", broken)
     report = host_module.HostReport(deployment.hosts[0])
-    quiet = Recorder()
+    quiet = Recorder("")
     host_module._provision(quiet, report.host, kuma, report, lambda *_: None)  # type: ignore[arg-type]
     assert quiet.scripts == []  # nothing signed in: nothing recorded on the host
     assert [o.status for o in report.outcomes] == ["ok", "warning"]
@@ -285,8 +291,6 @@ def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
 def test_a_refused_claim_closes_the_status_site_and_fails_the_deploy(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from contextlib import contextmanager
-
     from jitsi_deploy.deploy import host as host_module
     from jitsi_deploy.deploy.runner import step_script
     from jitsi_deploy.errors import DeployError
@@ -294,27 +298,13 @@ def test_a_refused_claim_closes_the_status_site_and_fails_the_deploy(
     kuma = monitoring.wanted(deployment, rendered(deployment, "meet.example.org"))
     assert kuma is not None
 
-    class Recorder:
-        connection = object()
-
-        def __init__(self) -> None:
-            self.scripts: list[str] = []
-
-        def run_script(self, script: str) -> Output:
-            self.scripts.append(script)
-            return Output(0, "@@begin 0\n", "")
-
-    @contextmanager
-    def tunnel(connection: object):
-        yield "http://127.0.0.1:1"
-
     def refused(url: str, wanted: monitoring.Wanted) -> tuple[Report, list]:
         report = Report(refused=True, warnings=["Uptime Kuma refused the admin 'admin'"])
         return report, monitoring.record(report, wanted)
 
-    monkeypatch.setattr(host_module, "kuma_tunnel", tunnel)
+    monkeypatch.setattr(host_module, "kuma_tunnel", loopback_tunnel)
     monkeypatch.setattr(monitoring, "provision", refused)
-    remote = Recorder()
+    remote = Recorder("@@begin 0\n")
     report = host_module.HostReport(deployment.hosts[0])
     with pytest.raises(DeployError) as error:
         host_module._provision(remote, report.host, kuma, report, lambda *_: None)  # type: ignore[arg-type]
