@@ -91,10 +91,12 @@ class Wanted:
 
 @dataclass(frozen=True)
 class Marks:
-    """Where the host keeps the admin mark (nginx's gate) and the stored digest."""
+    """Where the host keeps the admin mark (nginx's gate), the stored digest, and the lock that
+    the health check holds while it may close the gate."""
 
     ready: str = paths.KUMA_READY
     wanted_hash: str = paths.KUMA_WANTED_HASH
+    lock: str = paths.HEALTH_LOCK
 
 
 def wanted(deployment: Deployment, rendered: Rendered) -> Wanted | None:
@@ -190,22 +192,21 @@ def record(report: Report, kuma: Wanted, marks: Marks = Marks()) -> list[Change]
         return [_close(marks)]
     changes = []
     if report.signed_in:
-        changes.append(_write(marks.ready, "", "open the status site: Kuma's admin exists"))
+        changes.append(_write(marks, marks.ready, "", "open the status site: Kuma's admin exists"))
     if report.complete:
         changes.append(
-            _write(marks.wanted_hash, kuma.hash + "\n", "record the provisioned monitors")
+            _write(marks, marks.wanted_hash, kuma.hash + "\n", "record the provisioned monitors")
         )
     return changes
 
 
-def _write(path: str, content: str, summary: str) -> Change:
+def _write(marks: Marks, path: str, content: str, summary: str) -> Change:
     script = (
         'set -e; mkdir -p "$(dirname "$1")"; cat > "$1.new"; chmod 644 "$1.new"; mv "$1.new" "$1"'
     )
     # Under the health check's lock: a run that found Kuma without an admin just before the
     # claim must finish (closing nothing yet) before the mark exists, or it would remove it.
-    lock = f"{paths.HEALTH_STATE_DIR}/lock"
-    argv = ("flock", "-w", "120", lock, "sh", "-c", script, "write", path)
+    argv = ("flock", "-w", "120", marks.lock, "sh", "-c", script, "write", path)
     command = Command(argv, f"write {path}", content.encode())
     return Change(STEP, summary, (command,), warn_only=True)
 

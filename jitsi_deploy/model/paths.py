@@ -43,6 +43,8 @@ DOCKER_LIMITS_DROPIN = "/etc/systemd/system/docker.service.d/60-jitsi-deploy.con
 HEALTH_SCRIPT = "/usr/local/sbin/jitsi-health"
 HEALTH_CONFIG = f"{ETC_DIR}/health.conf"
 HEALTH_STATE_DIR = "/var/lib/jitsi-health"
+# Held by the health check, the deploy's compose commands, Kuma's marks and backups alike.
+HEALTH_LOCK = f"{HEALTH_STATE_DIR}/lock"
 HEALTH_LOG = "/var/log/jitsi-health.log"
 HEALTH_CRON = "/etc/cron.d/jitsi-health"
 HEALTH_LOGROTATE = "/etc/logrotate.d/jitsi-health"

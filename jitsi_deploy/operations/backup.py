@@ -49,7 +49,6 @@ from .retention import Retention, archive_path, prune
 LETSENCRYPT_DIR = "/etc/letsencrypt"
 ROOTS = (paths.STACK_DIR, paths.TLS_ROOT, LETSENCRYPT_DIR)
 STAGE_DIR = "/var/lib/jitsi-deploy/restore"
-HEALTH_LOCK = f"{paths.HEALTH_STATE_DIR}/lock"
 # Room for what the archive does not count (tar headers, folders, file system blocks).
 MARGIN_BYTES = 64 * 1024 * 1024
 TRANSFER_TIMEOUT = 600
@@ -106,7 +105,7 @@ def backup_script(roots: list[str]) -> str:
     """tar the roots to stdout, Uptime Kuma stopped meanwhile, under the health check's lock."""
     kuma = shlex.quote(container_name(UPTIME_KUMA.name))
     return (
-        f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{HEALTH_LOCK}; "
+        f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{paths.HEALTH_LOCK}; "
         "flock -w 600 9 || { echo 'the health check holds its lock' >&2; exit 3; }; "
         f"if [ \"$(docker inspect -f '{{{{.State.Running}}}}' {kuma} 2>/dev/null)\" = true ]; then "
         f"docker stop -t 30 {kuma} >/dev/null || exit 3; "
@@ -195,7 +194,7 @@ def restore_script(roots: tuple[str, ...]) -> str:
         f'set -eu; stage={STAGE_DIR}; rm -rf "$stage"; mkdir -p "$stage"; '
         'trap \'rm -rf "$stage" "$stage.old"\' EXIT; '
         'tar --numeric-owner --same-owner -p -xzf - -C "$stage"; '
-        f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{HEALTH_LOCK}; flock -w 600 9; "
+        f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{paths.HEALTH_LOCK}; flock -w 600 9; "
         f"if [ -f {paths.COMPOSE_FILE} ] && command -v docker >/dev/null; then "
         f"sh -c {shlex.quote(COMPOSE)} compose stop; fi; "
         f'for r in {quoted}; do mkdir -p "$stage.old/$(dirname "$r")" "/$(dirname "$r")"; '

@@ -55,8 +55,10 @@ def compose(*args: str, description: str) -> Command:
     It holds the health check's lock, so a cron run never recreates a container the deploy is
     bringing up at the same moment (the health check skips a run while the lock is held).
     """
-    lock = f"{paths.HEALTH_STATE_DIR}/lock"
-    return Command(("flock", "-w", "600", lock, "sh", "-c", COMPOSE, "compose", *args), description)
+    return Command(
+        ("flock", "-w", "600", paths.HEALTH_LOCK, "sh", "-c", COMPOSE, "compose", *args),
+        description,
+    )
 
 
 def remember(reactions: Iterable[str]) -> Change:

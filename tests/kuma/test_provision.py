@@ -57,6 +57,12 @@ def run_here(changes: list[Change]) -> list[str]:
     return [o.status for o in parse_outcomes(changes, done.stdout + done.stderr, done.returncode)]
 
 
+def marks_in(tmp_path: Path) -> monitoring.Marks:
+    """The marks in a folder the write makes, the health check's lock in the test's own."""
+    etc = tmp_path / "etc"
+    return monitoring.Marks(str(etc / "ready"), str(etc / "wanted.sha256"), str(tmp_path / "lock"))
+
+
 def stored_hash(marks: monitoring.Marks) -> str:
     path = Path(marks.wanted_hash)
     text = path.read_text() if path.exists() else ""
@@ -76,7 +82,7 @@ def without_newer_types(kuma: monitoring.Wanted) -> monitoring.Wanted:
 def test_first_deploy_claims_kuma_opens_the_site_and_the_second_skips_it(
     kuma: containers.Kuma, wanted: monitoring.Wanted, tmp_path: Path
 ) -> None:
-    marks = monitoring.Marks(str(tmp_path / "etc/kuma-ready"), str(tmp_path / "etc/kuma.sha256"))
+    marks = marks_in(tmp_path)
     wanted = without_newer_types(wanted)
     assert monitoring.plan(wanted, stored_hash(marks))  # nothing stored yet: provision
 
@@ -104,7 +110,7 @@ def test_a_fallback_is_provisioned_again_only_for_a_new_kuma_image(
 ) -> None:
     """2.0.0-dev.0 lacks the websocket-upgrade type: the fallback stands in, the digest is
     stored (a no-op deploy leaves Kuma alone), and a new Kuma image changes the digest."""
-    marks = monitoring.Marks(str(tmp_path / "ready"), str(tmp_path / "wanted.sha256"))
+    marks = marks_in(tmp_path)
 
     report, records = monitoring.provision(kuma.url, wanted, marks)
 
@@ -122,7 +128,8 @@ def test_a_kuma_claimed_by_someone_else_is_refused_and_closes_the_site(
     site, even one that was open, and the deploy fails on it (deploy/host.py)."""
     with UptimeKumaApi(kuma.url, timeout=15) as api:
         api.setup("intruder", "intruder-password-1")
-    marks = monitoring.Marks(str(tmp_path / "ready"), str(tmp_path / "wanted.sha256"))
+    marks = marks_in(tmp_path)
+    Path(marks.ready).parent.mkdir()
     Path(marks.ready).write_text("")
     Path(marks.wanted_hash).write_text(wanted.hash + "\n")
 
