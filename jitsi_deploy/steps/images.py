@@ -19,18 +19,38 @@ from .facts import Fact, fixed
 from .step import PlanInput, Step
 
 NAME = "images"
+# Docker prints sizes as go-units' HumanSize does: decimal units, three significant digits.
+UNITS = {"B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def parse_images(lines: list[str]) -> dict[str, int]:
+    """The host's images with their sizes in bytes (disk_space.py estimates pulls by them)."""
+    images = {}
+    for line in lines:
+        image, _, shown = line.rpartition(" ")
+        number = shown.rstrip("kMGTB")
+        images[image] = round(float(number) * UNITS.get(shown[len(number) :], 1))
+    return images
+
+
 IMAGES = Fact(
     "images",
-    fixed("docker image ls --format '{{.Repository}}:{{.Tag}}' 2>/dev/null"),
-    lambda output: frozenset(output),
+    fixed("docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' 2>/dev/null"),
+    parse_images,
 )
+
+
+def repository(image: str) -> str:
+    """ghcr.io/jitsi/jvb:stable-1 -> ghcr.io/jitsi/jvb (a port in the registry stays)."""
+    name, colon, tag = image.rpartition(":")
+    return name if colon and "/" not in tag else image
 
 
 def wanted_images(rendered: Rendered) -> tuple[str, ...]:
     return tuple(service.image(rendered.site.images) for service in rendered.services)
 
 
-def image_changes(rendered: Rendered, present: frozenset[str], bundle: Path | None) -> list[Change]:
+def image_changes(rendered: Rendered, present: dict[str, int], bundle: Path | None) -> list[Change]:
     """Load the images the host lacks from the bundle, when the host uses one."""
     missing = [image for image in wanted_images(rendered) if image not in present]
     if rendered.site.images.source != "bundle" or not missing:

@@ -1,6 +1,7 @@
-"""A fresh Debian 12 test host whose package manager is busy, as unattended-upgrades keeps it on
-a new server: the deploy waits with progress lines and goes on once the lock is free, or stops
-with a message naming the holder before anything is installed.
+"""A fresh Debian 12 test host with the faults of a new server: a disk too small for the images
+(the deploy is refused with the numbers before anything is written), and a package manager that
+unattended-upgrades keeps busy (the deploy waits with progress lines and goes on once the lock
+is free, or stops with a message naming the holder before anything is installed).
 
 The holder is a process named unattended-upgr that takes apt's two dpkg locks with fcntl, as
 unattended-upgrades (through python-apt) does: apt-get refuses to install while it runs (the
@@ -67,11 +68,27 @@ def _installed(host: TestHost, package: str) -> bool:
     return query.stdout == "installed"
 
 
-def test_a_busy_package_manager_is_waited_for_then_named(make_host, tmp_path: Path) -> None:
+def test_a_full_disk_then_a_busy_package_manager(make_host, tmp_path: Path) -> None:
     host = make_host("bookworm")
     site = Site(tmp_path, [host])
     site.write()
     site.trust()
+
+    # Docker's folder on a file system too small for the bundle's images: refused, untouched.
+    host_exec(
+        host, "mount", "-t", "tmpfs", "-o", "size=300m", "tmpfs", "/var/lib/docker", check=True
+    )
+    before = host_exec(host, "sh", "-c", "ls -A /etc /usr/local/sbin /var/lib/docker").stdout
+    report, said = _deploy(site, bound=20)
+    host_exec(host, "umount", "/var/lib/docker", check=True)
+    assert report.error.startswith(
+        f"{report.host.name} has not enough free disk space for this deploy, so nothing was "
+        "changed:\n  /var/lib/docker: 0.3 GiB free, "
+    ), report.error
+    assert "images to load" in report.error and "docker image prune -a" in report.error
+    assert report.outcomes == [] and said == []
+    after = host_exec(host, "sh", "-c", "ls -A /etc /usr/local/sbin /var/lib/docker").stdout
+    assert after == before and not _installed(host, "nginx")
 
     # Held past the bound: the deploy stops before the packages step, and says who and why.
     _hold_locks(host, 600)

@@ -43,7 +43,7 @@ dir 755 UNKNOWN:1000 UNKNOWN:1000 /opt/jitsi-meet/config/web
 @@firewall
 Status: inactive
 @@images
-ghcr.io/jitsi/web:stable-11146-2
+ghcr.io/jitsi/web:stable-11146-2 187MB
 @@services
 docker active
 nginx inactive
