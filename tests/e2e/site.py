@@ -54,6 +54,12 @@ class Site:
         (self.folder / "known_hosts").write_text(lines)
 
     def fab(self, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.fab_argv(*args), cwd=REPO, capture_output=True, text=True, timeout=timeout
+        )
+
+    def fab_argv(self, *args: str) -> list[str]:
+        """`fab ARGS` on this site, run from the repository."""
         argv = [
             sys.executable,
             "-m",
@@ -70,9 +76,7 @@ class Site:
             argv += ["--bundle", str(bundle(self.folder))]
             # No DNS names the test site: its smoke runs apart, with --resolve to the core.
             argv += ["--no-smoke"]
-        return subprocess.run(
-            argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        return argv
 
 
 def _line(host: TestHost) -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 
 import pytest
 
-from tests.e2e.site import Site
+from tests.e2e.site import REPO, Site
 from tests.rig.hosts import TestHost, host_exec
 from tests.standin.build import JITSI_REPO, JITSI_SERVICES, JITSI_TAG
 
@@ -44,9 +45,27 @@ def running_release(host: TestHost) -> str:
     return image.strip().rpartition(":")[2]
 
 
-def fab_update(site: Site, tag: str, wait: str) -> subprocess.CompletedProcess[str]:
+def jitsi_containers(host: TestHost) -> set[str]:
+    """Each Jitsi container of the host as "name image state"."""
+    listed = ("docker", "ps", "--all", "--format", "{{.Names}} {{.Image}} {{.State}}")
+    lines = host_exec(host, *listed, check=True).stdout.splitlines()
+    return {line for line in lines if line.startswith("jitsi-") and "uptime-kuma" not in line}
+
+
+def update_args(site: Site, tag: str, wait: str) -> tuple[str, ...]:
     resolve = f"{site.hosts[0].address}:443"
-    return site.fab("update", "--version", tag, "--resolve", resolve, "--wait", wait)
+    return ("update", "--version", tag, "--resolve", resolve, "--wait", wait)
+
+
+def fab_update(site: Site, tag: str, wait: str) -> subprocess.CompletedProcess[str]:
+    return site.fab(*update_args(site, tag, wait))
+
+
+def await_process(host: TestHost, pattern: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while host_exec(host, "pgrep", "-f", pattern).returncode != 0:
+        assert time.monotonic() < deadline, f"no process matching {pattern!r} on {host.name}"
+        time.sleep(0.05)
 
 
 def test_a_release_that_fails_its_checks_is_rolled_back(site: Site) -> None:
@@ -71,3 +90,26 @@ def test_a_release_that_passes_stays_and_the_settings_name_it(site: Site) -> Non
     assert f"JITSI_IMAGE_VERSION={GOOD}" in site.env.read_text().splitlines()
     again = site.fab("deploy")
     assert again.returncode == 0 and "unchanged: nothing to do" in again.stdout, again.stdout
+
+
+def test_an_update_cut_off_mid_way_is_finished_by_the_next_run(site: Site) -> None:
+    """While Compose recreates the core's containers, the operator's machine goes away: `fab`
+    and its SSH sessions are killed, so nothing rolls back. The next `fab update` finishes the
+    move: no host is left with half its services on each release, and the checks pass."""
+    core, bridge = site.hosts
+    argv = site.fab_argv(*update_args(site, JITSI_TAG, "120"))
+    cut = subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    await_process(core, "compose up -d --remove-orphans")
+    cut.kill()
+    host_exec(core, "pkill", "-KILL", "-f", "sshd.*@notty", check=True)
+    cut.communicate(timeout=60)
+
+    result = fab_update(site, JITSI_TAG, "120")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for host, services in ((core, JITSI_SERVICES), (bridge, ("jvb",))):
+        wanted = {f"jitsi-{s} {JITSI_REPO}/{s}:{JITSI_TAG} running" for s in services}
+        assert jitsi_containers(host) == wanted
+    assert f"JITSI_IMAGE_VERSION={JITSI_TAG}" in site.env.read_text().splitlines()
