@@ -49,5 +49,14 @@ HEALTH_LOG = "/var/log/jitsi-health.log"
 HEALTH_CRON = "/etc/cron.d/jitsi-health"
 HEALTH_LOGROTATE = "/etc/logrotate.d/jitsi-health"
 
+# The nightly backup on the host (model/backup_job.py): its script, the project's archive code
+# it imports, its settings, its cron entry and log, and where the archives are kept.
+HOST_BACKUP_SCRIPT = "/usr/local/sbin/jitsi-backup"
+HOST_BACKUP_LIBRARY = "/usr/local/lib/jitsi-deploy"
+HOST_BACKUP_CONFIG = f"{ETC_DIR}/backup.json"
+HOST_BACKUP_CRON = "/etc/cron.d/jitsi-backup"
+HOST_BACKUP_LOG = "/var/log/jitsi-backup.log"
+HOST_BACKUP_DIR = "/var/backups/jitsi-deploy"
+
 # The Jitsi containers run as this user and abort when their mounted folders are not theirs.
 CONTAINER_UID = 1000

@@ -37,7 +37,7 @@ from ..deploy.fleet import run_all
 from ..deploy.host import Options
 from ..errors import DeployError
 from ..model import paths
-from ..model.services import UPTIME_KUMA, container_name
+from ..model.backup_job import ROOTS, backup_script, relative
 from ..remote.transport import Output, Remote
 from ..settings.inventory import Host
 from ..settings.site import Deployment
@@ -46,8 +46,6 @@ from . import crypt
 from .archive import ArchiveError, Manifest, archive_writer, verify, write_backup
 from .retention import Retention, archive_path, prune
 
-LETSENCRYPT_DIR = "/etc/letsencrypt"
-ROOTS = (paths.STACK_DIR, paths.TLS_ROOT, LETSENCRYPT_DIR)
 STAGE_DIR = "/var/lib/jitsi-deploy/restore"
 # Room for what the archive does not count (tar headers, folders, file system blocks).
 MARGIN_BYTES = 64 * 1024 * 1024
@@ -63,10 +61,6 @@ class BackupResult:
     manifest: Manifest | None = None
     removed: tuple[Path, ...] = ()
     error: str = ""
-
-
-def _relative(root: str) -> str:
-    return root.lstrip("/")
 
 
 # One line per existing root, "<bytes> <path>", then the free bytes where restore stages.
@@ -99,19 +93,6 @@ def host_sizes(remote: Remote) -> HostSizes:
     if result.exit_code or free < 0:
         raise DeployError(f"{remote.host.name}: cannot measure its disk: {result.stderr.strip()}")
     return HostSizes(roots, free)
-
-
-def backup_script(roots: list[str]) -> str:
-    """tar the roots to stdout, Uptime Kuma stopped meanwhile, under the health check's lock."""
-    kuma = shlex.quote(container_name(UPTIME_KUMA.name))
-    return (
-        f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{paths.HEALTH_LOCK}; "
-        "flock -w 600 9 || { echo 'the health check holds its lock' >&2; exit 3; }; "
-        f"if [ \"$(docker inspect -f '{{{{.State.Running}}}}' {kuma} 2>/dev/null)\" = true ]; then "
-        f"docker stop -t 30 {kuma} >/dev/null || exit 3; "
-        f"trap 'docker start {kuma} >/dev/null' EXIT; fi; "
-        f"cd / && tar --numeric-owner -czf - -- {shlex.join(_relative(r) for r in roots)}"
-    )
 
 
 def backup_host(
@@ -155,7 +136,7 @@ def _receive(
                 s.stdout,
                 sink,  # type: ignore[arg-type]
                 host,
-                tuple(_relative(r) for r in roots),
+                tuple(relative(r) for r in roots),
                 now.isoformat(timespec="seconds"),
                 now.timestamp(),
             )

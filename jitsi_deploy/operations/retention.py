@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone  # not 3.11's UTC: see pyproject's per-file ignores
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
@@ -36,7 +36,7 @@ class Retention:
 
 def archive_path(folder: Path, host: str, when: datetime, encrypted: bool) -> Path:
     suffix = ENCRYPTED_SUFFIX if encrypted else SUFFIX
-    return folder / host / f"{host}-{when.astimezone(UTC).strftime(STAMP)}{suffix}"
+    return folder / host / f"{host}-{when.astimezone(timezone.utc).strftime(STAMP)}{suffix}"
 
 
 def archives(folder: Path, host: str) -> dict[Path, datetime]:
@@ -45,7 +45,7 @@ def archives(folder: Path, host: str) -> dict[Path, datetime]:
     for path in (folder / host).glob(f"{host}-*"):
         match = _NAME.fullmatch(path.name)
         if match and match["host"] == host and path.is_file():
-            found[path] = datetime.strptime(match["stamp"], STAMP).replace(tzinfo=UTC)
+            found[path] = datetime.strptime(match["stamp"], STAMP).replace(tzinfo=timezone.utc)
     return found
 
 

@@ -107,6 +107,7 @@ class HostStatus:
     memory: Memory | None = None
     jicofo: Jicofo | None = None
     actions: tuple[str, ...] = ()
+    backup: str = ""  # the nightly backup's last line: "<time> jitsi-backup OK|FAIL ..."
 
     @property
     def problems(self) -> list[str]:
@@ -123,6 +124,8 @@ class HostStatus:
             found.append(f"jicofo's stats: {self.jicofo.error}")
         elif self.jicofo and not self.jicofo.bridges:
             found.append("jicofo sees no operational bridge")
+        if " jitsi-backup FAIL " in self.backup:
+            found.append(f"the last nightly backup failed ({paths.HOST_BACKUP_LOG})")
         return found
 
     @property
@@ -195,6 +198,7 @@ def sections_for(placement: Placement) -> list[Section]:
         Section("disk", DISK_SNIPPET),
         Section("memory", "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo"),
         Section("actions", ACTIONS_SNIPPET),
+        Section("backup", f"tail -n 1 {paths.HOST_BACKUP_LOG} 2>/dev/null"),
     ]
     if placement.host.role == "core":
         found.append(Section("certificates", CERTIFICATES_SNIPPET))
@@ -375,6 +379,7 @@ def host_status(placement: Placement, output: str) -> HostStatus:
         memory=parse_memory(get("memory")),
         jicofo=parse_jicofo(get("jicofo")) if "jicofo" in sections else None,
         actions=tuple(get("actions")),
+        backup="".join(get("backup")),
     )
 
 

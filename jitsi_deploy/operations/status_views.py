@@ -76,6 +76,7 @@ def _facts(status: HostStatus) -> list[tuple[str, str]]:
         ("cert", ", ".join(f"{c.name} {_days(c.days_left)}" for c in status.certificates)),
         ("jicofo", _jicofo(status)),
         *(("health", action) for action in status.actions),
+        ("backup", status.backup),
     ]
 
 

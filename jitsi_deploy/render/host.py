@@ -11,6 +11,7 @@ import jinja2
 
 from ..errors import RenderError
 from ..model import paths
+from ..model.backup_job import LIBRARY, backup_job
 from ..model.docker_daemon import docker_daemon_settings
 from ..model.firewall_rules import (
     Rule,
@@ -36,6 +37,9 @@ from .compose import compose_file, env_file
 from .templating import TEMPLATES_DIR, render_template
 
 SCRIPTS_DIR = TEMPLATES_DIR.parent / "scripts"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+# Where the nightly backup imports the project's archive code from, as the package lays it out.
+LIBRARY_PACKAGE = f"{paths.HOST_BACKUP_LIBRARY}/jitsi_deploy"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ def render_host(
     rules = firewall_rules(deployment, host)
     files = [*_stack_files(placement, services), *_kernel_files(site)]
     files += [*_plan_files(host, rules), *_health_files(placement, services)]
+    files += _backup_files(site, host)
     if site.tuning.fail2ban:
         files.append(_fail2ban_jails(host, site))
     if host.role == "core":
@@ -174,6 +179,26 @@ def _health_files(placement: Placement, services: list[Service]) -> list[File]:
     ]
 
 
+def _backup_files(site: Site, host: Host) -> list[File]:
+    """The nightly backup: its script, the archive code it imports, settings and cron entry."""
+    context = {
+        "backup": site.host_backup,
+        "script": paths.HOST_BACKUP_SCRIPT,
+        "config": paths.HOST_BACKUP_CONFIG,
+        "log": paths.HOST_BACKUP_LOG,
+    }
+    library = [
+        File(f"{LIBRARY_PACKAGE}/{module}", (PACKAGE_DIR / module).read_bytes())
+        for module in LIBRARY
+    ]
+    return [
+        *library,
+        File(paths.HOST_BACKUP_SCRIPT, (SCRIPTS_DIR / "jitsi-backup").read_bytes(), 0o755),
+        File(paths.HOST_BACKUP_CONFIG, backup_job(site, host).config(), 0o600),
+        File(paths.HOST_BACKUP_CRON, template("backup/cron.j2", context)),
+    ]
+
+
 def _fail2ban_jails(host: Host, site: Site) -> File:
     nginx_log = proxy_settings(site).fail2ban_log if host.role == "core" else ""
     context = {"ssh_port": host.port, "nginx_log": nginx_log}
@@ -195,6 +220,8 @@ def render_site(proxy: ProxySettings) -> str:
 def _directories(host: Host, services: list[Service]) -> tuple[Directory, ...]:
     dirs = [Directory(paths.STACK_DIR), Directory(paths.ETC_DIR), Directory(paths.CONFIG_DIR)]
     dirs.append(Directory(paths.HEALTH_STATE_DIR))  # holds the lock the deploy shares with it
+    library = (paths.HOST_BACKUP_LIBRARY, LIBRARY_PACKAGE, f"{LIBRARY_PACKAGE}/operations")
+    dirs += [*map(Directory, library), Directory(paths.HOST_BACKUP_DIR, 0o700)]
     dirs += [d for service in services for d in directories(service)]
     if host.role == "core":
         webroot = paths.ACME_WEBROOT  # served on port 80 for ACME HTTP-01 challenges

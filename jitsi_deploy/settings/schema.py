@@ -298,6 +298,36 @@ KEYS: tuple[Key, ...] = (
         "comma list of recipient addresses",
         grammar="comma list of e-mail addresses (as KUMA_SMTP_FROM); required with KUMA_SMTP_HOST",
     ),
+    # backup
+    Key(
+        "ENABLE_HOST_BACKUP",
+        "backup",
+        "1",
+        "1 = each host backs itself up every night into /var/backups/jitsi-deploy (copy the "
+        "archives off the host, or use `fab backup`, against a lost disk)",
+        grammar=FLAG,
+    ),
+    Key(
+        "HOST_BACKUP_HOUR",
+        "backup",
+        "3",
+        "the hour of the host's clock at which it backs up (at half past)",
+        grammar=integer(0, 23),
+    ),
+    Key(
+        "HOST_BACKUP_KEEP_DAILY",
+        "backup",
+        "7",
+        "daily archives kept on the host",
+        grammar=integer(0, 1000),
+    ),
+    Key(
+        "HOST_BACKUP_KEEP_WEEKLY",
+        "backup",
+        "4",
+        "weekly archives kept on the host",
+        grammar=integer(0, 1000) + "; not 0 with HOST_BACKUP_KEEP_DAILY=0",
+    ),
     # images
     Key(
         "JITSI_IMAGE_REPO",

@@ -107,6 +107,16 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class HostBackup:
+    """The nightly job on each host: at ``hour``:30, keeping ``daily`` and ``weekly``."""
+
+    enabled: bool
+    hour: int
+    daily: int
+    weekly: int
+
+
+@dataclass(frozen=True)
 class Tuning:
     docker_source: str
     docker_storage_driver: str
@@ -132,6 +142,7 @@ class Site:
     monitoring: Monitoring
     tuning: Tuning
     secrets: Mapping[str, str]
+    host_backup: HostBackup
     # CSP frame-ancestors sources of the meeting site; () = no restriction, as upstream.
     frame_ancestors: tuple[str, ...] = ()
 
@@ -231,8 +242,25 @@ def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
         monitoring=_monitoring(reader),
         tuning=_tuning(reader, spec),
         secrets=secrets,
+        host_backup=_host_backup(reader),
         frame_ancestors=_frame_ancestors(reader),
     )
+
+
+def _host_backup(reader: Reader) -> HostBackup:
+    backup = HostBackup(
+        enabled=reader.flag("ENABLE_HOST_BACKUP"),
+        hour=reader.integer("HOST_BACKUP_HOUR", 0, 23),
+        daily=reader.integer("HOST_BACKUP_KEEP_DAILY", 0, 1000),
+        weekly=reader.integer("HOST_BACKUP_KEEP_WEEKLY", 0, 1000),
+    )
+    if backup.enabled and backup.daily + backup.weekly == 0:
+        reader.fail(
+            "HOST_BACKUP_KEEP_WEEKLY",
+            "0 with HOST_BACKUP_KEEP_DAILY=0 would keep no archive. Keep at least one, or set "
+            "ENABLE_HOST_BACKUP=0.",
+        )
+    return backup
 
 
 _ORIGIN = re.compile(r"https://(?:\*\.)?([a-z0-9.-]+)(?::([0-9]{1,5}))?")

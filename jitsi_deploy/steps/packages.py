@@ -61,7 +61,11 @@ class Family:
 FAMILIES = {
     "debian": Family(
         prerequisites=("ca-certificates", "curl"),
-        packages=("nginx", "certbot", "openssl", "cron", "ufw", "logrotate", "util-linux"),
+        # python3: the nightly backup (scripts/jitsi-backup) runs the project's archive code.
+        packages=(
+            *("nginx", "certbot", "openssl", "cron", "ufw", "logrotate", "util-linux"),
+            "python3",
+        ),
         services=("docker", "nginx", "cron"),
     ),
     "rhel": Family(
@@ -69,7 +73,7 @@ FAMILIES = {
         prerequisites=("dnf-plugins-core", "epel-release"),
         packages=(
             *("ca-certificates", "curl", "nginx", "certbot", "openssl", "cronie", "firewalld"),
-            *("logrotate", "util-linux"),
+            *("logrotate", "util-linux", "python3"),
         ),
         services=("docker", "nginx", "crond"),
     ),

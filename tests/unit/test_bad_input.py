@@ -273,6 +273,13 @@ CASES = [
     _value_case("pool-too-small", "DOCKER_ADDRESS_POOL", "172.20.0.0/30", "/22 or larger"),
     _value_case("network-zone", "MONITOR_ALLOWED_NETWORKS", "fe80::%eth0/64", "without it"),
     _value_case("prefix-only-dash", "PRIVATE_ROOM_PREFIX", "-", "starts with a letter or digit"),
+    _value_case("backup-hour", "HOST_BACKUP_HOUR", "24", "from 0 to 23"),
+    Case(
+        "backup-keeps-nothing",
+        ".env: HOST_BACKUP_KEEP_WEEKLY:",
+        "Keep at least one, or set ENABLE_HOST_BACKUP=0",
+        env=env_many(HOST_BACKUP_KEEP_DAILY="0", HOST_BACKUP_KEEP_WEEKLY="0"),
+    ),
     Case(
         "auth-ldap",
         ".env: AUTH_TYPE:",

@@ -26,7 +26,7 @@ RHEL_BASE = (
     "certbot",
     "openssl",
 )
-RHEL_REST = ("cronie", "firewalld", "logrotate", "util-linux")
+RHEL_REST = ("cronie", "firewalld", "logrotate", "util-linux", "python3")
 DOCKER_CE = ("docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin")
 KEEP_CONFIG = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
 LOCK_TIMEOUT = ("-o", "DPkg::Lock::Timeout=60")
@@ -107,7 +107,7 @@ def test_a_fresh_debian_host_gets_dockers_repository_after_curl(
         "/etc/apt/sources.list.d/docker.list",
     )
     assert "$(dpkg --print-architecture)" in source[2]
-    rest = (*DEBIAN_BASE[2:], "util-linux", *DOCKER_CE)
+    rest = (*DEBIAN_BASE[2:], "util-linux", "python3", *DOCKER_CE)
     assert commands[6:] == [
         ("apt-get", "update"),
         (*APT_INSTALL, *rest),
@@ -121,7 +121,7 @@ def test_distro_docker_on_debian_is_one_install_with_the_releases_compose(
     os_id: str, version: str, codename: str, compose: str
 ) -> None:
     commands = argvs(host(os_id, version, services=RUNNING), "distro")
-    everything = (*DEBIAN_BASE, "util-linux", "docker.io", compose)
+    everything = (*DEBIAN_BASE, "util-linux", "python3", "docker.io", compose)
     assert commands == [("apt-get", "update"), (*APT_INSTALL, *everything)]
     assert codename not in str(commands)
 

@@ -126,6 +126,13 @@ def test_system_units_name_the_cron_daemon_the_host_has() -> None:
     assert status.parse_system(rhel) == {"docker": "active", "nginx": "failed", "crond": "active"}
 
 
+# The nightly job's line when the backup folder's disk was too small (scripts/jitsi-backup).
+BACKUP_FAILED = (
+    "2026-12-04T03:30:01Z jitsi-backup FAIL 812.4 MiB to back up but /var/backups/jitsi-deploy "
+    "has 97.0 MiB free: nothing written"
+)
+
+
 def _deployment(tmp_path: Path):
     """The example site with its extra bridge (commented out in hosts.example)."""
     hosts = EXAMPLE_HOSTS.replace("# jvb1.example.org", "jvb1.example.org")
@@ -135,7 +142,7 @@ def _deployment(tmp_path: Path):
 def _core_output() -> str:
     extra = (
         "@@system\ndocker active\nnginx active\ncron active\n"
-        f"@@actions\n{ACTIONS}\n@@jicofo\n{JICOFO_STATS}\n"
+        f"@@actions\n{ACTIONS}\n@@jicofo\n{JICOFO_STATS}\n@@backup\n{BACKUP_FAILED}\n"
     )
     return ENGINE + extra + (OUTPUT / "certificates.txt").read_text()
 
@@ -180,6 +187,9 @@ def test_one_model_gives_the_table_and_the_json(tmp_path: Path) -> None:
     assert "  jicofo:   2 bridges, 1 conferences, 2 participants" in lines
     assert "  cert:     meet.example.org 90 days left, status.example.org 10 days left" in lines
     assert f"  health:   {ACTIONS}" in lines
+    assert f"  backup:   {BACKUP_FAILED}" in lines
+    assert "  PROBLEM:  the last nightly backup failed (/var/log/jitsi-backup.log)" in lines
+    assert json_core["backup"] == BACKUP_FAILED
     assert "  PROBLEM:  jvb is restarting" in lines
     assert "  PROBLEM:  certificate status.example.org: 10 days left" in lines
     assert json_core["problems"] == core.problems and json_core["ok"] is False

@@ -1,0 +1,73 @@
+"""What a backup holds, the shell that reads it on a host, and the nightly job each host runs.
+
+`fab backup` streams a host's roots to the operator's machine; the nightly job
+(scripts/jitsi-backup) writes the same archive on the host itself, with the project's own
+archive code copied there, so `fab restore --from` takes either.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import asdict, dataclass
+
+from ..settings.inventory import Host
+from ..settings.site import Site
+from . import paths
+from .services import UPTIME_KUMA, container_name
+
+LETSENCRYPT_DIR = "/etc/letsencrypt"
+ROOTS = (paths.STACK_DIR, paths.TLS_ROOT, LETSENCRYPT_DIR)
+# tar of the roots given as arguments (relative to /) to stdout, Uptime Kuma stopped meanwhile
+# (its SQLite file is then consistent), under the health check's lock so that check does not
+# start it mid-copy; Kuma is started again whatever happens.
+_KUMA = shlex.quote(container_name(UPTIME_KUMA.name))
+TAR_SCRIPT = (
+    f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{paths.HEALTH_LOCK}; "
+    "flock -w 600 9 || { echo 'the health check holds its lock' >&2; exit 3; }; "
+    f"if [ \"$(docker inspect -f '{{{{.State.Running}}}}' {_KUMA} 2>/dev/null)\" = true ]; then "
+    f"docker stop -t 30 {_KUMA} >/dev/null || exit 3; "
+    f"trap 'docker start {_KUMA} >/dev/null' EXIT; fi; "
+    'cd / && tar --numeric-owner -czf - -- "$@"'
+)
+# The modules the job imports, under HOST_BACKUP_LIBRARY/jitsi_deploy/ as in the package.
+LIBRARY = (
+    "__init__.py",
+    "errors.py",
+    "operations/__init__.py",
+    "operations/archive.py",
+    "operations/retention.py",
+)
+
+
+def relative(root: str) -> str:
+    return root.lstrip("/")
+
+
+def backup_script(roots: list[str]) -> str:
+    """TAR_SCRIPT for ``roots``, as one script (fab backup sends it with `sh -c`)."""
+    return f"set -- {shlex.join(relative(r) for r in roots)}; {TAR_SCRIPT}"
+
+
+@dataclass(frozen=True)
+class BackupJob:
+    """The job's settings, as scripts/jitsi-backup reads them from HOST_BACKUP_CONFIG.
+
+    + host: the inventory name, which names the archives (as `fab backup` names them).
+    + margin_bytes: free space that must stay beside the archive, over the data's size.
+    """
+
+    host: str
+    daily: int
+    weekly: int
+    roots: tuple[str, ...] = ROOTS
+    folder: str = paths.HOST_BACKUP_DIR
+    tar_script: str = TAR_SCRIPT
+    margin_bytes: int = 64 * 1024 * 1024
+
+    def config(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
+
+
+def backup_job(site: Site, host: Host) -> BackupJob:
+    return BackupJob(host.name, site.host_backup.daily, site.host_backup.weekly)
