@@ -12,6 +12,7 @@ from jitsi_deploy.entry import SECRETS_NAME, load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB_PASSWORD
 from jitsi_deploy.operations import backup as backup_ops
+from jitsi_deploy.operations import os_updates
 from jitsi_deploy.operations import update as updates
 from jitsi_deploy.operations.archive import ArchiveError
 from jitsi_deploy.operations.rotation import restore_file, rotate_file, set_accounts
@@ -50,6 +51,7 @@ def restart(
         "wait": f"seconds the release gets to pass the smoke checks (default {SETTLE_SECONDS})",
         "ca_file": "trust this CA file (a private CA) for the site's certificate",
         "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
+        "os": "first apply each host's security updates and say whether a reboot is due",
     }
 )
 def update(
@@ -60,6 +62,7 @@ def update(
     wait=SETTLE_SECONDS,
     ca_file="",
     resolve="",
+    os=False,
     env=None,
     inventory=None,
     known_hosts=KNOWN_HOSTS,
@@ -81,6 +84,8 @@ def update(
         previous = updates.running_versions(hosts, options)
     except DeployError as error:
         raise Exit(str(error)) from None
+    if os:
+        _security_updates(hosts, options)
 
     def prove(target, chosen, wait):
         print("\nSmoke checks:", flush=True)
@@ -93,6 +98,21 @@ def update(
     if not done.succeeded:
         raise Exit(f"\nThe update to {version} was rolled back; see the checks above.", code=1)
     _record_version(settings_paths(env, inventory)[0], deployment, version)
+
+
+def _security_updates(hosts, options) -> None:
+    """The hosts' security updates before the release moves; a host that failed stops here."""
+    print(f"Applying the security updates of {len(hosts)} host(s).", flush=True)
+
+    def say(host, change, status):
+        print(f"{host.name}: {change.summary}", flush=True)
+
+    results = os_updates.apply_all(hosts, options, say)
+    for result in results:
+        print(result.summary())
+        print("".join(f"  {package}\n" for package in result.changed), end="", flush=True)
+    if any(result.error for result in results):
+        raise Exit("\nNo release was changed; see the failed security updates above.", code=1)
 
 
 def _record_version(env_path: Path, deployment, version: str) -> None:

@@ -95,7 +95,7 @@ def test_a_full_disk_then_a_busy_package_manager(make_host, tmp_path: Path) -> N
     # apt takes its lock before it looks the package up: this name is never installed.
     refused = host_exec(host, "apt-get", "install", "-y", "jitsi-deploy-no-such-package")
     assert refused.returncode != 0 and "unattended-upgr" in refused.stderr, refused.stderr
-    report, said = _deploy(site, bound=20)
+    report, said = _deploy(site, bound=5)
     host_exec(host, "sh", "-c", "kill $(cat /run/lock-holder.pid)", check=True)
     assert report.error.startswith("the package manager is busy: unattended-upgr (pid "), said
     assert "/var/lib/dpkg/lock-frontend" in report.error and "Nothing was installed" in report.error
@@ -105,7 +105,7 @@ def test_a_full_disk_then_a_busy_package_manager(make_host, tmp_path: Path) -> N
     assert host_exec(host, "dpkg", "--audit").stdout == ""  # nothing half-configured
 
     # Released while the deploy waits: it goes on, and the host converges.
-    _hold_locks(host, 25)
+    _hold_locks(host, 8)
     report, said = _deploy(site, bound=300)
     assert report.error == "", report.error
     # One line: the probe on the host returns as soon as the lock is free, within its pause.

@@ -8,6 +8,7 @@ start would. The checks awaited are fab smoke's, from this machine through the c
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import time
@@ -92,10 +93,13 @@ def test_a_release_that_passes_stays_and_the_settings_name_it(site: Site) -> Non
     assert again.returncode == 0 and "unchanged: nothing to do" in again.stdout, again.stdout
 
 
-def test_an_update_cut_off_mid_way_is_finished_by_the_next_run(site: Site) -> None:
+def test_an_update_cut_off_mid_way_is_finished_by_the_next_run_with_security_updates(
+    site: Site,
+) -> None:
     """While Compose recreates the core's containers, the operator's machine goes away: `fab`
-    and its SSH sessions are killed, so nothing rolls back. The next `fab update` finishes the
-    move: no host is left with half its services on each release, and the checks pass."""
+    and its SSH sessions are killed, so nothing rolls back. The next `fab update`, with `--os`,
+    applies each host's security updates (the bridge's through sudo) and finishes the move: no
+    host is left with half its services on each release, and the checks pass."""
     core, bridge = site.hosts
     argv = site.fab_argv(*update_args(site, JITSI_TAG, "120"))
     cut = subprocess.Popen(
@@ -106,10 +110,24 @@ def test_an_update_cut_off_mid_way_is_finished_by_the_next_run(site: Site) -> No
     host_exec(core, "pkill", "-KILL", "-f", "sshd.*@notty", check=True)
     cut.communicate(timeout=60)
 
-    result = fab_update(site, JITSI_TAG, "120")
+    result = site.fab(*update_args(site, JITSI_TAG, "120"), "--os")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for host, services in ((core, JITSI_SERVICES), (bridge, ("jvb",))):
         wanted = {f"jitsi-{s} {JITSI_REPO}/{s}:{JITSI_TAG} running" for s in services}
         assert jitsi_containers(host) == wanted
+        assert_security_updates_applied(host, output)
     assert f"JITSI_IMAGE_VERSION={JITSI_TAG}" in site.env.read_text().splitlines()
+
+
+def assert_security_updates_applied(host: TestHost, output: str) -> None:
+    """The host's line, each package it names at that version now, and nothing left to do."""
+    (line,) = [line for line in output.splitlines() if line.startswith(f"{host.name}: ")]
+    assert re.fullmatch(rf"{host.name}: (\d+ packages updated|no security updates); .+\.", line)
+    after = output.split(line + "\n", 1)[1].splitlines()
+    listed = itertools.takewhile(lambda entry: entry.startswith("  "), after)
+    for package, version in (entry.split() for entry in listed):
+        now = host_exec(host, "dpkg-query", "-W", "-f", "${Version}", package).stdout
+        assert now == version, (package, now, version)
+    left = host_exec(host, "unattended-upgrade", "--dry-run", "-v").stdout
+    assert "No packages found that can be upgraded unattended" in left, left
