@@ -62,9 +62,11 @@ def fab_update(site: Site, tag: str, wait: str) -> subprocess.CompletedProcess[s
     return site.fab(*update_args(site, tag, wait))
 
 
-def await_process(host: TestHost, pattern: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
+def await_process(host: TestHost, pattern: str, running: subprocess.Popen[str]) -> None:
+    """Until a process matching ``pattern`` runs on the host, while ``running`` has not ended."""
+    deadline = time.monotonic() + 300
     while host_exec(host, "pgrep", "-f", pattern).returncode != 0:
+        assert running.poll() is None, f"ended before {pattern!r} ran: {running.stdout.read()}"
         assert time.monotonic() < deadline, f"no process matching {pattern!r} on {host.name}"
         time.sleep(0.05)
 
@@ -101,23 +103,26 @@ def test_an_update_cut_off_mid_way_is_finished_by_the_next_run_with_security_upd
     applies each host's security updates (the bridge's through sudo) and finishes the move: no
     host is left with half its services on each release, and the checks pass."""
     core, bridge = site.hosts
-    argv = site.fab_argv(*update_args(site, JITSI_TAG, "120"))
+    release(site, GOOD)
+    target = GOOD if running_release(core) == JITSI_TAG else JITSI_TAG
+    argv = site.fab_argv(*update_args(site, target, "120"))
     cut = subprocess.Popen(
         argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    await_process(core, "compose up -d --remove-orphans")
+    await_process(core, "compose up -d --remove-orphans", cut)
     cut.kill()
-    host_exec(core, "pkill", "-KILL", "-f", "sshd.*@notty", check=True)
+    # The sessions end with the connection; any sshd still serving one goes now.
+    host_exec(core, "pkill", "-KILL", "-f", "sshd.*@notty")
     cut.communicate(timeout=60)
 
-    result = site.fab(*update_args(site, JITSI_TAG, "120"), "--os")
+    result = site.fab(*update_args(site, target, "120"), "--os")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for host, services in ((core, JITSI_SERVICES), (bridge, ("jvb",))):
-        wanted = {f"jitsi-{s} {JITSI_REPO}/{s}:{JITSI_TAG} running" for s in services}
+        wanted = {f"jitsi-{s} {JITSI_REPO}/{s}:{target} running" for s in services}
         assert jitsi_containers(host) == wanted
         assert_security_updates_applied(host, output)
-    assert f"JITSI_IMAGE_VERSION={JITSI_TAG}" in site.env.read_text().splitlines()
+    assert f"JITSI_IMAGE_VERSION={target}" in site.env.read_text().splitlines()
 
 
 def assert_security_updates_applied(host: TestHost, output: str) -> None:
