@@ -143,9 +143,10 @@ def test(c, args="", fast=False):
 )
 def bench(c, hosts="1,5", monitoring="on,off"):
     """Benchmarks, figures side by side: deploy (first and no-op, 1 vs 5 hosts, monitoring on
-    and off), health check."""
+    and off), health check, day two (backup, restore, update downtime against plain Compose)."""
     c.run(
         f"{sys.executable} -m tests.bench.deploy --hosts {hosts} --monitoring {monitoring}",
         pty=False,
     )
     c.run(f"{sys.executable} -m tests.health.bench", pty=False)
+    c.run(f"{sys.executable} -m tests.bench.day_two", pty=False)

@@ -30,6 +30,8 @@ class HealthSettings:
     + kuma_url: the local Kuma the host runs; each run asks it whether it needs set-up (its data
       was reset) and then removes kuma_ready, nginx's mark that opens the status site.
     + compose_dir: where the stack's compose file lives, to recreate a removed container.
+    + armed_file: runs do nothing until it exists; the deploy makes it once the stack is up,
+      so a first deploy's runs never report services whose images are still loading.
     + check_nginx: core hosts check the site through nginx (https, BOSH, websocket).
     + tls_ca_file / tls_insecure: how curl trusts the site's certificate (e.g. a test CA).
     """
@@ -57,6 +59,7 @@ class HealthSettings:
     nginx_check_cmd: str = "systemctl is-active --quiet nginx"
     nginx_restart_cmd: str = "systemctl restart nginx"
     state_dir: str = paths.HEALTH_STATE_DIR
+    armed_file: str = paths.HEALTH_ARMED
     log_file: str = paths.HEALTH_LOG
     log_keep_days: int = 14
     script_path: str = paths.HEALTH_SCRIPT

@@ -45,6 +45,8 @@ HEALTH_CONFIG = f"{ETC_DIR}/health.conf"
 HEALTH_STATE_DIR = "/var/lib/jitsi-health"
 # Held by the health check, the deploy's compose commands, Kuma's marks and backups alike.
 HEALTH_LOCK = f"{HEALTH_STATE_DIR}/lock"
+# Made by the deploy once the stack is up: until then the health check's runs do nothing.
+HEALTH_ARMED = f"{HEALTH_STATE_DIR}/armed"
 HEALTH_LOG = "/var/log/jitsi-health.log"
 HEALTH_CRON = "/etc/cron.d/jitsi-health"
 HEALTH_LOGROTATE = "/etc/logrotate.d/jitsi-health"

@@ -33,6 +33,9 @@ HOST_ORDER = (
 PENDING = Fact(
     "pending", fixed(f"cat {paths.PENDING_REACTIONS} 2>/dev/null"), lambda out: frozenset(out)
 )
+ARMED = Fact(
+    "health-armed", fixed(f"test -e {paths.HEALTH_ARMED} && echo yes"), lambda out: out == ["yes"]
+)
 RUNNING = Fact(
     "running",
     fixed(
@@ -90,8 +93,8 @@ def plan(given: PlanInput) -> list[Change]:
     rendered, facts = given.rendered, given.facts
     reactions = {r for change in given.earlier_changes() for r in change.reacts}
     reactions |= facts[PENDING]
-    if not set(rendered.service_names) <= facts[RUNNING]:
-        reactions.add("up:stack")
+    if not set(rendered.service_names) <= facts[RUNNING] or not facts[ARMED]:
+        reactions.add("up:stack")  # the health check is armed once the stack is up
     if "up:stack" in reactions and rendered.site.images.source == "pull":
         # Every image is fetched before Compose stops the first container (Compose v1 pulls
         # service by service while it recreates them), so a registry failure stops nothing.
@@ -127,7 +130,8 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
         return Change(NAME, "fetch the stack's images before recreating anything", (pull,))
     if name == "up:stack":
         up = compose("up", "-d", "--remove-orphans", description="start or update the stack")
-        return Change(NAME, "start or update the containers that changed", (up,))
+        arm = Command(("touch", paths.HEALTH_ARMED), "arm the health check: the stack is up")
+        return Change(NAME, "start or update the containers that changed", (up, arm))
     if name.startswith("restart:"):
         service = name.removeprefix("restart:")
         restart = compose("restart", service, description=f"restart {service}")
@@ -151,4 +155,4 @@ def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Co
     )
 
 
-STEP = Step(NAME, (PENDING, RUNNING), plan)
+STEP = Step(NAME, (PENDING, RUNNING, ARMED), plan)

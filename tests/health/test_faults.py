@@ -169,6 +169,20 @@ def test_breaker_opens_after_max_restarts_and_keeps_alerting(stack):
     assert "BREAKER OPEN  jvb" in stack.run("--report").stdout
 
 
+def test_runs_do_nothing_until_the_deploy_arms_the_check(stack):
+    """A first deploy writes the cron entry before its images are loaded: until the deploy
+    makes the armed file (once the stack is up), a run neither logs nor acts."""
+    armed = stack.workdir / "armed"
+    stack.configure(FAILS_BEFORE_ACTION=1, ARMED_FILE=str(armed))
+    docker("stop", "-t", "1", stack.container("web"))
+    assert stack.run().returncode == 0
+    assert not stack.log.exists() or stack.log.read_text() == ""
+    assert "note: not armed yet" in stack.run("--report").stdout
+    armed.touch()
+    assert stack.run().returncode != 0
+    assert any("restarted web" in a for a in stack.log_lines("ACTION"))
+
+
 def test_a_run_while_another_holds_the_lock_does_not_act(stack):
     stack.configure(FAILS_BEFORE_ACTION=1)
     stack.exec("jvb", "touch", "/tmp/fault-health")

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.model import paths
 from jitsi_deploy.model.health import HealthSettings, check_entries, restart_after_entries
 from jitsi_deploy.model.services import SERVICES
 from jitsi_deploy.render.templating import render_template
+from jitsi_deploy.steps import handlers
+from jitsi_deploy.steps.changes import Change
+from jitsi_deploy.steps.facts import HostFacts
+from jitsi_deploy.steps.handlers import ARMED, PENDING, RUNNING
+from jitsi_deploy.steps.step import PlanInput
+from tests.unit.sites import rendered, two_hosts
 
 TRICKY_URL = "https://kuma.example.org/api/push/a'b?x=1&y=$(touch /tmp/pwned)"
 
@@ -84,3 +91,22 @@ def test_logrotate_config_is_accepted_by_logrotate(tmp_path: Path):
 def test_invalid_settings_are_refused(bad):
     with pytest.raises(ValueError):
         HealthSettings(**bad)
+
+
+def test_the_deploy_arms_the_health_check_once_the_stack_is_up(tmp_path: Path):
+    """Until the marker exists the cron runs do nothing (scripts/jitsi-health): a stack that
+    runs but is not armed (a host deployed before arming existed) gets one `up -d`, then the
+    marker, in the same change, so a failed `up` leaves it unarmed."""
+    core = rendered(two_hosts(tmp_path), "meet.example.org")
+    conf = core.file(paths.HEALTH_CONFIG).content.decode()
+    assert f"ARMED_FILE={paths.HEALTH_ARMED}\n" in conf
+
+    def plan(armed: bool) -> list[Change]:
+        running = frozenset(core.service_names)
+        values = {PENDING.name: frozenset(), RUNNING.name: running, ARMED.name: armed}
+        return handlers.plan(PlanInput(core, HostFacts(values)))
+
+    assert plan(True) == []
+    (up,) = [c for c in plan(False) if c.summary.startswith("start or update")]
+    assert [c.argv for c in up.commands][-1] == ("touch", paths.HEALTH_ARMED)
+    assert "compose" in up.commands[0].argv and "up" in up.commands[0].argv
