@@ -16,6 +16,7 @@ from ..settings.reader import is_port
 from ..settings.site import Deployment
 from ..steps.changes import Change
 from .host import HostReport
+from .runner import Outcome
 
 MAX_PARALLEL = 10
 Result = TypeVar("Result")
@@ -93,6 +94,19 @@ def print_plan(report: HostReport) -> None:
             print(f"      {line}")
 
 
+def counted(number: int, noun: str) -> str:
+    """1 warning, 2 warnings."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _warning_text(outcome: Outcome) -> str:
+    """What a tolerated failure means, where the change says; else its last line of output."""
+    if outcome.change.explain:
+        return outcome.change.explain(outcome.output)
+    lines = outcome.output.strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
 def print_recap(reports: list[HostReport], check: bool) -> bool:
     """The per-host summary table; returns whether every host succeeded."""
     print("\nRECAP" + (" (check mode: nothing was changed)" if check else ""))
@@ -105,12 +119,11 @@ def print_recap(reports: list[HostReport], check: bool) -> bool:
             changed = r.count("changed")
             status = f"changed {changed}" if changed else "unchanged: nothing to do"
         warnings = r.count("warning")
-        extra = f", {warnings} warnings" if warnings else ""
-        print(
-            f"  {r.host.name:<24} {status}{extra}  ({r.round_trips} round trips, {r.seconds:.1f}s)"
-        )
+        extra = f", {counted(warnings, 'warning')}" if warnings else ""
+        trips = counted(r.round_trips, "round trip")
+        print(f"  {r.host.name:<24} {status}{extra}  ({trips}, {r.seconds:.1f}s)")
         for outcome in (o for o in r.outcomes if o.status == "warning"):
-            print(f"      warning: {outcome.change.summary}: {outcome.output.splitlines()[-1:]}")
+            print(f"      warning: {outcome.change.summary}: {_warning_text(outcome)}")
         if r.error:
             print("      " + r.error.replace("\n", "\n      "))
     return not any(r.error for r in reports)

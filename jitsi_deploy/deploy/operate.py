@@ -51,10 +51,22 @@ def logs(
     if not 0 < lines <= 100_000:
         raise ConfigError([Problem("--lines", str(lines), "is not from 1 to 100000.")])
     if not service:
-        return on_hosts(hosts, options, f"tail -n {lines} {paths.HEALTH_LOG}")
+        return on_hosts(hosts, options, _health_log(lines))
     check_service(deployment, hosts, service)
     arguments = f"logs --no-color --tail {lines} {shlex.quote(service)}"
     return on_hosts(hosts, options, _compose(arguments))
+
+
+def _health_log(lines: int) -> str:
+    """The log's last lines, or a sentence saying why there are none: healthy runs log nothing."""
+    log, armed = paths.HEALTH_LOG, paths.HEALTH_ARMED
+    return (
+        f"if [ -s {log} ]; then tail -n {lines} {log}; "
+        f"elif [ -e {armed} ]; then echo \"nothing logged since the health check was armed "
+        f"($(date -u -r {armed} +%Y-%m-%dT%H:%M:%SZ)): every run found the stack healthy\"; "
+        "else echo 'the health check is not armed yet: the deploy arms it once the stack is up'; "
+        "fi"
+    )
 
 
 def restart(

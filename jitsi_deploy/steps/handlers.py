@@ -6,6 +6,7 @@ the reactions ran, so a deploy cut off in between still reloads on the next run.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -18,6 +19,9 @@ from .facts import Fact, fixed
 from .step import PlanInput, Step
 
 NAME = "handlers"
+# A restart of these ends every conference they carry; check mode and the progress say so.
+MEETING_SERVICES = ("prosody", "jicofo", "jvb")
+ENDS_MEETINGS = " (ends every meeting in progress on this host)"
 HOST_NGINX = NginxControl()
 # Host reactions first; then the stack, then each service whose own files changed.
 HOST_ORDER = (
@@ -107,11 +111,14 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
     if name == "sysctl":
         apply = Command(("sysctl", "-p", paths.SYSCTL_FILE), "apply kernel settings")
         # Containers and some VPSes refuse kernel keys: a warning, not a failed deploy.
-        return Change(NAME, "apply kernel settings", (apply,), warn_only=True)
+        return Change(
+            NAME, "apply kernel settings", (apply,), warn_only=True, explain=_kernel_refused
+        )
     if name == "restart:docker":
         reload_units = Command(("systemctl", "daemon-reload"), "reload systemd units")
         restart = Command(("systemctl", "restart", "docker"), "restart the Docker daemon")
-        return Change(NAME, "restart the Docker daemon", (reload_units, restart))
+        summary = f"restart the Docker daemon{ENDS_MEETINGS}"
+        return Change(NAME, summary, (reload_units, restart))
     if name == "docker-user":
         unit = PurePosixPath(paths.DOCKER_USER_UNIT).name
         reload_units = Command(("systemctl", "daemon-reload"), "reload systemd units")
@@ -130,13 +137,31 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
         return Change(NAME, "fetch the stack's images before recreating anything", (pull,))
     if name == "up:stack":
         up = compose("up", "-d", "--remove-orphans", description="start or update the stack")
-        arm = Command(("touch", paths.HEALTH_ARMED), "arm the health check: the stack is up")
+        arm = Command(
+            ("sh", "-c", '[ -e "$1" ] || : > "$1"', "arm", paths.HEALTH_ARMED),
+            "arm the health check: the stack is up",
+        )
         return Change(NAME, "start or update the containers that changed", (up, arm))
     if name.startswith("restart:"):
         service = name.removeprefix("restart:")
         restart = compose("restart", service, description=f"restart {service}")
-        return Change(NAME, f"restart {service} for its new settings", (restart,))
+        ends = ENDS_MEETINGS if service in MEETING_SERVICES else ""
+        return Change(NAME, f"restart {service} for its new settings{ends}", (restart,))
     raise ValueError(f"unknown reaction {name!r}")
+
+
+def _kernel_refused(output: str) -> str:
+    """What a refused kernel key means for meetings, with the keys sysctl named."""
+    paths_named = re.findall(r"/proc/sys/([\w/.-]+)", output)
+    keys_named = re.findall(r'key "([\w.-]+)"', output)
+    keys = sorted({*(p.replace("/", ".") for p in paths_named), *keys_named})
+    named = ", ".join(keys) or "some keys"
+    return (
+        f"this kernel does not let the host set {named} (containers and some virtual servers "
+        "keep their own). Meetings still work; the kernel's own limits stay, which may drop "
+        "video packets under load. Set them on the machine that runs this kernel if you can "
+        f"({paths.SYSCTL_FILE} lists them)."
+    )
 
 
 def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Command:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,30 @@ def test_first_deploy_converges_both_hosts(site: Site) -> None:
     core, bridge = site.hosts
     assert running_services(core) == set(STACK)
     assert running_services(bridge) == {"jvb"}
+    output: str = site.first_output  # type: ignore[attr-defined]
     for host in site.hosts:
-        assert "changed" in recap_line(site.first_output, host)  # type: ignore[attr-defined]
+        assert "changed" in recap_line(output, host)
         firewall = host_exec(host, "ufw", "status").stdout
         assert "Status: active" in firewall and "10000/udp" in firewall
         assert host_exec(host, "test", "-x", "/usr/local/sbin/jitsi-health").returncode == 0
+        assert_armed_once_up(host)
+    # The recap speaks in sentences: counts agree with their nouns, warnings say what they mean.
+    assert not re.search(r"\b1 (round trips|warnings)\b", output), output
+    warnings = [line for line in output.splitlines() if line.strip().startswith("warning:")]
+    assert not any("['" in line for line in warnings), warnings
+
+
+def assert_armed_once_up(host: TestHost) -> None:
+    """The health check logged nothing before the first deploy armed it (right after its
+    `compose up`: tests/unit/test_health_conf.py), though its cron entry came minutes before."""
+    armed = host_exec(host, "stat", "-c", "%Y", paths.HEALTH_ARMED, check=True).stdout
+    log = host_exec(host, "cat", paths.HEALTH_LOG).stdout.splitlines()
+    assert all(_epoch(line.split()[0]) >= int(armed) for line in log), log
+
+
+def _epoch(stamp: str) -> int:
+    """Seconds of an ISO time as the health log writes it (UTC, Z)."""
+    return int(datetime.fromisoformat(stamp[:19] + "+00:00").timestamp())
 
 
 def test_uptime_kuma_is_claimed_and_provisioned_by_the_deploy(site: Site) -> None:
@@ -75,8 +95,8 @@ def test_uptime_kuma_is_claimed_and_provisioned_by_the_deploy(site: Site) -> Non
 
 def status_site_answer(core: TestHost, seconds: float = 120) -> str:
     """The status site's HTTP status once Kuma is up behind it. 502 is Kuma (re)starting, not
-    the gate (503): a health-check run during the first deploy may restart a Kuma that is still
-    starting (its cron entry is armed before the stack is up)."""
+    the gate (503): an earlier module may have restarted it (a backup stops it, a restore
+    recreates it)."""
     deadline = time.monotonic() + seconds
     while True:
         answer = host_exec(

@@ -114,3 +114,18 @@ def test_a_stopped_service_is_named_and_fails_the_run(site: Site) -> None:
     assert result.returncode == 1, result.stdout
     assert re.search(r"^  web +exited\(\d+\) ", result.stdout, re.M), result.stdout
     assert re.search(r"^  PROBLEM: +web is exited", result.stdout, re.M), result.stdout
+
+
+def test_fab_logs_says_why_a_health_log_is_empty(site: Site) -> None:
+    """Healthy runs log nothing: an empty log is a sentence with the time the check was armed,
+    never an empty section; a log with lines shows them."""
+    bridge = site.hosts[1]
+    host_exec(bridge, "sh", "-c", ": > /var/log/jitsi-health.log", check=True)
+    result = site.fab("logs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    section = result.stdout.split(f"== {bridge.name} (ok)\n", 1)[1]
+    assert re.match(
+        r"nothing logged since the health check was armed \(\d{4}-\d\d-\d\dT[\d:]+Z\): "
+        r"every run found the stack healthy\n",
+        section,
+    ), result.stdout
