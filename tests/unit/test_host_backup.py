@@ -5,6 +5,7 @@ need the host's paths); the e2e test runs the whole job on a deployed host."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -76,12 +77,14 @@ def test_the_job_writes_an_archive_fab_restore_accepts_and_keeps_its_retention(
     older = folder / HOST / f"{HOST}-20261101T033000Z.tar.gz"
     older.parent.mkdir(parents=True)
     older.write_bytes(b"an older archive")
+    stale = folder / HOST / f"{HOST}-20261102T033000Z.tar.gz.partial"
+    stale.write_bytes(b"left by a run that was killed")
 
     done = run_job(host_tree, job, folder)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert " jitsi-backup OK " in done.stdout and ", 1 older removed" in done.stdout, done.stdout
-    (archive,) = (folder / HOST).iterdir()
+    (archive,) = (folder / HOST).iterdir()  # the stale partial and the older archive are gone
     assert archive.stat().st_mode & 0o777 == 0o600
     manifest = verify_file(archive, [])
     assert manifest.host == HOST and manifest.roots == (roots[0].lstrip("/"),)
@@ -99,4 +102,15 @@ def test_a_disk_too_full_for_the_data_writes_nothing(host_tree: Path, tmp_path: 
 
     assert done.returncode == 1
     assert " jitsi-backup FAIL " in done.stdout and "free: nothing written" in done.stdout
+    assert os.listdir(folder / HOST) == []
+
+
+def test_a_second_run_while_one_runs_writes_nothing(host_tree: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    (folder / HOST).mkdir(parents=True)
+    job = BackupJob(HOST, 7, 4, (str(tmp_path),), str(folder), PLAIN_TAR)
+    with open(folder / ".lock", "a") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        done = run_job(host_tree, job, folder)
+    assert done.returncode == 1 and "FAIL another backup of this host is running" in done.stdout
     assert os.listdir(folder / HOST) == []
