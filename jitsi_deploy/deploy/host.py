@@ -35,7 +35,7 @@ from ..steps.facts import (
 )
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
-from . import disk_space, monitoring, package_lock
+from . import disk_space, monitoring, package_lock, progress
 from .runner import Outcome, run_step
 
 Say = Callable[[Host, Change, str], None]
@@ -182,7 +182,8 @@ def _fetch_texts(remote: Remote, paths: list[str]) -> dict[str, str]:
 
 def _apply(remote: Remote, host: Host, steps: list[StepPlan], report: HostReport, say: Say) -> None:
     for step in steps:
-        outcomes = run_step(remote, step)
+        with progress.ticking(host, step, say):
+            outcomes = run_step(remote, step)
         for outcome in outcomes:
             say(host, outcome.change, outcome.status)
         report.outcomes += outcomes

@@ -62,8 +62,8 @@ def _health_log(lines: int) -> str:
     log, armed = paths.HEALTH_LOG, paths.HEALTH_ARMED
     return (
         f"if [ -s {log} ]; then tail -n {lines} {log}; "
-        f"elif [ -e {armed} ]; then echo \"nothing logged since the health check was armed "
-        f"($(date -u -r {armed} +%Y-%m-%dT%H:%M:%SZ)): every run found the stack healthy\"; "
+        f'elif [ -e {armed} ]; then echo "nothing logged since the health check was armed '
+        f'($(date -u -r {armed} +%Y-%m-%dT%H:%M:%SZ)): every run found the stack healthy"; '
         "else echo 'the health check is not armed yet: the deploy arms it once the stack is up'; "
         "fi"
     )

@@ -63,10 +63,19 @@ def test_first_deploy_converges_both_hosts(site: Site) -> None:
         assert "Status: active" in firewall and "10000/udp" in firewall
         assert host_exec(host, "test", "-x", "/usr/local/sbin/jitsi-health").returncode == 0
         assert_armed_once_up(host)
+    # The packages step takes a while on a fresh host: it says so before its outcome comes.
+    lines = output.splitlines()
+    running = [i for i, line in enumerate(lines) if _says(line, core, "packages running")]
+    done = [i for i, line in enumerate(lines) if _says(line, core, "packages changed")]
+    assert running and done and running[0] < done[0], output
     # The recap speaks in sentences: counts agree with their nouns, warnings say what they mean.
     assert not re.search(r"\b1 (round trips|warnings)\b", output), output
     warnings = [line for line in output.splitlines() if line.strip().startswith("warning:")]
     assert not any("['" in line for line in warnings), warnings
+
+
+def _says(line: str, host: TestHost, step_and_status: str) -> bool:
+    return line.split()[:3] == [host.name, *step_and_status.split()]
 
 
 def assert_armed_once_up(host: TestHost) -> None:
