@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 
 from fabric import task
 from invoke import Exit
 
-from jitsi_deploy.deploy.fleet import print_plan, print_recap, run_all, say
+from jitsi_deploy.deploy import recap
+from jitsi_deploy.deploy.fleet import run_all, say
 from jitsi_deploy.deploy.host import HostReport, deploy_host
 from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.smoke import report
@@ -24,6 +26,7 @@ from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect
         "check": "show what would change (diffs, packages, services) and change nothing",
         "bundle": "offline image bundle (docker save) for hosts with IMAGE_SOURCE=bundle",
         "no_smoke": "skip the smoke checks (fab smoke) that follow a successful deploy",
+        "recap_json": "also write the recap as JSON to this file (for scripts and CI)",
     }
 )
 def deploy(
@@ -36,6 +39,7 @@ def deploy(
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
     no_smoke=False,
+    recap_json="",
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
     deployment, hosts, options = connect(
@@ -48,7 +52,9 @@ def deploy(
         check=check,
         bundle=Path(bundle) if bundle else None,
     )
-    if not succeeded(converge(deployment, hosts, options)):
+    if not succeeded(
+        converge(deployment, hosts, options, Path(recap_json) if recap_json else None)
+    ):
         raise Exit(code=1)
     if not (check or no_smoke):
         print("\nSmoke checks (skip them with --no-smoke):")
@@ -59,13 +65,18 @@ def deploy(
 SETTLE_SECONDS = 180
 
 
-def converge(deployment, hosts, options) -> list[HostReport]:
-    """Deploy (or, with options.check, plan) every host in parallel; print plans and recap."""
+def converge(deployment, hosts, options, recap_json: Path | None = None) -> list[HostReport]:
+    """Deploy (or, with options.check, plan) every host in parallel; print plans and recap,
+    and write the recap as JSON to ``recap_json`` when given."""
+    started = time.monotonic()
     reports = run_all(hosts, partial(deploy_host, deployment, options=options, say=say))
+    seconds = time.monotonic() - started
     if options.check:
         for host_report in reports:
-            print_plan(host_report)
-    print_recap(reports, options.check)
+            recap.print_plan(host_report)
+    recap.print_recap(reports, options.check, seconds)
+    if recap_json:
+        recap_json.write_text(recap.as_json(reports, options.check, seconds) + "\n")
     return reports
 
 

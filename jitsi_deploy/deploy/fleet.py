@@ -15,8 +15,6 @@ from ..settings.inventory import Host, is_host_name
 from ..settings.reader import is_port
 from ..settings.site import Deployment
 from ..steps.changes import Change
-from .host import HostReport
-from .runner import Outcome
 
 MAX_PARALLEL = 10
 Result = TypeVar("Result")
@@ -82,48 +80,3 @@ def run_all(hosts: list[Host], work: Callable[[Host], Result]) -> list[Result]:
     """Run ``work`` on every host in parallel; one host failing leaves the others running."""
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(hosts) or 1)) as pool:
         return list(pool.map(work, hosts))
-
-
-def print_plan(report: HostReport) -> None:
-    if report.error:
-        return
-    print(f"\n== {report.host.name}: {len(report.planned) or 'no'} changes would be made")
-    for change in report.planned:
-        print(f"  {change.step:<9} {change.summary}")
-        for line in change.detail.splitlines():
-            print(f"      {line}")
-
-
-def counted(number: int, noun: str) -> str:
-    """1 warning, 2 warnings."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-def _warning_text(outcome: Outcome) -> str:
-    """What a tolerated failure means, where the change says; else its last line of output."""
-    if outcome.change.explain:
-        return outcome.change.explain(outcome.output)
-    lines = outcome.output.strip().splitlines()
-    return lines[-1] if lines else "no output"
-
-
-def print_recap(reports: list[HostReport], check: bool) -> bool:
-    """The per-host summary table; returns whether every host succeeded."""
-    print("\nRECAP" + (" (check mode: nothing was changed)" if check else ""))
-    for r in reports:
-        if r.error:
-            status = "FAILED"
-        elif check:
-            status = f"{len(r.planned)} to change" if r.planned else "no changes needed"
-        else:
-            changed = r.count("changed")
-            status = f"changed {changed}" if changed else "unchanged: nothing to do"
-        warnings = r.count("warning")
-        extra = f", {counted(warnings, 'warning')}" if warnings else ""
-        trips = counted(r.round_trips, "round trip")
-        print(f"  {r.host.name:<24} {status}{extra}  ({trips}, {r.seconds:.1f}s)")
-        for outcome in (o for o in r.outcomes if o.status == "warning"):
-            print(f"      warning: {outcome.change.summary}: {_warning_text(outcome)}")
-        if r.error:
-            print("      " + r.error.replace("\n", "\n      "))
-    return not any(r.error for r in reports)

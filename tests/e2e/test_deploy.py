@@ -9,6 +9,7 @@ offline image bundle.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -143,14 +144,22 @@ def test_fab_smoke_proves_the_site_and_names_a_broken_part(site: Site) -> None:
     assert re.search(r"^FAIL\s+page:", failed.stdout, re.M), failed.stdout
 
 
-def test_second_deploy_changes_nothing(site: Site) -> None:
+def test_second_deploy_changes_nothing(site: Site, tmp_path: Path) -> None:
     before = [host_state(h, MANAGED) for h in site.hosts]
-    again = site.fab("deploy")
+    again = site.fab("deploy", "--recap-json", str(tmp_path / "recap.json"))
     assert again.returncode == 0, again.stdout + again.stderr
     for host, state in zip(site.hosts, before, strict=True):
         assert "unchanged: nothing to do" in recap_line(again.stdout, host)
         assert host_state(host, MANAGED) == state
     assert not re.search(r"\bchanged\b ", again.stdout.split("RECAP")[0])
+    # The recap's last line sums it up, and the JSON says the same.
+    recap = json.loads((tmp_path / "recap.json").read_text())
+    last = again.stdout.split("RECAP", 1)[1].strip().splitlines()[-1]
+    assert re.fullmatch(r"2 hosts: 0 changed, 2 unchanged, 0 failed, in [\d.]+s\.", last), last
+    assert recap["ok"] and recap["summary"] == last
+    assert [(h["host"], h["status"]) for h in recap["hosts"]] == [
+        (host.name, "unchanged") for host in site.hosts
+    ]
 
 
 def test_only_the_images_a_host_lacks_are_sent(site: Site) -> None:
