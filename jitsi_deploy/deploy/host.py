@@ -130,8 +130,9 @@ def plan(
 
 
 def with_diffs(remote: Remote, steps: list[StepPlan]) -> list[Change]:
-    """The planned changes; file updates carry a diff against the host's current content."""
-    updates = [c.file for s in steps for c in s.changes if c.file and c.file.mode & 0o077]
+    """The planned changes; file updates carry a diff against the host's current content
+    (secrets masked: changes.file_diff)."""
+    updates = [c.file for s in steps for c in s.changes if c.file]
     current = _fetch_texts(remote, [f.path for f in updates])
     return [
         replace(change, detail=file_diff(change.file, current[change.file.path]))

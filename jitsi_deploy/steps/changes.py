@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,13 +153,49 @@ def file_change(step: str, file: File, actual: RemoteFile | None) -> Change:
     )
 
 
+# In a secret file (no group or other access), a line naming one of these holds a secret.
+_SECRET_KEY = re.compile(r"(?i)password|secret|token")
+_PUSH_TOKEN = re.compile(r"(/api/push/)[^\s'\"?&]+")
+MASK = "********"
+_COMMENTS = ("#", "--")  # shell and Lua comments name secrets, never hold them
+
+
 def file_diff(file: File, old_text: str) -> str:
-    """A unified diff; secret files (no group or other access) keep their content hidden."""
+    """A unified diff; in a secret file (no group or other access) the values of the lines
+    that hold secrets are masked on both sides, so a change of another line shows, and a
+    changed secret shows as a changed line without its value. Masking goes by key, as the
+    host's copy may hold old secrets this side never knew."""
+    new = file.content.decode(errors="replace")
     if file.mode & 0o077 == 0:
-        return "(secret content: diff not shown)"
-    new = file.content.decode(errors="replace").splitlines(keepends=True)
-    old = old_text.splitlines(keepends=True)
-    return "".join(difflib.unified_diff(old, new, f"{file.path} (host)", f"{file.path} (wanted)"))
+        new, old_text = mask_secrets(new), mask_secrets(old_text)
+    old_lines, new_lines = old_text.splitlines(keepends=True), new.splitlines(keepends=True)
+    host, wanted = f"{file.path} (host)", f"{file.path} (wanted)"
+    return "".join(difflib.unified_diff(old_lines, new_lines, host, wanted))
+
+
+def mask_secrets(text: str) -> str:
+    """Each secret's value masked: on its key's line, or over the block that line opens (a
+    Lua table of room passwords) up to its closing brace."""
+    masked, inside = [], False
+    for line in text.splitlines(keepends=True):
+        if inside:
+            inside = line.strip() != "}"
+            masked.append(_value_masked(line) if inside else line)
+        elif _PUSH_TOKEN.search(line):
+            masked.append(_PUSH_TOKEN.sub(rf"\g<1>{MASK}", line))
+        elif _SECRET_KEY.search(line) and not line.lstrip().startswith(_COMMENTS):
+            masked.append(_value_masked(line))
+            inside = line.rstrip().endswith("{")
+        else:
+            masked.append(line)
+    return "".join(masked)
+
+
+def _value_masked(line: str) -> str:
+    """Everything after the line's key (the first '='), or the whole line without one."""
+    key, separator, _ = line.partition("=")
+    masked = f"{key}{separator}{MASK}" if separator else MASK
+    return masked + ("\n" if line.endswith("\n") else "")
 
 
 def metadata_change(step: str, file: File | Directory, actual: RemoteFile) -> Change | None:

@@ -175,13 +175,18 @@ def test_only_the_images_a_host_lacks_are_sent(site: Site) -> None:
 
 def test_check_mode_shows_the_diff_and_changes_nothing(site: Site) -> None:
     before = [host_state(h, MANAGED) for h in site.hosts]
-    site.write({"JVB_MEMORY_LIMIT": "2g"})
+    site.write({"JVB_MEMORY_LIMIT": "2g", "OTHER_ROOMS": "deny"})
     try:
         check = site.fab("deploy", "--check")
     finally:
         site.write()
     assert check.returncode == 0, check.stdout + check.stderr
     assert '-    mem_limit: "3g"' in check.stdout and '+    mem_limit: "2g"' in check.stdout
+    # The room policy holds passwords: its diff shows the changed setting, never a password.
+    assert '+room_policy_other_rooms = "deny"' in check.stdout, check.stdout
+    assert "room_policy_default_password =********" in check.stdout
+    room_password = (site.folder / ".secrets.env").read_text().split("GENERATED_ROOM_PASSWORD=")[1]
+    assert room_password.split()[0].strip("'\"") not in check.stdout
     assert "start or update the containers that changed" in check.stdout
     assert "(check mode: nothing was changed)" in check.stdout
     assert [host_state(h, MANAGED) for h in site.hosts] == before
