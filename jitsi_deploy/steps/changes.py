@@ -154,7 +154,8 @@ def file_change(step: str, file: File, actual: RemoteFile | None) -> Change:
 
 
 # In a secret file (no group or other access), a line naming one of these holds a secret.
-_SECRET_KEY = re.compile(r"(?i)password|secret|token")
+# A webhook's URL is often its own secret (a chat service's hook path).
+_SECRET_KEY = re.compile(r"(?i)password|secret|token|webhook")
 _PUSH_TOKEN = re.compile(r"(/api/push/)[^\s'\"?&]+")
 MASK = "********"
 _COMMENTS = ("#", "--")  # shell and Lua comments name secrets, never hold them

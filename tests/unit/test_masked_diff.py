@@ -17,7 +17,10 @@ room_policy_room_passwords = {
 room_policy_other_rooms = "allow"
 """
 NEW_POLICY = OLD_POLICY.replace('"allow"', '"deny"').replace("board-pw-4", "board-pw-5")
-HEALTH = "CONTAINER_PUSHES=(\n  'web http://127.0.0.1:3001/api/push/tok3n6'\n)\nFAILS=2\n"
+HEALTH = (
+    "CONTAINER_PUSHES=(\n  'web http://127.0.0.1:3001/api/push/tok3n6'\n)\nFAILS=2\n"
+    "WEBHOOK_URL='https://hooks.example.org/services/T0/B0/h00kpath'\n"
+)
 
 
 def test_a_secret_file_shows_its_settings_and_hides_every_secret() -> None:
@@ -42,6 +45,7 @@ def test_push_tokens_are_masked_inside_their_urls() -> None:
     health = File("/etc/jitsi-deploy/health.conf", HEALTH.replace("2", "3").encode(), 0o600)
     diff = file_diff(health, HEALTH)
     assert f"/api/push/{MASK}'" in diff and "tok3n6" not in diff and "+FAILS=3" in diff
+    assert f"WEBHOOK_URL={MASK}" in diff and "h00kpath" not in diff
 
 
 def test_a_public_file_diffs_as_it_is() -> None:
