@@ -35,7 +35,7 @@ from ..steps.facts import (
 )
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
-from . import disk_space, monitoring, package_lock, progress
+from . import disk_space, memory, monitoring, package_lock, progress
 from .runner import Outcome, run_step
 
 Say = Callable[[Host, Change, str], None]
@@ -73,12 +73,16 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     started = time.monotonic()
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
-        extra = (*monitoring.FACTS, *disk_space.FACTS)
+        extra = (*monitoring.FACTS, *disk_space.FACTS, *memory.FACTS)
         facts = gather_facts(remote, render_host(deployment, host), extra=extra)
         # The host's nginx version decides one line of the site: render again knowing it.
         rendered = render_host(deployment, host, release_of(facts[OS_RELEASE]).nginx_http2)
         steps = plan(rendered, facts, options.bundle)
         disk_space.refuse_when_short(host, rendered, facts, steps)
+        too_little = memory.warning(rendered, facts[memory.MEMORY_TOTAL])
+        if too_little:
+            say(host, too_little.change, too_little.status)
+            report.outcomes.append(too_little)
         kuma = monitoring.wanted(deployment, rendered)
         provisioning = monitoring.plan(kuma, facts[monitoring.WANTED_HASH])
         if options.check:
