@@ -230,10 +230,12 @@ def test_the_bridge_alone_reaches_the_cores_xmpp_port(site: Site) -> None:
     assert host_exec(bridge, "timeout", "3", "bash", "-c", probe).returncode == 0
     # Docker recreates its chains on a restart; the rules come back with it.
     host_exec(core, "systemctl", "restart", "docker", check=True)
-    assert healthy_services(core, STACK) == set(STACK)
+    deadline = time.monotonic() + 60
+    while "-j JITSI-DEPLOY" not in host_exec(core, "iptables", "-S", "DOCKER-USER").stdout:
+        assert time.monotonic() < deadline, "DOCKER-USER does not jump to the rules again"
+        time.sleep(1)
     rules = host_exec(core, "iptables", "-S", "JITSI-DEPLOY").stdout
     assert f"-s {bridge.address}/32" in rules and "-j DROP" in rules
-    assert "-j JITSI-DEPLOY" in host_exec(core, "iptables", "-S", "DOCKER-USER").stdout
     # Prosody listens again a few seconds after its container runs.
     deadline = time.monotonic() + 60
     while host_exec(bridge, "timeout", "3", "bash", "-c", probe).returncode != 0:
