@@ -12,7 +12,7 @@ from jitsi_deploy.entry import SECRETS_NAME, load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB_PASSWORD
 from jitsi_deploy.operations import backup as backup_ops
-from jitsi_deploy.operations import os_updates
+from jitsi_deploy.operations import os_updates, refresh
 from jitsi_deploy.operations import update as updates
 from jitsi_deploy.operations.archive import ArchiveError
 from jitsi_deploy.operations.rotation import restore_file, rotate_file, set_accounts
@@ -94,7 +94,15 @@ def update(
     def deploy(target, chosen):
         return converge(target, chosen, options)
 
-    done = updates.update(deployment, hosts, version, previous, deploy, prove, float(wait))
+    rebuilds = updates.Rebuilds(
+        fetch=lambda target, chosen: refresh.fetch_all(target, chosen, options),
+        restore=lambda target, chosen: refresh.restore_all(target, chosen, options),
+    )
+    done = updates.update(
+        deployment, hosts, version, previous, deploy, prove, float(wait), rebuilds
+    )
+    if done.fetch_failed:
+        raise Exit(f"\nNothing was recreated: {version} could not be fetched (above).", code=1)
     if not done.succeeded:
         raise Exit(f"\nThe update to {version} was rolled back; see the checks above.", code=1)
     _record_version(settings_paths(env, inventory)[0], deployment, version)

@@ -6,6 +6,10 @@ container, services are recreated in dependency order, and a run cut off half-wa
 the next one (the reactions owed are kept on the host). Then the smoke checks are awaited. If a
 host fails or the checks do not pass in time, every host is deployed again with the release it
 ran before, whose images are still there, and the checks are awaited once more.
+
+An update to the release a host runs fetches its images again (refresh.py): when the registry
+or the bundle has a new build of that tag, it is said, the containers move to it, and the
+rollback names the previous builds by their tags again.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from ..settings.inventory import Host
 from ..settings.reader import MOVING_TAGS, is_image_tag
 from ..settings.site import Deployment
 from ..smoke.checks import Result
+from .refresh import Refresh
 
 # The one Jitsi container every role runs: its image tag is the release a host is on.
 PROBE_SERVICE = "jvb"
@@ -33,6 +38,14 @@ ROLLBACK_WAIT = 180.0
 Deploy = Callable[[Deployment, list[Host]], list[HostReport]]
 # The smoke checks, retried for up to the given seconds while the stack settles.
 Smoke = Callable[[Deployment, list[Host], float], list[Result]]
+# Fetch the release a host runs again, or put its previous builds back (refresh.py).
+Rebuild = Callable[[Deployment, list[Host]], list[Refresh]]
+
+
+@dataclass(frozen=True)
+class Rebuilds:
+    fetch: Rebuild
+    restore: Rebuild
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,17 @@ class Phase:
 
 @dataclass(frozen=True)
 class Update:
-    attempt: Phase
+    attempt: Phase | None
     rollback: Phase | None = None
+    fetched: tuple[Refresh, ...] = ()
 
     @property
     def succeeded(self) -> bool:
-        return self.attempt.passed
+        return self.attempt is not None and self.attempt.passed
+
+    @property
+    def fetch_failed(self) -> bool:
+        return any(refresh.error for refresh in self.fetched)
 
 
 def check_version(version: str) -> None:
@@ -103,20 +121,34 @@ def update(
     deploy: Deploy,
     smoke: Smoke,
     wait: float,
+    rebuilds: Rebuilds,
     announce: Callable[[str], None] = print,
 ) -> Update:
     """Deploy ``version`` to ``hosts`` and give it ``wait`` seconds to pass the checks; roll
     back to ``previous`` (each host's release before) when a host fails or the checks do not
-    pass. The release rolled back to always gets ROLLBACK_WAIT: it is known to work."""
+    pass. The release rolled back to always gets ROLLBACK_WAIT: it is known to work. Hosts on
+    ``version`` already fetch it again first; a failed fetch stops the update before anything
+    is recreated."""
     announce(f"Updating {len(hosts)} host(s) to {version}.")
     wanted = {h.name: version for h in hosts}
+    target = with_versions(deployment, wanted)
+    same = [h for h in hosts if previous[h.name] == version]
+    fetched = tuple(rebuilds.fetch(target, same)) if same else ()
+    for refresh in fetched:
+        announce(refresh.summary())
+    if any(refresh.error for refresh in fetched):
+        rebuilds.restore(target, same)
+        return Update(None, fetched=fetched)
     attempt = _phase(deployment, hosts, wanted, deploy, partial(smoke, wait=wait))
     if attempt.passed:
-        return Update(attempt)
+        return Update(attempt, fetched=fetched)
     before = ", ".join(sorted(set(previous.values())))
     announce(f"{version} did not pass: rolling every host back to {before}.")
+    if same:
+        for refresh in rebuilds.restore(target, same):
+            announce(refresh.summary())
     checks = partial(smoke, wait=max(wait, ROLLBACK_WAIT))
-    return Update(attempt, _phase(deployment, hosts, previous, deploy, checks))
+    return Update(attempt, _phase(deployment, hosts, previous, deploy, checks), fetched)
 
 
 def _phase(

@@ -14,8 +14,10 @@ from pathlib import PurePosixPath
 from ..model import paths
 from ..model.proxy import NginxControl
 from ..remote.commands import Command, sh
+from ..render.host import Rendered
 from .changes import Change, previous_copy
 from .facts import Fact, fixed
+from .images import IMAGES, wanted_images
 from .step import PlanInput, Step
 
 NAME = "handlers"
@@ -40,13 +42,22 @@ PENDING = Fact(
 ARMED = Fact(
     "health-armed", fixed(f"test -e {paths.HEALTH_ARMED} && echo yes"), lambda out: out == ["yes"]
 )
+
+
+def parse_running(lines: list[str]) -> dict[str, str]:
+    """Each running service with its image as `docker ps` shows it: the image's name while
+    the container runs what that name points to, its ID once the name points to another build
+    (an update fetched a new build of the same tag, or put the previous one back)."""
+    return dict(line.split(" ", 1) for line in lines if " " in line)
+
+
 RUNNING = Fact(
     "running",
     fixed(
         f"docker ps --filter label=com.docker.compose.project={paths.COMPOSE_PROJECT} "
-        "--format '{{.Label \"com.docker.compose.service\"}}' 2>/dev/null"
+        "--format '{{.Label \"com.docker.compose.service\"}} {{.Image}}' 2>/dev/null"
     ),
-    lambda out: frozenset(out),
+    parse_running,
 )
 
 COMPOSE = (
@@ -80,13 +91,17 @@ def remember(reactions: Iterable[str]) -> Change:
 
 
 def reaction_changes(
-    reactions: Iterable[str], nginx_files: Iterable[str], services: Iterable[str] = ()
+    reactions: Iterable[str],
+    nginx_files: Iterable[str],
+    services: Iterable[str] = (),
+    to_pull: Iterable[str] = (),
 ) -> list[Change]:
     """The reactions, in dependency order (``services`` in start order), then clearing the
-    owed list."""
+    owed list. ``to_pull``: the services whose images a pull fetches."""
     wanted = set(reactions)
     order = (*HOST_ORDER, *(f"restart:{service}" for service in services))
-    changes = [_reaction(name, tuple(nginx_files)) for name in order if name in wanted]
+    context = (tuple(nginx_files), tuple(to_pull))
+    changes = [_reaction(name, *context) for name in order if name in wanted]
     if changes:
         done = Command(("rm", "-f", paths.PENDING_REACTIONS), "clear the reactions owed")
         changes.append(Change(NAME, "all reactions done", (done,)))
@@ -97,17 +112,31 @@ def plan(given: PlanInput) -> list[Change]:
     rendered, facts = given.rendered, given.facts
     reactions = {r for change in given.earlier_changes() for r in change.reacts}
     reactions |= facts[PENDING]
-    if not set(rendered.service_names) <= facts[RUNNING] or not facts[ARMED]:
+    if stale_services(rendered, facts[RUNNING]) or not facts[ARMED]:
         reactions.add("up:stack")  # the health check is armed once the stack is up
-    if "up:stack" in reactions and rendered.site.images.source == "pull":
+    missing = missing_images(rendered, facts[IMAGES])
+    if "up:stack" in reactions and rendered.site.images.source == "pull" and missing:
         # Every image is fetched before Compose stops the first container (Compose v1 pulls
         # service by service while it recreates them), so a registry failure stops nothing.
+        # Only the missing ones: a deploy never moves a tag the host has (`fab update` does).
         reactions.add("pull:images")
     nginx_files = [f.path for f in rendered.files if "reload:nginx" in f.reacts]
-    return reaction_changes(reactions, nginx_files, rendered.service_names)
+    return reaction_changes(reactions, nginx_files, rendered.service_names, missing)
 
 
-def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
+def stale_services(rendered: Rendered, running: dict[str, str]) -> list[str]:
+    """The services not running the image they are meant to: stopped, or on another build."""
+    wanted = zip(rendered.service_names, wanted_images(rendered), strict=True)
+    return [service for service, image in wanted if running.get(service) != image]
+
+
+def missing_images(rendered: Rendered, present: dict[str, int]) -> list[str]:
+    """The services whose image the host lacks."""
+    wanted = zip(rendered.service_names, wanted_images(rendered), strict=True)
+    return [service for service, image in wanted if image not in present]
+
+
+def _reaction(name: str, nginx_files: tuple[str, ...], to_pull: tuple[str, ...]) -> Change:
     if name == "sysctl":
         apply = Command(("sysctl", "-p", paths.SYSCTL_FILE), "apply kernel settings")
         # Containers and some VPSes refuse kernel keys: a warning, not a failed deploy.
@@ -133,7 +162,7 @@ def _reaction(name: str, nginx_files: tuple[str, ...]) -> Change:
         restart = Command(("systemctl", "restart", "fail2ban"), "restart fail2ban")
         return Change(NAME, "restart fail2ban for its new jails", (restart,))
     if name == "pull:images":
-        pull = compose("pull", "--quiet", description="fetch every image of the stack")
+        pull = compose("pull", "--quiet", *to_pull, description="fetch the images missing")
         return Change(NAME, "fetch the stack's images before recreating anything", (pull,))
     if name == "up:stack":
         up = compose("up", "-d", "--remove-orphans", description="start or update the stack")
@@ -180,4 +209,4 @@ def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Co
     )
 
 
-STEP = Step(NAME, (PENDING, RUNNING, ARMED), plan)
+STEP = Step(NAME, (PENDING, RUNNING, ARMED, IMAGES), plan)

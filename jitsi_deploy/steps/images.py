@@ -61,9 +61,7 @@ def image_changes(rendered: Rendered, present: dict[str, int], bundle: Path | No
     absent = [image for image, archive in archives.items() if not archive.is_file()]
     if absent:
         raise _bundle_lacks(rendered.host, absent)
-    return [
-        _load(image, Upload(archive, f"/tmp/{archive.name}")) for image, archive in archives.items()
-    ]
+    return [load_change(image, archive) for image, archive in archives.items()]
 
 
 def plan(given: PlanInput) -> list[Change]:
@@ -77,10 +75,12 @@ def _bundle_lacks(host: Host, images: list[str]) -> DeployError:
     )
 
 
-def _load(image: str, upload: Upload) -> Change:
+def load_change(image: str, archive: Path, step: str = NAME) -> Change:
+    """Send a bundle's archive of ``image`` and load it (the tag then names its build)."""
+    upload = Upload(archive, f"/tmp/{archive.name}")
     load = Command(("docker", "load", "-i", upload.remote), f"load {image}")
     remove = Command(("rm", "-f", upload.remote), "remove the uploaded archive")
-    return Change(NAME, f"load {image}", (load, remove), uploads=(upload,))
+    return Change(step, f"load {image}", (load, remove), uploads=(upload,))
 
 
 STEP = Step(NAME, (IMAGES,), plan)

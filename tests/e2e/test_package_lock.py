@@ -1,7 +1,10 @@
 """A fresh Debian 12 test host with the faults of a new server: a disk too small for the images
 (the deploy is refused with the numbers before anything is written), and a package manager that
 unattended-upgrades keeps busy (the deploy waits with progress lines and goes on once the lock
-is free, or stops with a message naming the holder before anything is installed).
+is free, or stops with a message naming the holder before anything is installed). Once free,
+the host pulls its images from a real registry (IMAGE_SOURCE=pull, the default), and `fab
+update` to the release it runs takes a new build published under the same tag: a broken one is
+rolled back to the build before, a good one stays.
 
 The holder is a process named unattended-upgr that takes apt's two dpkg locks with fcntl, as
 unattended-upgrades (through python-apt) does: apt-get refuses to install while it runs (the
@@ -11,16 +14,19 @@ The deploy runs in-process, as `fab deploy` runs it, with a short bound for the 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
 from jitsi_deploy.entry import load_or_exit as load
 from tests.e2e.site import Site, bundle
-from tests.rig.hosts import TestHost, host_exec
+from tests.rig.hosts import TestHost, host_exec, rig_gateway
+from tests.rig.registry import Registry, registry
+from tests.standin.build import JITSI_REPO, JITSI_SERVICES, JITSI_TAG
 
 pytestmark = pytest.mark.slow
 
@@ -68,11 +74,35 @@ def _installed(host: TestHost, package: str) -> bool:
     return query.stdout == "installed"
 
 
-def test_a_full_disk_then_a_busy_package_manager(make_host, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Iterator[Registry]:
+    """The registry, holding the stand-ins under the release's tag."""
+    with registry(tmp_path_factory.mktemp("registry"), rig_gateway()) as serving:
+        for service in JITSI_SERVICES:
+            serving.push(f"{JITSI_REPO}/{service}:{JITSI_TAG}", f"jitsi/{service}:{JITSI_TAG}")
+        yield serving
+
+
+@pytest.fixture(scope="module")
+def fresh(make_host, tmp_path_factory, images: Registry) -> tuple[TestHost, Site]:
+    """A fresh host whose site pulls from the registry (the disk test first sends a bundle)."""
     host = make_host("bookworm")
-    site = Site(tmp_path, [host])
-    site.write()
+    images.trust(host)
+    site = Site(tmp_path_factory.mktemp("fresh"), [host])
     site.trust()
+    return host, site
+
+
+def pulling(site: Site, images: Registry) -> None:
+    site.write(
+        {"IMAGE_SOURCE": "pull", "JITSI_IMAGE_REPO": f"{images.address}/jitsi"}
+        | {"ENABLE_MONITORING": "0"}
+    )
+
+
+def test_a_full_disk_then_a_busy_package_manager(fresh, images: Registry) -> None:
+    host, site = fresh
+    site.write()
 
     # Docker's folder on a file system too small for the bundle's images: refused, untouched.
     host_exec(
@@ -104,7 +134,8 @@ def test_a_full_disk_then_a_busy_package_manager(make_host, tmp_path: Path) -> N
     assert not _installed(host, "nginx") and not _installed(host, "docker.io")
     assert host_exec(host, "dpkg", "--audit").stdout == ""  # nothing half-configured
 
-    # Released while the deploy waits: it goes on, and the host converges.
+    # Released while the deploy waits: it goes on, and the host converges, pulling its images.
+    pulling(site, images)
     _hold_locks(host, 8)
     report, said = _deploy(site, bound=300)
     assert report.error == "", report.error
@@ -118,3 +149,72 @@ def test_a_full_disk_then_a_busy_package_manager(make_host, tmp_path: Path) -> N
     installing = [line for line in said[1:] if not line.startswith("packages running ")]
     assert installing[0].startswith("packages changed install"), said
     assert _installed(host, "nginx") and _installed(host, "docker.io")
+    pulled = host_exec(host, "docker", "image", "ls", "--format", "{{.Repository}}").stdout
+    assert set(pulled.split()) == {f"{images.address}/jitsi/{s}" for s in JITSI_SERVICES}
+
+
+def new_build(images: Registry, broken: bool) -> str:
+    """A new build of the web image pushed under the release's tag: one that exits at once, or
+    the same with a label; its image ID."""
+    tag = f"{images.address}/jitsi/web:{JITSI_TAG}"
+    change = 'ENTRYPOINT ["/bin/sh", "-c", "exit 1"]' if broken else "LABEL rebuilt=yes"
+    recipe = f"FROM {JITSI_REPO}/web:{JITSI_TAG}\n{change}\n"
+    build = ["docker", "build", "-q", "-t", tag, "-"]
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    subprocess.run(build, input=recipe, text=True, check=True, capture_output=True, env=env)
+    subprocess.run(["docker", "push", "-q", tag], check=True, capture_output=True)
+    return image_id(None, tag)
+
+
+def image_id(host: TestHost | None, image: str) -> str:
+    inspect = ("docker", "image", "inspect", "-f", "{{.Id}}", image)
+    if host is None:
+        return subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip()
+    return host_exec(host, *inspect, check=True).stdout.strip()
+
+
+def running_web(host: TestHost) -> str:
+    return host_exec(host, "docker", "inspect", "-f", "{{.Image}}", "jitsi-web").stdout.strip()
+
+
+def converged(site: Site) -> None:
+    """The host deployed as the site says (nothing to do after the first test)."""
+    deploy = site.fab("deploy")
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+
+def update_same_release(host: TestHost, site: Site, wait: str) -> str:
+    """`fab update` to the release the host runs: its exit code and output."""
+    result = site.fab("update", "--resolve", f"{host.address}:443", "--wait", wait)
+    return f"{result.returncode}\n{result.stdout}{result.stderr}"
+
+
+def test_a_broken_new_build_of_the_same_release_is_rolled_back(fresh, images) -> None:
+    host, site = fresh
+    pulling(site, images)
+    converged(site)
+    web, before = f"{images.address}/jitsi/web:{JITSI_TAG}", running_web(host)
+    broken = new_build(images, broken=True)
+    output = update_same_release(host, site, "20")
+    assert output.startswith("1\n"), output
+    assert f"a new build of the same release: web {before[7:19]} -> {broken[7:19]}." in output
+    assert "did not pass: rolling every host back" in output
+    assert running_web(host) == image_id(host, web) == image_id(host, web + "-previous") == before
+    # The broken build stays on the registry; a deploy never pulls a tag the host has.
+    again = site.fab("deploy")
+    assert again.returncode == 0 and "unchanged: nothing to do" in again.stdout, again.stdout
+
+
+def test_a_good_new_build_of_the_same_release_stays(fresh, images) -> None:
+    host, site = fresh
+    pulling(site, images)
+    converged(site)
+    web, before = f"{images.address}/jitsi/web:{JITSI_TAG}", running_web(host)
+    good = new_build(images, broken=False)
+    output = update_same_release(host, site, "120")
+    assert output.startswith("0\n"), output
+    assert f"web {before[7:19]} -> {good[7:19]}." in output and "Every host runs" in output
+    assert running_web(host) == image_id(host, web) == good
+    assert image_id(host, web + "-previous") == before
+    shown = host_exec(host, "docker", "ps", "--format", "{{.Image}}", "-f", "name=jitsi-web")
+    assert shown.stdout.strip() == web, "the container runs what its tag names"

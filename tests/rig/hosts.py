@@ -96,6 +96,13 @@ def stop_all() -> None:
     subprocess.run(["docker", "network", "rm", NETWORK], capture_output=True)
 
 
+def rig_gateway() -> str:
+    """This machine's address on the test hosts' network."""
+    return _docker(
+        "network", "inspect", NETWORK, "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"
+    ).strip()
+
+
 def host_exec(
     host: TestHost, *argv: str, input: str | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:

@@ -18,20 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.site import Site
-from tests.rig.hosts import TestHost, host_exec
+from tests.rig.hosts import TestHost, host_exec, rig_gateway
 from tests.tls.acme_rig import Pebble, pebble
 
 pytestmark = pytest.mark.slow
 NAMES = ("meet.test", "status.test")
-
-
-def rig_gateway() -> str:
-    """This machine's address on the test hosts' network."""
-    return subprocess.run(
-        ["docker", "network", "inspect", "jitsi-deploy-rig", "--format",
-         "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
 
 
 @pytest.fixture(scope="module")

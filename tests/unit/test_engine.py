@@ -50,7 +50,8 @@ nginx inactive
 @@pending
 up:stack
 @@running
-web
+web ghcr.io/jitsi/web:stable-11146-2
+jvb fbf20d5a5def
 @@end
 """
 
@@ -66,7 +67,9 @@ def test_facts_are_parsed_from_captured_output() -> None:
     assert config is not None and config.owned_by("1000", "1000") and config.mode == 0o755
     assert facts[DAEMON_JSON] == '{"log-driver": "journald"}'
     assert facts[SYSTEM_SERVICES] == {"docker": "active", "nginx": "inactive"}
-    assert facts[PENDING] == {"up:stack"} and facts[RUNNING] == {"web"}
+    assert facts[PENDING] == {"up:stack"}
+    # docker ps names the image a container runs, or shows its ID once the tag moved on.
+    assert facts[RUNNING] == {"web": "ghcr.io/jitsi/web:stable-11146-2", "jvb": "fbf20d5a5def"}
 
 
 def test_an_identical_file_needs_no_change_but_a_wrong_mode_does() -> None:

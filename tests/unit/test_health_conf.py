@@ -16,6 +16,7 @@ from jitsi_deploy.steps import handlers
 from jitsi_deploy.steps.changes import Change
 from jitsi_deploy.steps.facts import HostFacts
 from jitsi_deploy.steps.handlers import ARMED, PENDING, RUNNING
+from jitsi_deploy.steps.images import IMAGES, wanted_images
 from jitsi_deploy.steps.step import PlanInput
 from tests.unit.sites import rendered, two_hosts
 
@@ -102,8 +103,14 @@ def test_the_deploy_arms_the_health_check_once_the_stack_is_up(tmp_path: Path):
     assert f"ARMED_FILE={paths.HEALTH_ARMED}\n" in conf
 
     def plan(armed: bool) -> list[Change]:
-        running = frozenset(core.service_names)
-        values = {PENDING.name: frozenset(), RUNNING.name: running, ARMED.name: armed}
+        images = wanted_images(core)
+        running = dict(zip(core.service_names, images, strict=True))
+        values = {
+            PENDING.name: frozenset(),
+            RUNNING.name: running,
+            ARMED.name: armed,
+            IMAGES.name: dict.fromkeys(images, 1),
+        }
         return handlers.plan(PlanInput(core, HostFacts(values)))
 
     assert plan(True) == []
