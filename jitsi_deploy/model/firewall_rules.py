@@ -25,7 +25,7 @@ def firewall_rules(deployment: Deployment, host: Host) -> tuple[Rule, ...]:
     rules += [Rule(10000, "udp", "any", "media to the video bridge")]
     if host.role == "core":
         rules += [
-            Rule(5222, "tcp", bridge.public_ip, f"xmpp from the video bridge {bridge.name}")
+            Rule(5222, "tcp", bridge.private_ip, f"xmpp from the video bridge {bridge.name}")
             for bridge in deployment.hosts
             if bridge.role == "jvb"
         ]

@@ -214,7 +214,7 @@ def _jvb_environment(placement: Placement) -> dict[str, str]:
     host = placement.host
     environment = {"JVB_ADVERTISE_IPS": host.public_ip, "JVB_MUC_NICKNAME": host.name}
     if host.role == "jvb" and placement.core:
-        environment |= {"XMPP_SERVER": placement.core.address, "XMPP_PORT": "5222"}
+        environment |= {"XMPP_SERVER": placement.core.private_ip, "XMPP_PORT": "5222"}
     return environment
 
 

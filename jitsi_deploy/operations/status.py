@@ -90,6 +90,7 @@ class Jicofo:
     conferences: int | None = None
     participants: int | None = None
     error: str = ""
+    expected_bridges: int = 1  # the core's own and each [jvb] host's
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,9 @@ class HostStatus:
                 found.append(f"certificate {cert.name}: {left}")
         if self.jicofo and self.jicofo.error:
             found.append(f"jicofo's stats: {self.jicofo.error}")
-        elif self.jicofo and not self.jicofo.bridges:
-            found.append("jicofo sees no operational bridge")
+        elif self.jicofo and (self.jicofo.bridges or 0) < self.jicofo.expected_bridges:
+            seen, expected = self.jicofo.bridges or 0, self.jicofo.expected_bridges
+            found.append(f"jicofo sees {seen} of the {expected} bridges of the inventory")
         if " jitsi-backup FAIL " in self.backup:
             found.append(f"the last nightly backup failed ({paths.HOST_BACKUP_LOG})")
         return found
@@ -331,7 +333,7 @@ def parse_certificates(lines: list[str], now: int) -> tuple[Certificate, ...]:
     return tuple(found)
 
 
-def parse_jicofo(lines: list[str]) -> Jicofo:
+def parse_jicofo(lines: list[str], expected_bridges: int = 1) -> Jicofo:
     text = "\n".join(lines)
     if not lines or lines[-1].startswith("exit "):  # curl failed: its message, then its status
         return Jicofo(error=f"/stats did not answer ({' '.join(lines[:-1])[:160] or 'nothing'})")
@@ -340,7 +342,8 @@ def parse_jicofo(lines: list[str]) -> Jicofo:
         bridges = stats["bridge_selector"]["operational_bridge_count"]
     except (ValueError, KeyError, TypeError):
         return Jicofo(error=f"/stats has no bridge count: {text[:160]!r}")
-    return Jicofo(bridges, _count(stats, "conferences"), _count(stats, "participants"))
+    counts = (bridges, _count(stats, "conferences"), _count(stats, "participants"))
+    return Jicofo(*counts, expected_bridges=expected_bridges)
 
 
 def _count(stats: dict[str, Any], key: str) -> int | None:
@@ -377,7 +380,11 @@ def host_status(placement: Placement, output: str) -> HostStatus:
         certificates=parse_certificates(get("certificates"), now),
         disks=parse_disks(get("disk")),
         memory=parse_memory(get("memory")),
-        jicofo=parse_jicofo(get("jicofo")) if "jicofo" in sections else None,
+        jicofo=(
+            parse_jicofo(get("jicofo"), 1 + len(placement.bridges))
+            if "jicofo" in sections
+            else None
+        ),
         actions=tuple(get("actions")),
         backup="".join(get("backup")),
     )

@@ -33,7 +33,7 @@ _BAD_NAME = (
     "trailing dot (e.g. meet.example.org) or address, and set address=... for where SSH "
     "connects."
 )
-HOST_KEYS = ("address", "public_ip", "user", "port", "key")
+HOST_KEYS = ("address", "public_ip", "private_ip", "user", "port", "key")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class Host:
     + role: "core" (the whole stack) or "jvb" (an extra video bridge).
     + address: where SSH connects (name or IP).
     + public_ip: the address media clients reach; the bridge advertises it.
+    + private_ip: the address on the network between the core and its bridges: a bridge dials
+      the core's and connects from its own, which the core's 5222 rule admits (one field for
+      both, so they cannot disagree); default public_ip.
     + overrides: per-host values of `.env` keys, with the inventory line they came from.
     """
 
@@ -51,11 +54,16 @@ class Host:
     role: str
     address: str
     public_ip: str
+    private_ip: str = ""
     user: str = "root"
     port: int = 22
     key: Path | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     source: str = "hosts"
+
+    def __post_init__(self) -> None:
+        if not self.private_ip:
+            object.__setattr__(self, "private_ip", self.public_ip)
 
 
 @dataclass
@@ -169,6 +177,7 @@ def _host(entry: _Entry, group_vars: dict[str, dict[str, str]], problems: list[P
     values = {**group_vars.get("all", {}), **group_vars.get(entry.group, {}), **entry.values}
     address = values.get("address", entry.name)
     public_ip = values.get("public_ip", address)
+    private_ip = values.get("private_ip", "")
     _check_host_values(entry, address, public_ip, values, problems)
     port = values.get("port", "22")
     key = values.get("key")
@@ -177,6 +186,7 @@ def _host(entry: _Entry, group_vars: dict[str, dict[str, str]], problems: list[P
         role=entry.group,
         address=address,
         public_ip=public_ip,
+        private_ip=private_ip,
         user=values.get("user", "root"),
         port=int(port) if is_port(port) else 22,
         key=Path(os.path.expanduser(key)) if key else None,
@@ -201,6 +211,13 @@ def _check_host_values(
         )
     else:
         _check_public_ip(entry, public_ip, problems)
+    private_ip = values.get("private_ip")
+    if private_ip is not None and not is_ip(private_ip):
+        fail(
+            "private_ip",
+            f"{private_ip!r} is not an IP address. Set private_ip=<{entry.name}'s address on "
+            "the network between the core and its bridges>, or leave it out to use public_ip.",
+        )
     user = values.get("user", "root")
     if not _USER.fullmatch(user):
         fail("user", f"{user!r} is not a login name. Use letters, digits, '_', '-', '.'.")
@@ -250,7 +267,25 @@ def _whole_inventory_problems(
         )
     if not hosts and not empty_ok:
         problems.append(Problem(source, "[core]", "no hosts. List at least one under [core]."))
+    if bridges:
+        problems += [_ipv6_link(host) for host in hosts if _is_ipv6(host.private_ip)]
     return problems
+
+
+def _is_ipv6(address: str) -> bool:
+    return is_ip(address) and isinstance(ipaddress.ip_address(address), ipaddress.IPv6Address)
+
+
+def _ipv6_link(host: Host) -> Problem:
+    """The jvb image splits XMPP_SERVER on ':' (jvb.conf), so it cannot dial an IPv6 core, and
+    a bridge reaching an IPv4 core connects from an IPv4 address."""
+    return Problem(
+        host.source,
+        "private_ip",
+        f"{host.private_ip!r} ({host.name}) is an IPv6 address, and bridges reach the core over "
+        "IPv4 only (the jvb image splits XMPP_SERVER on ':'). Set private_ip=<its IPv4 "
+        "address> on this line.",
+    )
 
 
 def is_host_name(name: str) -> bool:

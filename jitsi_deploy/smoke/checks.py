@@ -363,16 +363,21 @@ class HostCheck:
     meaning: str
 
 
-def _judge_bridges(output: Output) -> str:
-    if output.exit_code:
-        raise Failed(f"jicofo's /stats did not answer: {output.stderr.strip()[-200:]}")
-    try:
-        count = json.loads(output.stdout)["bridge_selector"]["operational_bridge_count"]
-    except (ValueError, KeyError, TypeError):
-        raise Failed(f"jicofo's /stats has no bridge count: {output.stdout[:200]!r}") from None
-    if count < 1:
-        raise Failed("jicofo sees no operational bridge")
-    return f"jicofo sees {count} operational bridge(s)"
+def bridges_judge(expected: int) -> Callable[[Output], str]:
+    """jicofo must see every bridge of the inventory: the core's own and each [jvb] host's."""
+
+    def judge(output: Output) -> str:
+        if output.exit_code:
+            raise Failed(f"jicofo's /stats did not answer: {output.stderr.strip()[-200:]}")
+        try:
+            count = json.loads(output.stdout)["bridge_selector"]["operational_bridge_count"]
+        except (ValueError, KeyError, TypeError):
+            raise Failed(f"jicofo's /stats has no bridge count: {output.stdout[:200]!r}") from None
+        if count < expected:
+            raise Failed(f"jicofo sees {count} of the {expected} bridges of the inventory")
+        return f"jicofo sees {count} of the {expected} bridges of the inventory"
+
+    return judge
 
 
 def _judge_health(output: Output) -> str:
@@ -406,15 +411,25 @@ ROOM_POLICY_SCRIPT = (
     f"-w '\\n%{{http_code}}\\n' {_health_url('prosody', 'room-policy')}"
 )
 
-HOST_CHECKS = (
-    HostCheck(
+
+def host_checks(bridges: int) -> tuple[HostCheck, ...]:
+    """The checks over SSH, for a site whose jicofo should see ``bridges`` bridges."""
+    return (bridges_check(bridges), *OTHER_HOST_CHECKS)
+
+
+def bridges_check(expected: int) -> HostCheck:
+    return HostCheck(
         "bridges",
         ("core",),
         f"curl -fsS --max-time 10 {_health_url('jicofo', 'jicofo-bridges')}",
-        _judge_bridges,
-        "conferences of three or more get no audio/video: no bridge is connected to jicofo "
-        "(jvb down, or a remote bridge cannot reach 5222 on the core)",
-    ),
+        bridges_judge(expected),
+        "conferences on a missing bridge get no audio/video: a bridge is not connected to "
+        "jicofo (its jvb is down, or a remote bridge cannot reach 5222 on the core: check its "
+        "private_ip and `fab logs --service jvb` there)",
+    )
+
+
+OTHER_HOST_CHECKS = (
     HostCheck(
         "services healthy",
         ("core", "jvb"),
@@ -436,7 +451,7 @@ HOST_CHECKS = (
 SSH_MEANING = "the host checks could not run: fix the SSH access (as for fab deploy)"
 
 
-def host_results(remote: Remote, checks: tuple[HostCheck, ...] = HOST_CHECKS) -> list[Result]:
+def host_results(remote: Remote, checks: tuple[HostCheck, ...]) -> list[Result]:
     """The checks that apply to this host's role, in one script over its SSH connection."""
     mine = [check for check in checks if remote.host.role in check.roles]
     try:

@@ -14,7 +14,7 @@ from ..remote.transport import Remote
 from ..settings.inventory import Host, is_host_name
 from ..settings.reader import is_port
 from ..settings.site import Deployment
-from .checks import Result, Target, host_results, web_results
+from .checks import HostCheck, Result, Target, host_checks, host_results, web_results
 
 
 def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") -> Target:
@@ -24,7 +24,8 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
         raise ConfigError([Problem("hosts", "[core]", "no core host: nothing serves the site.")])
     _check_options(ca_file, connect_to)
     site = deployment.sites[core.name]
-    bridges = {a for h in deployment.hosts if h.role == "jvb" for a in (h.address, h.public_ip)}
+    jvbs = [h for h in deployment.hosts if h.role == "jvb"]
+    bridges = {a for h in jvbs for a in (h.address, h.public_ip, h.private_ip)}
     return Target(
         public_url=site.public_url,
         rooms=site.rooms,
@@ -49,13 +50,13 @@ def _check_options(ca_file: str, connect_to: str) -> None:
         raise ConfigError(problems)
 
 
-def ssh_results(hosts: list[Host], options: Options) -> list[Result]:
+def ssh_results(hosts: list[Host], options: Options, checks: tuple[HostCheck, ...]) -> list[Result]:
     """The host checks on every host, in parallel, in inventory order."""
 
     def one(host: Host) -> list[Result]:
         remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
         try:
-            return host_results(remote)
+            return host_results(remote, checks)
         finally:
             remote.close()
 
@@ -73,7 +74,9 @@ def smoke(
     """Every check; with ``wait``, failures are retried for that many seconds (a stack just
     (re)started needs a minute before jicofo sees its bridge and rooms can be opened)."""
     target = target_for(deployment, ca_file, connect_to)
-    return settle(lambda: web_results(target) + ssh_results(hosts, options), wait)
+    # The core's own bridge and each [jvb] host's (of the inventory, also when -H names fewer).
+    checks = host_checks(1 + sum(h.role == "jvb" for h in deployment.hosts))
+    return settle(lambda: web_results(target) + ssh_results(hosts, options, checks), wait)
 
 
 def settle(run: Callable[[], list[Result]], wait: float, pause: float = 10) -> list[Result]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jitsi_deploy.bundle import save_bundle
@@ -32,6 +32,8 @@ TEST_SETTINGS = {
 class Site:
     folder: Path
     hosts: list[TestHost]
+    # Inventory keys beyond the SSH ones, per host name, kept by every write.
+    host_values: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> Path:
@@ -44,8 +46,12 @@ class Site:
         self.env.write_text("\n".join(lines + [f"{k}={v}" for k, v in wanted.items()]) + "\n")
         # The first host is the core, any others its extra video bridges.
         core, *bridges = self.hosts
-        inventory = ["[core]", _line(core)] + (
-            ["[jvb]"] + [_line(h) for h in bridges] if bridges else []
+        lines = {
+            h.name: " ".join(filter(None, (_line(h), self.host_values.get(h.name))))
+            for h in self.hosts
+        }
+        inventory = ["[core]", lines[core.name]] + (
+            ["[jvb]"] + [lines[h.name] for h in bridges] if bridges else []
         )
         (self.folder / "hosts").write_text("\n".join(inventory) + "\n" + extra_lines)
 

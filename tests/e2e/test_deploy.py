@@ -26,6 +26,7 @@ from jitsi_deploy.deploy.host import Options, deploy_host
 from jitsi_deploy.entry import load_or_exit as load
 from jitsi_deploy.model import paths
 from jitsi_deploy.remote.transport import SshConfig
+from tests.e2e.conftest import BRIDGE_PUBLIC_IP
 from tests.e2e.site import REPO, Site, bundle, host_state
 from tests.rig.hosts import TestHost, host_exec
 
@@ -235,7 +236,9 @@ def test_the_bridge_alone_reaches_the_cores_xmpp_port(site: Site) -> None:
         assert time.monotonic() < deadline, "DOCKER-USER does not jump to the rules again"
         time.sleep(1)
     rules = host_exec(core, "iptables", "-S", "JITSI-DEPLOY").stdout
+    # The bridge connects from its private_ip, not from the public one it advertises.
     assert f"-s {bridge.address}/32" in rules and "-j DROP" in rules
+    assert BRIDGE_PUBLIC_IP not in rules
     # Prosody listens again a few seconds after its container runs.
     deadline = time.monotonic() + 60
     while host_exec(bridge, "timeout", "3", "bash", "-c", probe).returncode != 0:

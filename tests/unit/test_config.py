@@ -198,6 +198,18 @@ CORE = "[core]\nmeet.example.org address=203.0.113.10\n"
             "clients reach> for meet.example.org; the video bridge advertises it.",
         ),
         (
+            CORE + "[jvb]\njvb1.example.org address=203.0.113.11 private_ip=10.0.0.300\n",
+            "hosts:4: private_ip: '10.0.0.300' is not an IP address. Set private_ip="
+            "<jvb1.example.org's address on the network between the core and its bridges>, or "
+            "leave it out to use public_ip.",
+        ),
+        (
+            CORE + "[jvb]\njvb1.example.org address=2001:db8::11\n",
+            "hosts:4: private_ip: '2001:db8::11' (jvb1.example.org) is an IPv6 address, and "
+            "bridges reach the core over IPv4 only (the jvb image splits XMPP_SERVER on ':'). "
+            "Set private_ip=<its IPv4 address> on this line.",
+        ),
+        (
             "[jvb]\njvb1.example.org address=203.0.113.11\n",
             "hosts: [core]: 0 core hosts, but jvb hosts need exactly one core to connect to. "
             "List the core host under [core].",

@@ -119,6 +119,16 @@ def test_jicofo_stats_and_their_absence() -> None:
     assert "no bridge count" in status.parse_jicofo(['{"version":"x"}']).error
 
 
+def test_a_bridge_of_the_inventory_that_jicofo_lacks_is_a_problem() -> None:
+    """Not only none at all: one of two missing (a bridge that never joined, or the core's own
+    dropping out while another is up) makes `fab status` exit non-zero."""
+    one = JICOFO_STATS.replace('"operational_bridge_count":2', '"operational_bridge_count":1')
+    one_of_two = HostStatus("meet.example.org", "core", jicofo=status.parse_jicofo([one], 2))
+    assert one_of_two.problems == ["jicofo sees 1 of the 2 bridges of the inventory"]
+    both = HostStatus("meet.example.org", "core", jicofo=status.parse_jicofo([JICOFO_STATS], 2))
+    assert both.ok
+
+
 def test_system_units_name_the_cron_daemon_the_host_has() -> None:
     debian = ["docker active", "nginx active", "cron active", "crond inactive"]
     assert status.parse_system(debian) == {"docker": "active", "nginx": "active", "cron": "active"}
@@ -193,7 +203,13 @@ def test_one_model_gives_the_table_and_the_json(tmp_path: Path) -> None:
     assert "  PROBLEM:  jvb is restarting" in lines
     assert "  PROBLEM:  certificate status.example.org: 10 days left" in lines
     assert json_core["problems"] == core.problems and json_core["ok"] is False
-    assert json_core["jicofo"] == {"bridges": 2, "conferences": 1, "participants": 2, "error": ""}
+    assert json_core["jicofo"] == {
+        "bridges": 2,
+        "conferences": 1,
+        "participants": 2,
+        "error": "",
+        "expected_bridges": 2,
+    }
 
     # The unreachable host: one row that says so, and the same in JSON.
     ghost_title = "jvb1.example.org (jvb)"
@@ -250,6 +266,6 @@ def test_every_section_reaches_its_parser_whole(tmp_path: Path) -> None:
         ["sh", "-s"], input=script, capture_output=True, text=True, env=env, check=True
     ).stdout
     parsed = host_status(core, output)
-    assert parsed.jicofo == Jicofo(2, 1, 2)
+    assert parsed.jicofo == Jicofo(2, 1, 2, expected_bridges=2)  # the core's and jvb1's
     assert [s.state for s in parsed.services] == ["unknown"] * 5
     assert parsed.memory is not None and parsed.memory.total_bytes > 0
