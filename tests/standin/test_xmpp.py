@@ -91,10 +91,14 @@ def test_a_killed_bridge_stays_counted_while_prosody_keeps_its_session(images, p
     """jvb and jicofo use stream management: a session that ends without a goodbye hibernates
     for smacks_hibernation_time (15 s on auth.meet.jitsi), and the bridge stays in the brewery."""
     with ExitStack() as stack:
-        jicofo = start(stack, images["jicofo"], net, **jicofo_env())
+        jicofo = start(stack, images["jicofo"], net, **jicofo_env(JICOFO_ENABLE_HEALTH_CHECKS="1"))
         jvb = start(stack, images["jvb"], net, **jvb_env("jvb1"))
         jicofo.wait_for(lambda: bridges(jicofo) == 1, "the bridge")
         docker("kill", jvb.name)
         killed = time.monotonic()
         jicofo.wait_for(lambda: bridges(jicofo) == 0, "the bridge gone", timeout=30)
         assert time.monotonic() - killed > 10
+        # Online without a bridge: jicofo's next check fails hard, as JicofoHealthChecker does.
+        health = ["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:8888/about/health"]
+        jicofo.wait_for(lambda: jicofo.exec(*health).stdout.endswith(" 500"), "red", timeout=15)
+        assert "No operational bridges" in jicofo.exec(*health).stdout

@@ -9,8 +9,9 @@ stable/jitsi-meet_11146):
   rest.host = 0.0.0.0): a port published from the host answers nothing without it;
 - /about/health exists only with health checks on (JICOFO_ENABLE_HEALTH_CHECKS), else 404. The
   check runs every 10 s, starting 10 s after start (healthy until then), and fails with 503 while
-  the XMPP connection is down (JicofoHealthChecker's ping). Its hard failure while no bridge is
-  operational is left out (CONTRACT.md, "What the stand-ins do not model");
+  the XMPP connection is down (JicofoHealthChecker's ping), with 500 while it is up but no bridge
+  is operational (its hard failure: a monitor keyed on jicofo's health would restart jicofo
+  for a bridge problem);
 - /stats carries bridge_selector.bridge_count and operational_bridge_count: the members of the
   brewery whose presence has the colibri stats extension (BridgeMucDetector);
 - POST /conference-request/v1 {"room": JID} makes the focus create and join that room; so does
@@ -126,10 +127,16 @@ class Focus:
         self.create_conference: Callable[[str], Awaitable[None]] | None = None
 
     async def check_health(self) -> None:
-        """JicofoHealthChecker's XMPP ping, recomputed every HEALTH_INTERVAL seconds."""
+        """JicofoHealthChecker's checks, recomputed every HEALTH_INTERVAL seconds: the XMPP
+        ping, then at least one operational bridge."""
         while True:
             await asyncio.sleep(HEALTH_INTERVAL)
-            self.health = (200, "OK") if self.online else (503, "XMPP ping failed: not connected")
+            if not self.online:
+                self.health = (503, "XMPP ping failed: not connected")
+            elif not self.bridges:
+                self.health = (500, "No operational bridges available")
+            else:
+                self.health = (200, "OK")
 
     def about_health(self, _request: BaseHTTPRequestHandler) -> tuple[int, str, str]:
         status, message = self.health
