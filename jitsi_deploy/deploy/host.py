@@ -17,7 +17,7 @@ from typing import Any
 import paramiko
 
 from ..errors import DeployError
-from ..monitoring.kuma import Report
+from ..monitoring.report import Report
 from ..monitoring.tunnel import kuma_tunnel
 from ..remote.transport import Remote, SshConfig
 from ..render.host import Rendered, render_host

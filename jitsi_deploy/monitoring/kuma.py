@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import Enum
 from functools import partial
 from typing import Any
@@ -39,6 +39,7 @@ from .monitors import (
     Monitor,
     Notification,
 )
+from .report import Admin, Report, Retry
 
 log = logging.getLogger(__name__)
 
@@ -48,59 +49,7 @@ TYPE_SINCE = {WEBSOCKET_UPGRADE: (2, 1)}
 HTTP_LIKE = (HTTP, KEYWORD, WEBSOCKET_UPGRADE)
 
 
-@dataclass(frozen=True)
-class Admin:
-    """Kuma's admin account: created on the first run, logged in with on every run."""
-
-    username: str
-    password: str
-
-
-@dataclass(frozen=True)
-class Retry:
-    """How long to wait for Kuma: ``attempts`` tries, the pause doubling up to ``max_delay``."""
-
-    attempts: int = 6
-    first_delay: float = 1.0
-    max_delay: float = 15.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.first_delay * 2 ** (attempt - 1), self.max_delay)
-
-
-@dataclass
-class Report:
-    """What a converge did, by name. ``complete``: nothing was left undone. ``settled``: nor
-    can a later run do better; only then may the caller record the wanted hash and skip Kuma's
-    API while it stays the same."""
-
-    created: list[str] = field(default_factory=list)
-    edited: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    fallbacks: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    attempts: int = 0
-    signed_in: bool = False  # the admin exists and its password works (the site may open)
-    refused: bool = False  # Kuma has an admin, not ours: someone else may hold the status site
-
-    @property
-    def complete(self) -> bool:
-        return not self.warnings
-
-    @property
-    def settled(self) -> bool:
-        """Complete, and no fallback stands in for a type that an upgraded Kuma may have."""
-        return self.complete and not self.fallbacks
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.edited or self.deleted)
-
-    def record(self, bucket: list[str], name: str) -> None:
-        """Note ``name`` once, even when a retried attempt meets it again."""
-        if name not in bucket:
-            bucket.append(name)
+DEFAULT_RETRY = Retry()
 
 
 class _Unreachable(Exception):
@@ -120,7 +69,7 @@ def converge(
     monitors: Sequence[Monitor],
     notifications: Sequence[Notification] = (),
     *,
-    retry: Retry = Retry(),
+    retry: Retry = DEFAULT_RETRY,
     timeout: float = 10.0,
 ) -> Report:
     """Make the Kuma at ``url`` watch exactly ``monitors``, each notifying ``notifications``.

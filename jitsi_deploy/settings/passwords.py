@@ -12,8 +12,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from zxcvbn import zxcvbn
-
 MIN_PASSWORD_LENGTH = 12
 # zxcvbn's top score: at least 10^10 guesses. Room passwords are shared with every participant
 # and kept in chats and calendars, so the bar is one an offline guesser would not clear either.
@@ -54,4 +52,6 @@ def password_weakness(password: str, user_inputs: Iterable[str] = ()) -> str:
 
 def _estimate(password: str, user_inputs: Iterable[str]) -> dict:
     """zxcvbn's estimate of the (normalized) password: guesses_log10 and feedback."""
+    from zxcvbn import zxcvbn  # its dictionaries load only when a password is to be judged
+
     return zxcvbn(password[:_ESTIMATED_LENGTH], user_inputs=list(user_inputs))

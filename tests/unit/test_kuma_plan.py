@@ -13,8 +13,8 @@ from jitsi_deploy.deploy import monitoring
 from jitsi_deploy.deploy.host import gather_facts
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.deployment import load_deployment as load
-from jitsi_deploy.monitoring.kuma import Report
 from jitsi_deploy.monitoring.monitors import wanted_notifications
+from jitsi_deploy.monitoring.report import Report
 from jitsi_deploy.remote.transport import Output
 from jitsi_deploy.render.host import render_host
 from jitsi_deploy.settings.site import Deployment
