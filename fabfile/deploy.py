@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -10,7 +11,7 @@ from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.deploy import recap
-from jitsi_deploy.deploy.fleet import run_all, say
+from jitsi_deploy.deploy.fleet import ask, run_all, say
 from jitsi_deploy.deploy.host import HostReport, deploy_host
 from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.smoke import report
@@ -27,6 +28,7 @@ from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect
         "bundle": "offline image bundle (docker save) for hosts with IMAGE_SOURCE=bundle",
         "no_smoke": "skip the smoke checks (fab smoke) that follow a successful deploy",
         "recap_json": "also write the recap as JSON to this file (for scripts and CI)",
+        "yes": "go on without asking when a change would end meetings in progress",
     }
 )
 def deploy(
@@ -40,6 +42,7 @@ def deploy(
     trust_new_host_keys=False,
     no_smoke=False,
     recap_json="",
+    yes=False,
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
     deployment, hosts, options = connect(
@@ -51,6 +54,8 @@ def deploy(
         trust_new_host_keys,
         check=check,
         bundle=Path(bundle) if bundle else None,
+        # Only a person at a terminal is asked; scripts and CI go on, as with --yes.
+        confirm=None if yes or not sys.stdin.isatty() else ask_before_ending,
     )
     if not succeeded(
         converge(deployment, hosts, options, Path(recap_json) if recap_json else None)
@@ -59,6 +64,12 @@ def deploy(
     if not (check or no_smoke):
         print("\nSmoke checks (skip them with --no-smoke):")
         run_smoke(deployment, hosts, options, wait=SETTLE_SECONDS)
+
+
+def ask_before_ending(host, changes, live) -> bool:
+    """Asked on the terminal before a host's changes end the meetings in progress."""
+    listed = "".join(f"\n  {change.summary}" for change in changes)
+    return ask(f"\n{host.name}: {live} are in progress. These changes end them:{listed}\nGo on?")
 
 
 # How long a deploy gives a (re)started stack to pass its smoke checks.

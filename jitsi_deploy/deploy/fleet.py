@@ -76,6 +76,16 @@ def say(host: Host, change: Change, status: str) -> None:
         print(f"{host.name:<24} {change.step:<9} {status:<8} {change.summary}", flush=True)
 
 
+def ask(question: str) -> bool:
+    """A yes/no question on the terminal; other hosts' lines wait until it is answered."""
+    with _print_lock:
+        try:
+            answer = input(f"{question} [y/N] ")
+        except EOFError:
+            answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
 def run_all(hosts: list[Host], work: Callable[[Host], Result]) -> list[Result]:
     """Run ``work`` on every host in parallel; one host failing leaves the others running."""
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(hosts) or 1)) as pool:

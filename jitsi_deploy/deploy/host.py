@@ -35,7 +35,7 @@ from ..steps.facts import (
 )
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
-from . import disk_space, memory, monitoring, package_lock, progress
+from . import disk_space, meetings, memory, monitoring, package_lock, progress
 from .runner import Outcome, run_step
 
 Say = Callable[[Host, Change, str], None]
@@ -44,7 +44,8 @@ Say = Callable[[Host, Change, str], None]
 @dataclass(frozen=True)
 class Options:
     """How to deploy: check mode, host key trust, the image bundle, and fab's SSH config;
-    ``package_lock_wait``: how long a busy package manager is waited for (package_lock.py)."""
+    ``package_lock_wait``: how long a busy package manager is waited for (package_lock.py);
+    ``confirm``: asked before changes that end meetings in progress (None: go on)."""
 
     known_hosts: Path
     check: bool = False
@@ -52,6 +53,7 @@ class Options:
     bundle: Path | None = None
     ssh_config: SshConfig | None = None
     package_lock_wait: float = 15 * 60
+    confirm: meetings.Confirm | None = None
 
 
 @dataclass
@@ -73,21 +75,22 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     started = time.monotonic()
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
-        extra = (*monitoring.FACTS, *disk_space.FACTS, *memory.FACTS)
+        extra = (*monitoring.FACTS, *disk_space.FACTS, *memory.FACTS, *meetings.FACTS)
         facts = gather_facts(remote, render_host(deployment, host), extra=extra)
         # The host's nginx version decides one line of the site: render again knowing it.
         rendered = render_host(deployment, host, release_of(facts[OS_RELEASE]).nginx_http2)
         steps = plan(rendered, facts, options.bundle)
         disk_space.refuse_when_short(host, rendered, facts, steps)
+        live = facts[meetings.LIVE]
         too_little = memory.warning(rendered, facts[memory.MEMORY_TOTAL])
-        if too_little:
-            say(host, too_little.change, too_little.status)
-            report.outcomes.append(too_little)
+        _warn(host, report, say, too_little, meetings.warning(steps, live))
         kuma = monitoring.wanted(deployment, rendered)
         provisioning = monitoring.plan(kuma, facts[monitoring.WANTED_HASH])
         if options.check:
             report.planned = with_diffs(remote, steps) + provisioning
         else:
+            if options.confirm:
+                meetings.ask_first(host, steps, live, options.confirm)
             if any(packages.uses_apt(step.changes) for step in steps):
                 _await_package_lock(remote, facts, options, say)
             _apply(remote, host, steps, report, say)
@@ -100,6 +103,13 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
         report.seconds = time.monotonic() - started
         remote.close()
     return report
+
+
+def _warn(host: Host, report: HostReport, say: Say, *warnings: Outcome | None) -> None:
+    """Say each warning as it is found, and keep it for the recap."""
+    for warned in filter(None, warnings):
+        say(host, warned.change, warned.status)
+        report.outcomes.append(warned)
 
 
 def _await_package_lock(remote: Remote, facts: HostFacts, options: Options, say: Say) -> None:

@@ -131,6 +131,8 @@ SERVICE_ACCOUNTS = {
 # HS256 key of the tokens `fab token` signs and Prosody's token module checks (AUTH_TYPE=jwt).
 JWT_SECRET = Secret("JWT_APP_SECRET", lambda: secrets.token_urlsafe(32))
 KUMA_PORT = 3001
+# jicofo's statistics (bridges, conferences, participants), published on the core's loopback.
+JICOFO_STATS_URL = "http://127.0.0.1:8888/stats"
 # Prosody's domain of the meeting's users (the image's XMPP_DOMAIN, left at its default):
 # internal accounts live there, and tokens name it as their subject.
 XMPP_DOMAIN = "meet.jitsi"
@@ -281,7 +283,7 @@ JICOFO = Service(
     health=(
         HealthCheck("jicofo-health", "http", "http://127.0.0.1:8888/about/health"),
         # jvb's own health stays green when it lost its XMPP session; jicofo's count does not.
-        HealthCheck("jicofo-bridges", "bridges", "http://127.0.0.1:8888/stats", restarts="jvb"),
+        HealthCheck("jicofo-bridges", "bridges", JICOFO_STATS_URL, restarts="jvb"),
     ),
     depends_on=("prosody",),
     restarts_after=("prosody",),

@@ -27,6 +27,8 @@ class Change:
     + file: for a file update, the wanted file (check mode diffs it against the host's copy).
     + explain: turns the output of a failure into advice (e.g. why certbot got no certificate).
     + uploads: large local files (image archives) copied to the host before the step runs.
+    + ends_meetings: it restarts or recreates a service that carries conferences (the deploy
+      warns, and asks first, when people are meeting: deploy/meetings.py).
     """
 
     step: str
@@ -38,6 +40,7 @@ class Change:
     file: File | None = None
     explain: Callable[[str], str] | None = None
     uploads: tuple[Upload, ...] = ()
+    ends_meetings: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ NAME = "handlers"
 # A restart of these ends every conference they carry; check mode and the progress say so.
 MEETING_SERVICES = ("prosody", "jicofo", "jvb")
 ENDS_MEETINGS = " (ends every meeting in progress on this host)"
+RECREATES_MEETINGS = " (ends the meetings on each meeting service it recreates)"
 HOST_NGINX = NginxControl()
 # Host reactions first; then the stack, then each service whose own files changed.
 HOST_ORDER = (
@@ -95,12 +96,14 @@ def reaction_changes(
     nginx_files: Iterable[str],
     services: Iterable[str] = (),
     to_pull: Iterable[str] = (),
+    meetings_run: bool = False,
 ) -> list[Change]:
     """The reactions, in dependency order (``services`` in start order), then clearing the
-    owed list. ``to_pull``: the services whose images a pull fetches."""
+    owed list. ``to_pull``: the services whose images a pull fetches; ``meetings_run``: a
+    meeting service runs, so recreating the stack may end meetings."""
     wanted = set(reactions)
     order = (*HOST_ORDER, *(f"restart:{service}" for service in services))
-    context = (tuple(nginx_files), tuple(to_pull))
+    context = (tuple(nginx_files), tuple(to_pull), meetings_run)
     changes = [_reaction(name, *context) for name in order if name in wanted]
     if changes:
         done = Command(("rm", "-f", paths.PENDING_REACTIONS), "clear the reactions owed")
@@ -121,7 +124,8 @@ def plan(given: PlanInput) -> list[Change]:
         # Only the missing ones: a deploy never moves a tag the host has (`fab update` does).
         reactions.add("pull:images")
     nginx_files = [f.path for f in rendered.files if "reload:nginx" in f.reacts]
-    return reaction_changes(reactions, nginx_files, rendered.service_names, missing)
+    meetings_run = any(service in facts[RUNNING] for service in MEETING_SERVICES)
+    return reaction_changes(reactions, nginx_files, rendered.service_names, missing, meetings_run)
 
 
 def stale_services(rendered: Rendered, running: dict[str, str]) -> list[str]:
@@ -136,7 +140,9 @@ def missing_images(rendered: Rendered, present: dict[str, int]) -> list[str]:
     return [service for service, image in wanted if image not in present]
 
 
-def _reaction(name: str, nginx_files: tuple[str, ...], to_pull: tuple[str, ...]) -> Change:
+def _reaction(
+    name: str, nginx_files: tuple[str, ...], to_pull: tuple[str, ...], meetings_run: bool
+) -> Change:
     if name == "sysctl":
         apply = Command(("sysctl", "-p", paths.SYSCTL_FILE), "apply kernel settings")
         # Containers and some VPSes refuse kernel keys: a warning, not a failed deploy.
@@ -147,7 +153,7 @@ def _reaction(name: str, nginx_files: tuple[str, ...], to_pull: tuple[str, ...])
         reload_units = Command(("systemctl", "daemon-reload"), "reload systemd units")
         restart = Command(("systemctl", "restart", "docker"), "restart the Docker daemon")
         summary = f"restart the Docker daemon{ENDS_MEETINGS}"
-        return Change(NAME, summary, (reload_units, restart))
+        return Change(NAME, summary, (reload_units, restart), ends_meetings=True)
     if name == "docker-user":
         unit = PurePosixPath(paths.DOCKER_USER_UNIT).name
         reload_units = Command(("systemctl", "daemon-reload"), "reload systemd units")
@@ -170,12 +176,17 @@ def _reaction(name: str, nginx_files: tuple[str, ...], to_pull: tuple[str, ...])
             ("sh", "-c", '[ -e "$1" ] || : > "$1"', "arm", paths.HEALTH_ARMED),
             "arm the health check: the stack is up",
         )
-        return Change(NAME, "start or update the containers that changed", (up, arm))
+        if not meetings_run:
+            return Change(NAME, "start or update the containers that changed", (up, arm))
+        summary = f"start or update the containers that changed{RECREATES_MEETINGS}"
+        return Change(NAME, summary, (up, arm), ends_meetings=True)
     if name.startswith("restart:"):
         service = name.removeprefix("restart:")
         restart = compose("restart", service, description=f"restart {service}")
-        ends = ENDS_MEETINGS if service in MEETING_SERVICES else ""
-        return Change(NAME, f"restart {service} for its new settings{ends}", (restart,))
+        meeting = service in MEETING_SERVICES
+        ends = ENDS_MEETINGS if meeting else ""
+        summary = f"restart {service} for its new settings{ends}"
+        return Change(NAME, summary, (restart,), ends_meetings=meeting)
     raise ValueError(f"unknown reaction {name!r}")
 
 

@@ -28,6 +28,7 @@ from jitsi_deploy.model import paths
 from jitsi_deploy.remote.transport import SshConfig
 from tests.e2e.conftest import BRIDGE_PUBLIC_IP
 from tests.e2e.site import REPO, Site, bundle, host_state
+from tests.e2e.terminal import run_on_terminal
 from tests.rig.hosts import TestHost, host_exec
 
 pytestmark = pytest.mark.slow
@@ -207,6 +208,29 @@ def test_check_mode_shows_the_diff_and_changes_nothing(site: Site) -> None:
     assert "start or update the containers that changed" in check.stdout
     assert "(check mode: nothing was changed)" in check.stdout
     assert [host_state(h, MANAGED) for h in site.hosts] == before
+
+
+def test_a_change_that_ends_meetings_asks_first_at_a_terminal(site: Site) -> None:
+    """A conference is live on the core (jicofo's stand-in opens one on request, as a browser's
+    join does), and a room-policy change restarts prosody, which ends it. At a terminal the
+    deploy names the meetings and the change and asks; "no" leaves the core as it was, while
+    the bridge, which has nothing to do, is not held up."""
+    core, bridge = site.hosts
+    request = '{"room": "standup@muc.meet.jitsi"}'
+    host_exec(core, "curl", "-fsS", "-X", "POST", "-H", "Content-Type: application/json",
+              "-d", request, "http://127.0.0.1:8888/conference-request/v1", check=True)  # fmt: skip
+    before = host_state(core, MANAGED)
+    site.write({"OTHER_ROOMS": "deny"})
+    try:
+        code, output = run_on_terminal(site.fab_argv("deploy"), REPO, b"Go on? [y/N]", "n\n")
+    finally:
+        site.write()
+    assert code == 1, output
+    assert re.search(rf"{core.name}: \d+ conference\(s\) with \d+ participant\(s\) are in", output)
+    assert "These changes end them:" in output and "restart prosody for its new settings" in output
+    assert f"{core.name} was not changed: " in output
+    assert "unchanged: nothing to do" in recap_line(output, bridge)
+    assert host_state(core, MANAGED) == before
 
 
 def test_only_the_public_ports_answer_from_another_host(site: Site, make_host) -> None:

@@ -198,6 +198,7 @@ def test_a_deploy_pulls_nothing_the_host_has_and_recreates_what_runs_another_bui
 
     assert plan(running) == []
     assert plan({**running, "web": "e4a65ad1671f"}) == [
-        "start or update the containers that changed",
+        "start or update the containers that changed"
+        " (ends the meetings on each meeting service it recreates)",
         "all reactions done",
     ]
