@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from ..errors import ConfigError, Problem
+from ..paint import paint
 from ..settings.inventory import Host, is_host_name
 from ..settings.reader import is_port
 from ..settings.site import Deployment
@@ -73,7 +74,8 @@ def _public_ip(address: str) -> str:
 def say(host: Host, change: Change, status: str) -> None:
     """One progress line per change as it happens; threads never interleave within a line."""
     with _print_lock:
-        print(f"{host.name:<24} {change.step:<9} {status:<8} {change.summary}", flush=True)
+        shown = paint(f"{status:<8}", status)
+        print(f"{host.name:<24} {change.step:<9} {shown} {change.summary}", flush=True)
 
 
 def ask(question: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..paint import paint
 from .host import HostReport
 from .runner import Outcome
 
@@ -50,12 +51,12 @@ def print_recap(reports: list[HostReport], check: bool, seconds: float) -> bool:
 def _status_words(report: HostReport, check: bool) -> str:
     status = host_status(report, check)
     if status == "failed":
-        return "FAILED"
+        return paint("FAILED")
     if status == "to change":
-        return f"{len(report.planned)} to change"
+        return paint(f"{len(report.planned)} to change", "changed")
     if status == "changed":
-        return f"changed {report.count('changed')}"
-    return "no changes needed" if check else "unchanged: nothing to do"
+        return paint(f"changed {report.count('changed')}", "changed")
+    return paint("no changes needed" if check else "unchanged: nothing to do", "unchanged")
 
 
 def _extras(report: HostReport) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from ..paint import paint
 from .checks import Result
 
 MARKS = {"pass": "ok  ", "fail": "FAIL", "skip": "skip"}
@@ -20,7 +21,7 @@ def lines(results: list[Result]) -> list[str]:
     for result in results:
         name = f"{result.host}: {result.name}" if result.host else result.name
         detail = result.detail.replace("\n", "\n        ")
-        out.append(f"{MARKS[result.status]}  {name}: {detail}")
+        out.append(f"{paint(MARKS[result.status])}  {name}: {detail}")
         if result.status == "fail":
             out.append(f"      -> {result.meaning}")
     failed = sum(result.status == "fail" for result in results)

@@ -91,6 +91,7 @@ def test_first_deploy_converges_both_hosts(site: Site) -> None:
     assert not re.search(r"\b1 (round trips|warnings)\b", output), output
     warnings = [line for line in output.splitlines() if line.strip().startswith("warning:")]
     assert not any("['" in line for line in warnings), warnings
+    assert "\x1b" not in output, "redirected output carries no escape sequences"
 
 
 def _says(line: str, host: TestHost, step_and_status: str) -> bool:
@@ -229,6 +230,7 @@ def test_a_change_that_ends_meetings_asks_first_at_a_terminal(site: Site) -> Non
     assert re.search(rf"{core.name}: \d+ conference\(s\) with \d+ participant\(s\) are in", output)
     assert "These changes end them:" in output and "restart prosody for its new settings" in output
     assert f"{core.name} was not changed: " in output
+    assert "\x1b[31mFAILED\x1b[0m" in output, "a terminal gets colour"
     assert "unchanged: nothing to do" in recap_line(output, bridge)
     assert host_state(core, MANAGED) == before
 
