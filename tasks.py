@@ -142,11 +142,13 @@ def test(c, args="", fast=False):
     }
 )
 def bench(c, hosts="1,5", monitoring="on,off"):
-    """Benchmarks, figures side by side: deploy (first and no-op, 1 vs 5 hosts, monitoring on
-    and off), health check, day two (backup, restore, update downtime against plain Compose)."""
+    """Benchmarks, figures side by side and beside the previous run's (tests/bench/results.json):
+    deploy (first and no-op, 1 vs 5 hosts, monitoring on and off), health check, day two
+    (backup, restore, update downtime against plain Compose), the controller's start-up."""
     c.run(
         f"{sys.executable} -m tests.bench.deploy --hosts {hosts} --monitoring {monitoring}",
         pty=False,
     )
     c.run(f"{sys.executable} -m tests.health.bench", pty=False)
     c.run(f"{sys.executable} -m tests.bench.day_two", pty=False)
+    c.run(f"{sys.executable} -m tests.bench.startup", pty=False)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from jitsi_deploy.model import paths
 from jitsi_deploy.steps.handlers import COMPOSE
+from tests.bench import ledger
 from tests.e2e.site import Site
 from tests.e2e.test_update import GOOD, release
 from tests.rig.hosts import TestHost, host_exec, start_host, stop_host
@@ -108,33 +109,31 @@ def await_site(host: TestHost) -> None:
         time.sleep(1)
 
 
-def bench(site: Site, folder: Path) -> list[tuple[str, str]]:
+def bench(site: Site, folder: Path) -> dict[str, float]:
     core = site.hosts[0]
-    rows = []
+    figures = {}
     backups = folder / "backups"
-    seconds = timed(run=lambda: site.fab("backup", "--to", str(backups)))
+    figures["fab backup over SSH (s)"] = timed(run=lambda: site.fab("backup", "--to", str(backups)))
     (archive,) = (backups / core.name).glob("*.tar.gz")
-    size = f"{archive.stat().st_size / 1024:.0f} KiB"
-    rows.append(("fab backup (over SSH)", f"{seconds:.1f} s, {size}"))
+    figures["fab backup: archive (KiB)"] = archive.stat().st_size / 1024
     await_kuma(core)  # the backup restarted it; a Kuma still starting is slow to stop
     job = [paths.HOST_BACKUP_SCRIPT, "--config", paths.HOST_BACKUP_CONFIG]
-    seconds = timed(run=lambda: host_exec(core, *job))
-    rows.append(("nightly job on the host", f"{seconds:.1f} s"))
+    figures["nightly job on the host (s)"] = timed(run=lambda: host_exec(core, *job))
     restore = ["-H", f"root@{core.address}", "restore", "--from", str(archive), "--no-smoke"]
-    seconds = timed(run=lambda: site.fab(*restore))
-    rows.append(("fab restore (same host, no smoke)", f"{seconds:.1f} s"))
+    figures["fab restore, same host, no smoke (s)"] = timed(run=lambda: site.fab(*restore))
 
     release(site, GOOD)
     await_site(core)
     update = ["update", "--version", GOOD, "--resolve", f"{core.address}:443", "--wait", "180"]
     with Downtime(core) as ours:
-        seconds = timed(run=lambda: site.fab(*update))
-    rows.append(("fab update: downtime / whole command", f"{ours.seconds:.1f} s / {seconds:.1f} s"))
+        figures["fab update: whole command (s)"] = timed(run=lambda: site.fab(*update))
+    figures["fab update: downtime (s)"] = ours.seconds
     await_site(core)
     with Downtime(core) as plain:
         seconds = timed(run=lambda: plain_compose_update(core, GOOD, JITSI_TAG))
-    rows.append(("compose up -d: downtime / command", f"{plain.seconds:.1f} s / {seconds:.1f} s"))
-    return rows
+    figures["edit the tag + compose up -d: command (s)"] = seconds
+    figures["edit the tag + compose up -d: downtime (s)"] = plain.seconds
+    return figures
 
 
 def main() -> None:
@@ -147,12 +146,10 @@ def main() -> None:
             first = site.fab("deploy")
             if first.returncode != 0:
                 raise SystemExit(first.stdout + first.stderr)
-            rows = bench(site, Path(folder))
+            figures = bench(site, Path(folder))
     finally:
         stop_host(name)
-    width = max(len(label) for label, _ in rows)
-    for label, figure in rows:
-        print(f"{label:<{width}}  {figure}")
+    ledger.show("day two", figures)
 
 
 if __name__ == "__main__":

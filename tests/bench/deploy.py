@@ -17,6 +17,7 @@ from pathlib import Path
 from jitsi_deploy.deploy.fleet import run_all
 from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
 from jitsi_deploy.entry import load_or_exit
+from tests.bench import ledger
 from tests.e2e.site import Site, bundle
 from tests.rig.hosts import start_host, stop_host
 
@@ -61,10 +62,13 @@ def bench(counts: list[int], monitoring: list[str]) -> list[Row]:
     return rows
 
 
-def print_table(rows: list[Row]) -> None:
-    print(f"{'hosts':>5}  {'monitoring':<10}  {'run':<16} {'wall s':>8}  {'round trips/host':>16}")
+def figures(rows: list[Row]) -> dict[str, float]:
+    named = {}
     for count, mode, run, wall, trips in rows:
-        print(f"{count:>5}  {mode:<10}  {run:<16} {wall:>8.2f}  {trips:>16.1f}")
+        label = f"{run}, {count} host(s), monitoring {mode}"
+        named[f"{label}: wall (s)"] = wall
+        named[f"{label}: round trips per host"] = trips
+    return named
 
 
 def main() -> None:
@@ -72,7 +76,8 @@ def main() -> None:
     parser.add_argument("--hosts", default="1,5", help="host counts, comma-separated")
     parser.add_argument("--monitoring", default="on,off", help="on, off or both")
     args = parser.parse_args()
-    print_table(bench([int(n) for n in args.hosts.split(",")], args.monitoring.split(",")))
+    rows = bench([int(n) for n in args.hosts.split(",")], args.monitoring.split(","))
+    ledger.show("fab deploy", figures(rows))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.bench import ledger
 from tests.health.healthstack import Stack, docker
 
 FAULTS: dict[str, Callable[[Stack], object]] = {
@@ -74,4 +75,4 @@ def bench(runs: int = 20) -> dict[str, float]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    bench(parser.parse_args().runs)
+    ledger.show("health check", bench(parser.parse_args().runs))
