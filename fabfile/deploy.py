@@ -11,7 +11,7 @@ from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.deploy import recap
-from jitsi_deploy.deploy.fleet import ask, run_all, say
+from jitsi_deploy.deploy.fleet import MAX_PARALLEL, ask, run_all, say
 from jitsi_deploy.deploy.host import HostReport, deploy_host
 from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.smoke import report
@@ -29,6 +29,7 @@ from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect
         "no_smoke": "skip the smoke checks (fab smoke) that follow a successful deploy",
         "recap_json": "also write the recap as JSON to this file (for scripts and CI)",
         "yes": "go on without asking when a change would end meetings in progress",
+        "parallel": f"work on at most this many hosts at once (default {MAX_PARALLEL})",
     }
 )
 def deploy(
@@ -43,6 +44,7 @@ def deploy(
     no_smoke=False,
     recap_json="",
     yes=False,
+    parallel=MAX_PARALLEL,
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
     deployment, hosts, options = connect(
@@ -57,9 +59,12 @@ def deploy(
         # Only a person at a terminal is asked; scripts and CI go on, as with --yes.
         confirm=None if yes or not sys.stdin.isatty() else ask_before_ending,
     )
-    if not succeeded(
-        converge(deployment, hosts, options, Path(recap_json) if recap_json else None)
-    ):
+    if int(parallel) < 1:
+        raise Exit(
+            f"--parallel {parallel}: give a number of hosts, 1 or more; nothing was touched."
+        )
+    recap_file = Path(recap_json) if recap_json else None
+    if not succeeded(converge(deployment, hosts, options, recap_file, int(parallel))):
         raise Exit(code=1)
     if not (check or no_smoke):
         print("\nSmoke checks (skip them with --no-smoke):")
@@ -76,11 +81,14 @@ def ask_before_ending(host, changes, live) -> bool:
 SETTLE_SECONDS = 180
 
 
-def converge(deployment, hosts, options, recap_json: Path | None = None) -> list[HostReport]:
-    """Deploy (or, with options.check, plan) every host in parallel; print plans and recap,
-    and write the recap as JSON to ``recap_json`` when given."""
+def converge(
+    deployment, hosts, options, recap_json: Path | None = None, parallel: int = MAX_PARALLEL
+) -> list[HostReport]:
+    """Deploy (or, with options.check, plan) every host, ``parallel`` at a time; print plans
+    and recap, and write the recap as JSON to ``recap_json`` when given."""
     started = time.monotonic()
-    reports = run_all(hosts, partial(deploy_host, deployment, options=options, say=say))
+    work = partial(deploy_host, deployment, options=options, say=say)
+    reports = run_all(hosts, work, parallel)
     seconds = time.monotonic() - started
     if options.check:
         for host_report in reports:

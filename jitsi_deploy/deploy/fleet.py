@@ -88,7 +88,10 @@ def ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def run_all(hosts: list[Host], work: Callable[[Host], Result]) -> list[Result]:
-    """Run ``work`` on every host in parallel; one host failing leaves the others running."""
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(hosts) or 1)) as pool:
+def run_all(
+    hosts: list[Host], work: Callable[[Host], Result], parallel: int = MAX_PARALLEL
+) -> list[Result]:
+    """Run ``work`` on every host, ``parallel`` at a time; one host failing leaves the others
+    running."""
+    with ThreadPoolExecutor(max_workers=min(parallel, len(hosts) or 1)) as pool:
         return list(pool.map(work, hosts))
