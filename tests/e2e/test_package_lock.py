@@ -177,10 +177,14 @@ def running_web(host: TestHost) -> str:
     return host_exec(host, "docker", "inspect", "-f", "{{.Image}}", "jitsi-web").stdout.strip()
 
 
-def converged(site: Site) -> None:
-    """The host deployed as the site says (nothing to do after the first test)."""
+def converged(fresh, images: Registry) -> tuple[TestHost, Site, str, str]:
+    """The host deployed as the site says, pulling (nothing to do after the first test): the
+    host, the site, the web image's name and the build its container runs."""
+    host, site = fresh
+    pulling(site, images)
     deploy = site.fab("deploy")
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    return host, site, f"{images.address}/jitsi/web:{JITSI_TAG}", running_web(host)
 
 
 def update_same_release(host: TestHost, site: Site, wait: str) -> str:
@@ -190,10 +194,7 @@ def update_same_release(host: TestHost, site: Site, wait: str) -> str:
 
 
 def test_a_broken_new_build_of_the_same_release_is_rolled_back(fresh, images) -> None:
-    host, site = fresh
-    pulling(site, images)
-    converged(site)
-    web, before = f"{images.address}/jitsi/web:{JITSI_TAG}", running_web(host)
+    host, site, web, before = converged(fresh, images)
     broken = new_build(images, broken=True)
     output = update_same_release(host, site, "20")
     assert output.startswith("1\n"), output
@@ -206,10 +207,7 @@ def test_a_broken_new_build_of_the_same_release_is_rolled_back(fresh, images) ->
 
 
 def test_a_good_new_build_of_the_same_release_stays(fresh, images) -> None:
-    host, site = fresh
-    pulling(site, images)
-    converged(site)
-    web, before = f"{images.address}/jitsi/web:{JITSI_TAG}", running_web(host)
+    host, site, web, before = converged(fresh, images)
     good = new_build(images, broken=False)
     output = update_same_release(host, site, "120")
     assert output.startswith("0\n"), output
