@@ -18,7 +18,7 @@ import json
 import shlex
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..bundle import archive_name
@@ -74,13 +74,18 @@ class Refresh:
     host: Host
     moved: tuple[Moved, ...] = ()
     error: str = ""
+    restored: bool = False  # the previous builds put back, not a fetch
 
     def summary(self) -> str:
+        builds = ", ".join(str(moved) for moved in self.moved)
+        if self.restored:
+            if self.error:
+                return f"{self.host.name}: the previous builds could not be put back: {self.error}"
+            return f"{self.host.name}: the previous builds are back: {builds or 'none had moved'}."
         if self.error:
             return f"{self.host.name}: the images could not be fetched: {self.error}"
         if not self.moved:
             return f"{self.host.name}: no new build; every image is the one it runs."
-        builds = ", ".join(str(moved) for moved in self.moved)
         return f"{self.host.name}: a new build of the same release: {builds}."
 
 
@@ -158,7 +163,10 @@ def restore_all(deployment: Deployment, hosts: list[Host], options: Options) -> 
     def plan(rendered: Rendered, builds: list[Build]) -> list[Change]:
         return restore_changes(builds)
 
-    return run_all(hosts, lambda host: _on_host(render_host(deployment, host), options, plan))
+    def one(host: Host) -> Refresh:
+        return replace(_on_host(render_host(deployment, host), options, plan), restored=True)
+
+    return run_all(hosts, one)
 
 
 def _on_host(rendered: Rendered, options: Options, plan: Plan) -> Refresh:

@@ -137,7 +137,8 @@ def update(
     for refresh in fetched:
         announce(refresh.summary())
     if any(refresh.error for refresh in fetched):
-        rebuilds.restore(target, same)
+        for restored in rebuilds.restore(target, same):
+            announce(restored.summary())
         return Update(None, fetched=fetched)
     attempt = _phase(deployment, hosts, wanted, deploy, partial(smoke, wait=wait))
     if attempt.passed:

@@ -15,11 +15,14 @@ import pytest
 from jitsi_deploy.bundle import archive_name
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.operations.refresh import (
+    Moved,
+    Refresh,
     archive_image_id,
     fetch_changes,
     parse_builds,
     restore_changes,
 )
+from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps.images import wanted_images
 from tests.unit.sites import rendered, two_hosts
 
@@ -96,3 +99,16 @@ def test_a_bundle_sends_only_the_builds_the_host_lacks(tmp_path: Path) -> None:
     assert load.uploads[0].local == bundle / archive_name(wanted_images(files)[0])
     with pytest.raises(DeployError, match="--bundle DIR"):
         fetch_changes(files, moved, None)
+
+
+def test_the_summaries_say_what_moved_and_which_way() -> None:
+    host = Host("meet.example.org", "core", "203.0.113.10", "203.0.113.10")
+    moved = (Moved("web", OLD, NEW),)
+    fetched = "meet.example.org: a new build of the same release: web 111111111111 -> 222222222222."
+    assert Refresh(host, moved).summary() == fetched
+    back = Refresh(host, (Moved("web", NEW, OLD),), restored=True).summary()
+    assert (
+        back == "meet.example.org: the previous builds are back: web 222222222222 -> 111111111111."
+    )
+    assert "no new build" in Refresh(host).summary()
+    assert "could not be fetched: pull failed" in Refresh(host, error="pull failed").summary()
