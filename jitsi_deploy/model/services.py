@@ -368,6 +368,13 @@ def container_name(service: str) -> str:
     return f"{paths.COMPOSE_PROJECT}-{service}"
 
 
+def bridges_expected(placement: Placement) -> int:
+    """How many bridges jicofo on this core should see: its own, and the [jvb] hosts that dial
+    it (the inventory's core; a core named with -H alone has only its own)."""
+    dialed = placement.core is not None and placement.core.name == placement.host.name
+    return 1 + (len(placement.bridges) if dialed else 0)
+
+
 def placement_of(deployment: Deployment, host: Host) -> Placement:
     bridges = tuple(h for h in deployment.hosts if h.role == "jvb")
     return Placement(host, deployment.sites[host.name], deployment.core, bridges)

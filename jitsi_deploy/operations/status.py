@@ -20,6 +20,7 @@ from ..model.services import (
     JICOFO,
     Placement,
     Service,
+    bridges_expected,
     container_name,
     placement_of,
     services_at,
@@ -381,7 +382,7 @@ def host_status(placement: Placement, output: str) -> HostStatus:
         disks=parse_disks(get("disk")),
         memory=parse_memory(get("memory")),
         jicofo=(
-            parse_jicofo(get("jicofo"), 1 + len(placement.bridges))
+            parse_jicofo(get("jicofo"), bridges_expected(placement))
             if "jicofo" in sections
             else None
         ),

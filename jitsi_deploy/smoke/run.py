@@ -10,11 +10,12 @@ from pathlib import Path
 from ..deploy.fleet import run_all
 from ..deploy.host import Options
 from ..errors import ConfigError, Problem
+from ..model.services import bridges_expected, placement_of
 from ..remote.transport import Remote
 from ..settings.inventory import Host, is_host_name
 from ..settings.reader import is_port
 from ..settings.site import Deployment
-from .checks import HostCheck, Result, Target, host_checks, host_results, web_results
+from .checks import Result, Target, host_checks, host_results, web_results
 
 
 def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") -> Target:
@@ -50,10 +51,11 @@ def _check_options(ca_file: str, connect_to: str) -> None:
         raise ConfigError(problems)
 
 
-def ssh_results(hosts: list[Host], options: Options, checks: tuple[HostCheck, ...]) -> list[Result]:
+def ssh_results(deployment: Deployment, hosts: list[Host], options: Options) -> list[Result]:
     """The host checks on every host, in parallel, in inventory order."""
 
     def one(host: Host) -> list[Result]:
+        checks = host_checks(bridges_expected(placement_of(deployment, host)))
         remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
         try:
             return host_results(remote, checks)
@@ -74,9 +76,7 @@ def smoke(
     """Every check; with ``wait``, failures are retried for that many seconds (a stack just
     (re)started needs a minute before jicofo sees its bridge and rooms can be opened)."""
     target = target_for(deployment, ca_file, connect_to)
-    # The core's own bridge and each [jvb] host's (of the inventory, also when -H names fewer).
-    checks = host_checks(1 + sum(h.role == "jvb" for h in deployment.hosts))
-    return settle(lambda: web_results(target) + ssh_results(hosts, options, checks), wait)
+    return settle(lambda: web_results(target) + ssh_results(deployment, hosts, options), wait)
 
 
 def settle(run: Callable[[], list[Result]], wait: float, pause: float = 10) -> list[Result]:

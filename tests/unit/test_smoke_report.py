@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.deploy.fleet import with_unlisted
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.model.deployment import load_deployment as load
+from jitsi_deploy.model.services import bridges_expected, placement_of
 from jitsi_deploy.remote.transport import Output
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import checks, report
@@ -172,3 +175,15 @@ def test_failures_are_retried_until_they_pass_or_the_wait_is_over() -> None:
     assert settle(run, wait=1, pause=0.01) == [RESULTS[0]]
     assert len(rounds) == 3
     assert settle(lambda: [RESULTS[1]], wait=0) == [RESULTS[1]]
+
+
+def test_each_core_expects_the_bridges_that_dial_it(tmp_path: Path) -> None:
+    """The inventory's core: its own bridge and each [jvb] host. A core named with -H alone
+    (a restore onto a fresh host): its own only, since the bridges dial the inventory's core."""
+    hosts = "[core]\nmeet.example.org address=203.0.113.10\n[jvb]\njvb1 address=203.0.113.20\n"
+    env_path, hosts_path = write(tmp_path, hosts=hosts)
+    deployment = load(env_path, hosts_path, tmp_path / ".secrets.env")
+    fresh = replace(deployment.hosts[0], name="203.0.113.99", address="203.0.113.99")
+    deployment = with_unlisted(deployment, [fresh])
+    assert bridges_expected(placement_of(deployment, deployment.hosts[0])) == 2
+    assert bridges_expected(placement_of(deployment, fresh)) == 1
