@@ -45,7 +45,8 @@ def parse_live(lines: list[str]) -> Live | None:
 
 LIVE = Fact(
     "live-meetings",
-    fixed(f"curl -fsS --max-time 2 {JICOFO_STATS_URL} 2>/dev/null"),
+    # curl ends the JSON without a newline: the echo puts the next fact's header on its own line.
+    fixed(f"curl -fsS --max-time 2 {JICOFO_STATS_URL} 2>/dev/null; echo"),
     parse_live,
 )
 FACTS = (LIVE,)

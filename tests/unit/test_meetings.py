@@ -3,16 +3,18 @@ plan ends them, and asked about first; and which changes end meetings (steps/han
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.deploy.meetings import Live, ask_first, parse_live, warning
+from jitsi_deploy.deploy.meetings import LIVE, Live, ask_first, parse_live, warning
+from jitsi_deploy.deploy.memory import MEMORY_TOTAL
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps import handlers
 from jitsi_deploy.steps.changes import Change
-from jitsi_deploy.steps.facts import HostFacts
+from jitsi_deploy.steps.facts import HostFacts, facts_script, parse_facts
 from jitsi_deploy.steps.handlers import ARMED, PENDING, RUNNING
 from jitsi_deploy.steps.images import IMAGES, wanted_images
 from jitsi_deploy.steps.step import PlanInput, StepPlan
@@ -28,6 +30,18 @@ def test_jicofos_counts_are_read_where_it_answers() -> None:
     assert parse_live([STATS]) == Live(2, 7)
     assert parse_live([]) is None  # a bridge host: no jicofo there
     assert str(Live(2, 7)) == "2 conference(s) with 7 participant(s)"
+
+
+def test_the_fact_reads_curls_answer_in_the_one_facts_script(tmp_path: Path) -> None:
+    """jicofo's JSON comes without a trailing newline; the fact after it must still parse."""
+    (tmp_path / "curl").write_text(f"#!/bin/sh\nprintf '%s' '{STATS}'\n")
+    (tmp_path / "curl").chmod(0o755)
+    core = rendered(two_hosts(tmp_path), "meet.example.org")
+    facts = (LIVE, MEMORY_TOTAL)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    run = subprocess.run(["sh", "-c", facts_script(facts, core)], env=env, capture_output=True)
+    parsed = parse_facts(facts, run.stdout.decode())
+    assert parsed[LIVE] == Live(2, 7) and parsed[MEMORY_TOTAL] > 0
 
 
 def test_a_warning_names_the_meetings_and_the_changes_that_end_them() -> None:
