@@ -85,7 +85,7 @@ class Refresh:
         if self.error:
             return f"{self.host.name}: the images could not be fetched: {self.error}"
         if not self.moved:
-            return f"{self.host.name}: no new build; every image is the one it runs."
+            return f"{self.host.name}: no new build; its images stay as they are."
         return f"{self.host.name}: a new build of the same release: {builds}."
 
 
@@ -193,11 +193,10 @@ def _read(remote: Remote, rendered: Rendered) -> list[Build]:
 
 
 def _new_archives(builds: list[Build], bundle: Path | None) -> list[tuple[Build, Path]]:
-    """The bundle's archives whose image is not the one the host's tag names."""
+    """The bundle's archives whose image is not the one the host's tag names (none without a
+    bundle: the host keeps what it has, as after a run cut off once this host was done)."""
     if bundle is None:
-        raise DeployError(
-            "IMAGE_SOURCE=bundle: pass the bundle that holds the release with --bundle DIR."
-        )
+        return []
     archives = [(b, bundle / archive_name(b.image)) for b in builds]
     return [(b, a) for b, a in archives if a.is_file() and archive_image_id(a) != b.tagged]
 
