@@ -55,14 +55,17 @@ FACTS = (LIVE,)
 Confirm = Callable[[Host, list[Change], Live], bool]
 
 
-def ending(steps: list[StepPlan]) -> list[Change]:
+def at_stake(steps: list[StepPlan], live: Live | None) -> list[Change]:
+    """The planned changes that would end meetings now in progress (none when nobody meets)."""
+    if live is None or not live.conferences:
+        return []
     return [change for step in steps for change in step.changes if change.ends_meetings]
 
 
 def warning(steps: list[StepPlan], live: Live | None) -> Outcome | None:
     """A warning for the progress and the recap when the plan ends meetings in progress."""
-    changes = ending(steps)
-    if not changes or live is None or not live.conferences:
+    changes = at_stake(steps, live)
+    if not changes:
         return None
     text = (
         f"{live} are in progress, and {_listed(changes)} ends them: people must rejoin. "
@@ -73,8 +76,8 @@ def warning(steps: list[StepPlan], live: Live | None) -> Outcome | None:
 
 def ask_first(host: Host, steps: list[StepPlan], live: Live | None, confirm: Confirm) -> None:
     """Raise (changing nothing on the host) when meetings would end and ``confirm`` says no."""
-    changes = ending(steps)
-    if not changes or live is None or not live.conferences or confirm(host, changes, live):
+    changes = at_stake(steps, live)
+    if live is None or not changes or confirm(host, changes, live):
         return
     raise DeployError(
         f"{host.name} was not changed: {live} are in progress, and {_listed(changes)} would "

@@ -18,6 +18,7 @@ from ..errors import DeployError
 from ..model import paths
 from ..model.services import (
     JICOFO,
+    JICOFO_STATS_URL,
     Placement,
     Service,
     bridges_expected,
@@ -178,11 +179,6 @@ ACTIONS_SNIPPET = (
 )
 
 
-def _jicofo_stats_url() -> str:
-    """Where the host's health check reads jicofo's bridge count: the same endpoint."""
-    return next(check.url for check in JICOFO.health if check.kind == "bridges")
-
-
 @dataclass(frozen=True)
 class Section:
     name: str
@@ -207,7 +203,7 @@ def sections_for(placement: Placement) -> list[Section]:
         found.append(Section("certificates", CERTIFICATES_SNIPPET))
     if JICOFO in services:
         # curl ends the JSON without a newline: the echo puts the next header on its own line.
-        stats = f'curl -fsS --max-time 5 {_jicofo_stats_url()} 2>&1 || echo "exit $?"; echo'
+        stats = f'curl -fsS --max-time 5 {JICOFO_STATS_URL} 2>&1 || echo "exit $?"; echo'
         found.append(Section("jicofo", stats))
     return found
 
