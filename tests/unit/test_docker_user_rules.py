@@ -7,10 +7,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.firewall_rules import Rule, closed_to_others
 from jitsi_deploy.render.host import template
 from tests.unit.sites import rendered, two_hosts
+
+pytestmark = pytest.mark.root  # a network namespace and iptables: `invoke test --fast` skips it
 
 
 def script_for(tmp_path: Path, sources: list[str]) -> str:
