@@ -1,4 +1,4 @@
-"""Look after running hosts: restart, update, rotate-secrets, backup, restore."""
+"""Look after running hosts: restart, drain, update, rotate-secrets, backup, restore."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from invoke import Exit
 from jitsi_deploy.deploy import operate
 from jitsi_deploy.entry import SECRETS_NAME, load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
-from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB_PASSWORD
+from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB, JVB_PASSWORD
 from jitsi_deploy.operations import backup as backup_ops
+from jitsi_deploy.operations import drain as drains
 from jitsi_deploy.operations import os_updates, refresh
 from jitsi_deploy.operations import update as updates
 from jitsi_deploy.operations.archive import ArchiveError
@@ -46,12 +47,52 @@ def restart(
 @task(
     help={
         **SHARED_HELP,
+        "timeout": "seconds to wait for the bridge's meetings to end before it stops anyway "
+        f"(default {drains.DRAIN_TIMEOUT})",
+    }
+)
+def drain(
+    c,
+    targets="",
+    timeout=drains.DRAIN_TIMEOUT,
+    env=None,
+    inventory=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """Take a video bridge out of service: no new meetings, stopped once its meetings ended."""
+    if not targets:
+        raise Exit("Name the bridge host(s) to drain: fab -H HOST drain; nothing was touched.")
+    deployment, hosts, options = connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    checked(drains.check_targets, deployment, hosts)
+    failed = False
+    for host in hosts:  # one at a time: the others keep taking the new meetings
+        drained = drains.drain_one(host, options, _say, float(timeout))
+        print(drained.summary(), flush=True)
+        failed = failed or bool(drained.error)
+    if failed:
+        raise Exit(code=1)
+    print("A deploy of these hosts starts their bridges again.")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
         "version": "the release to move to (default: JITSI_IMAGE_VERSION of the settings)",
         "bundle": "offline image bundle holding the release, for hosts with IMAGE_SOURCE=bundle",
         "wait": f"seconds the release gets to pass the smoke checks (default {SETTLE_SECONDS})",
         "ca_file": "trust this CA file (a private CA) for the site's certificate",
         "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
         "os": "first apply each host's security updates and say whether a reboot is due",
+        "drain_timeout": "seconds each bridge host's meetings get to end before its bridge is "
+        f"recreated (default {drains.DRAIN_TIMEOUT})",
     }
 )
 def update(
@@ -63,12 +104,14 @@ def update(
     ca_file="",
     resolve="",
     os=False,
+    drain_timeout=drains.DRAIN_TIMEOUT,
     env=None,
     inventory=None,
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
 ):
-    """Move every host to another pinned release; roll back by itself when it does not pass."""
+    """Move every host to another pinned release; roll back by itself when it does not pass.
+    Bridge hosts go one at a time after the core, each drained first (see fab drain)."""
     deployment, hosts, options = connect(
         c,
         targets,
@@ -92,7 +135,13 @@ def update(
         return smoke_results(target, chosen, options, ca_file, resolve, wait=wait)
 
     def deploy(target, chosen):
-        return converge(target, chosen, options)
+        def drain(bridge):
+            image = JVB.image(target.sites[bridge.name].images)
+            drained = drains.drain_one(bridge, options, _say, float(drain_timeout), image)
+            print(drained.summary(), flush=True)
+            return drained
+
+        return drains.rolling(chosen, lambda some: converge(target, some, options), drain)
 
     rebuilds = updates.Rebuilds(
         fetch=lambda target, chosen: refresh.fetch_all(target, chosen, options),

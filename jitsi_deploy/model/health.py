@@ -32,6 +32,8 @@ class HealthSettings:
     + compose_dir: where the stack's compose file lives, to recreate a removed container.
     + armed_file: runs do nothing until it exists; the deploy makes it once the stack is up,
       so a first deploy's runs never report services whose images are still loading.
+    + drained_file: made by `fab drain`: the bridge is stopped on purpose, so it is neither
+      checked nor restarted until the next deploy starts it and removes the file.
     + check_nginx: core hosts check the site through nginx (https, BOSH, websocket).
     + tls_ca_file / tls_insecure: how curl trusts the site's certificate (e.g. a test CA).
     """
@@ -63,6 +65,7 @@ class HealthSettings:
     nginx_restart_cmd: str = "systemctl restart nginx"
     state_dir: str = paths.HEALTH_STATE_DIR
     armed_file: str = paths.HEALTH_ARMED
+    drained_file: str = paths.BRIDGE_DRAINED
     log_file: str = paths.HEALTH_LOG
     log_keep_days: int = 14
     script_path: str = paths.HEALTH_SCRIPT

@@ -47,6 +47,9 @@ HEALTH_STATE_DIR = "/var/lib/jitsi-health"
 HEALTH_LOCK = f"{HEALTH_STATE_DIR}/lock"
 # Made by the deploy once the stack is up: until then the health check's runs do nothing.
 HEALTH_ARMED = f"{HEALTH_STATE_DIR}/armed"
+# Made by `fab drain` (operations/drain.py): the bridge is stopped on purpose; the health check
+# leaves it alone and the next deploy starts it again.
+BRIDGE_DRAINED = f"{HEALTH_STATE_DIR}/drained"
 HEALTH_LOG = "/var/log/jitsi-health.log"
 HEALTH_CRON = "/etc/cron.d/jitsi-health"
 HEALTH_LOGROTATE = "/etc/logrotate.d/jitsi-health"

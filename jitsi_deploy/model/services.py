@@ -133,6 +133,8 @@ JWT_SECRET = Secret("JWT_APP_SECRET", lambda: secrets.token_urlsafe(32))
 KUMA_PORT = 3001
 # jicofo's statistics (bridges, conferences, participants), published on the core's loopback.
 JICOFO_STATS_URL = "http://127.0.0.1:8888/stats"
+# The bridge's private REST server (health, drain, metrics), published on the host's loopback.
+JVB_REST = "http://127.0.0.1:8080"
 # Prosody's domain of the meeting's users (the image's XMPP_DOMAIN, left at its default):
 # internal accounts live there, and tokens name it as their subject.
 XMPP_DOMAIN = "meet.jitsi"
@@ -300,7 +302,7 @@ JVB = Service(
     environment=_jvb_environment,
     secrets=(JVB_PASSWORD,),
     directories=("jvb",),
-    health=(HealthCheck("jvb-health", "http", "http://127.0.0.1:8080/about/health"),),
+    health=(HealthCheck("jvb-health", "http", f"{JVB_REST}/about/health"),),
     depends_on=("prosody",),
     restarts_after=("prosody",),
 )

@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 
 from ..model import paths
 from ..model.proxy import NginxControl
+from ..model.services import JVB_REST
 from ..remote.commands import Command, sh
 from ..render.host import Rendered
 from .changes import Change, previous_copy
@@ -42,6 +43,20 @@ PENDING = Fact(
 )
 ARMED = Fact(
     "health-armed", fixed(f"test -e {paths.HEALTH_ARMED} && echo yes"), lambda out: out == ["yes"]
+)
+
+# Made by `fab drain` (operations/drain.py): a deploy brings the bridge back.
+DRAINED = Fact(
+    "bridge-drained",
+    fixed(f"test -e {paths.BRIDGE_DRAINED} && echo yes"),
+    lambda out: out == ["yes"],
+)
+# Arms the health check once the stack is up, and ends a drain: the bridge `fab drain` stopped
+# runs again (up started it), or one left in drain mode by a drain cut off takes conferences
+# again; the health check watches it again.
+ARM = (
+    '[ -e "$1" ] || : > "$1"; [ -e "$2" ] || exit 0; '
+    f'curl -fsS -X POST {JVB_REST}/colibri/drain/disable >/dev/null 2>&1; rm -f "$2"'
 )
 
 
@@ -115,8 +130,8 @@ def plan(given: PlanInput) -> list[Change]:
     rendered, facts = given.rendered, given.facts
     reactions = {r for change in given.earlier_changes() for r in change.reacts}
     reactions |= facts[PENDING]
-    if stale_services(rendered, facts[RUNNING]) or not facts[ARMED]:
-        reactions.add("up:stack")  # the health check is armed once the stack is up
+    if stale_services(rendered, facts[RUNNING]) or not facts[ARMED] or facts[DRAINED]:
+        reactions.add("up:stack")  # the health check is armed, a drain ended, once it is up
     missing = missing_images(rendered, facts[IMAGES])
     if "up:stack" in reactions and rendered.site.images.source == "pull" and missing:
         # Every image is fetched before Compose stops the first container (Compose v1 pulls
@@ -173,7 +188,7 @@ def _reaction(
     if name == "up:stack":
         up = compose("up", "-d", "--remove-orphans", description="start or update the stack")
         arm = Command(
-            ("sh", "-c", '[ -e "$1" ] || : > "$1"', "arm", paths.HEALTH_ARMED),
+            ("sh", "-c", ARM, "arm", paths.HEALTH_ARMED, paths.BRIDGE_DRAINED),
             "arm the health check: the stack is up",
         )
         if not meetings_run:
@@ -220,4 +235,4 @@ def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Co
     )
 
 
-STEP = Step(NAME, (PENDING, RUNNING, ARMED, IMAGES), plan)
+STEP = Step(NAME, (PENDING, RUNNING, ARMED, DRAINED, IMAGES), plan)

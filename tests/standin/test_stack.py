@@ -12,6 +12,7 @@ import asyncio
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -210,3 +211,33 @@ def test_a_lost_bridge_session_leaves_jicofos_count_while_its_health_stays_green
     finally:
         docker("exec", jvb, "rm", "-f", "/tmp/fault-xmpp-lost")
     wait(lambda: stack.bridges() == 1, "bridge back in jicofo's count", timeout=15)
+
+
+def _jvb_rest(stack: Stack, path: str, method: str = "GET", **headers: str) -> tuple[int, str]:
+    request = urllib.request.Request(stack.url("jvb", path), method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_bridge_drains_on_its_drain_api_and_counts_conferences_in_its_metrics(stack):
+    """What `fab drain` relies on, as jitsi-videobridge serves it at the pinned release: the
+    drain API (on by default), the conference count in the Prometheus metrics (a request
+    without an Accept header fails there), and no /colibri/stats without the COLIBRI API."""
+    jvb = stack.container("jvb")
+    docker("exec", jvb, "sh", "-c", "echo 2 > /tmp/conferences")
+    try:
+        assert _jvb_rest(stack, "/metrics")[0] == 500
+        status, metrics = _jvb_rest(stack, "/metrics", Accept="text/plain")
+        assert status == 200 and "\njitsi_jvb_conferences 2.0\n" in metrics
+        assert "\njitsi_jvb_drain_mode 0.0\n" in metrics
+        assert _jvb_rest(stack, "/colibri/stats")[0] == 404
+        assert _jvb_rest(stack, "/colibri/drain/enable", "POST")[0] == 200
+        assert _jvb_rest(stack, "/colibri/drain") == (200, '{"drain":true}')
+        assert "\njitsi_jvb_drain_mode 1.0\n" in _jvb_rest(stack, "/metrics", Accept="*/*")[1]
+        assert stack.bridges() == 1, "a draining bridge keeps its conferences and its session"
+    finally:
+        _jvb_rest(stack, "/colibri/drain/disable", "POST")
+        docker("exec", jvb, "rm", "-f", "/tmp/conferences")

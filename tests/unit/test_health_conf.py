@@ -15,7 +15,7 @@ from jitsi_deploy.render.templating import render_template
 from jitsi_deploy.steps import handlers
 from jitsi_deploy.steps.changes import Change
 from jitsi_deploy.steps.facts import HostFacts
-from jitsi_deploy.steps.handlers import ARMED, PENDING, RUNNING
+from jitsi_deploy.steps.handlers import ARMED, DRAINED, PENDING, RUNNING
 from jitsi_deploy.steps.images import IMAGES, wanted_images
 from jitsi_deploy.steps.step import PlanInput
 from tests.unit.sites import rendered, two_hosts
@@ -97,23 +97,40 @@ def test_invalid_settings_are_refused(bad):
 def test_the_deploy_arms_the_health_check_once_the_stack_is_up(tmp_path: Path):
     """Until the marker exists the cron runs do nothing (scripts/jitsi-health): a stack that
     runs but is not armed (a host deployed before arming existed) gets one `up -d`, then the
-    marker, in the same change, so a failed `up` leaves it unarmed."""
+    marker, in the same change, so a failed `up` leaves it unarmed. A bridge `fab drain`
+    stopped gets the same `up`, which starts it, and its mark goes."""
     core = rendered(two_hosts(tmp_path), "meet.example.org")
     conf = core.file(paths.HEALTH_CONFIG).content.decode()
     assert f"ARMED_FILE={paths.HEALTH_ARMED}\n" in conf
+    assert f"DRAINED_FILE={paths.BRIDGE_DRAINED}\n" in conf
 
-    def plan(armed: bool) -> list[Change]:
+    def plan(armed: bool, drained: bool = False) -> list[Change]:
         images = wanted_images(core)
         running = dict(zip(core.service_names, images, strict=True))
         values = {
             PENDING.name: frozenset(),
             RUNNING.name: running,
             ARMED.name: armed,
+            DRAINED.name: drained,
             IMAGES.name: dict.fromkeys(images, 1),
         }
         return handlers.plan(PlanInput(core, HostFacts(values)))
 
     assert plan(True) == []
     (up,) = [c for c in plan(False) if c.summary.startswith("start or update")]
-    assert up.commands[-1].argv[-1] == paths.HEALTH_ARMED  # made once, after the compose up
+    assert up.commands[-1].argv[-2:] == (paths.HEALTH_ARMED, paths.BRIDGE_DRAINED)
     assert "compose" in up.commands[0].argv and "up" in up.commands[0].argv
+    assert [c.summary for c in plan(True, drained=True)] == [c.summary for c in plan(False)]
+
+
+def test_arming_ends_a_drain_and_keeps_an_armed_mark(tmp_path: Path):
+    """The arm command for real: the armed mark is made once (its time says since when the
+    health check runs), the drained mark goes; no bridge answers here, which is no failure."""
+    armed, drained = tmp_path / "armed", tmp_path / "drained"
+    drained.touch()
+    run = ["sh", "-c", handlers.ARM, "arm", str(armed), str(drained)]
+    assert subprocess.run(run, timeout=30).returncode == 0
+    assert armed.exists() and not drained.exists()
+    made = armed.stat().st_mtime_ns
+    assert subprocess.run(run, timeout=30).returncode == 0
+    assert armed.stat().st_mtime_ns == made

@@ -15,7 +15,7 @@ from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps import handlers
 from jitsi_deploy.steps.changes import Change
 from jitsi_deploy.steps.facts import HostFacts, facts_script, parse_facts
-from jitsi_deploy.steps.handlers import ARMED, PENDING, RUNNING
+from jitsi_deploy.steps.handlers import ARMED, DRAINED, PENDING, RUNNING
 from jitsi_deploy.steps.images import IMAGES, wanted_images
 from jitsi_deploy.steps.step import PlanInput, StepPlan
 from tests.unit.sites import rendered, two_hosts
@@ -88,6 +88,7 @@ def test_recreating_a_running_stack_ends_meetings_a_first_start_does_not(
         PENDING.name: frozenset({"up:stack", "restart:prosody"}),
         RUNNING.name: shown,
         ARMED.name: True,
+        DRAINED.name: False,
         IMAGES.name: dict.fromkeys(images, 1),
     }
     changes = handlers.plan(PlanInput(core, HostFacts(values)))

@@ -7,6 +7,18 @@ JVB_BREWERY_MUC@XMPP_INTERNAL_MUC_DOMAIN as JVB_MUC_NICKNAME (default: the conta
 /about/health on 8080 (all interfaces, as the bridge's private HTTP server) stays green while the
 XMPP session is lost: the real bridge's known trap.
 
+Drain and conferences, as jitsi-videobridge at stable/jitsi-meet_11146 serves them on 8080:
+- POST /colibri/drain/enable and /disable, GET /colibri/drain ({"drain": …}): the drain API,
+  on by default (reference.conf `videobridge.rest.drain.enabled = true`, not set by jvb.conf);
+  a draining bridge takes no new conferences and keeps the ones it has (Drain.java).
+- GET /metrics, Prometheus text: `jitsi_jvb_conferences` and `jitsi_jvb_drain_mode`
+  (VideobridgeMetrics.kt, namespace jitsi_jvb). The real handler splits the Accept header
+  without a null check (Prometheus.java): a request without one gets a 500.
+- /colibri/stats needs the COLIBRI REST API (COLIBRI_REST_ENABLED, off by default): without it
+  the stand-in answers 404 as the real one does, so nothing may rely on it.
+The stand-in has no media: it hosts as many conferences as /tmp/conferences says (a test's
+stand-in for what jicofo allocated on it), 0 without the file.
+
 `jvb.py --check` is the config step's check of the variables jvb.conf reads; without it, the
 bridge runs. Fault flags: `health` makes every HTTP answer a 500; `xmpp-lost` closes the XMPP
 sessions and keeps them closed while the flag exists. Like the real bridge (no shutdown hook),
@@ -18,21 +30,27 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 sys.path.insert(0, "/standin/lib")
 
 from standin import (
     Refusal,
+    Route,
     check_heap,
+    compact_json,
     env,
     env_bool,
     exit_on_sigterm,
+    log,
     refuse_and_exit,
     serve_http,
     setup_logging,
     xmpp_servers,
 )
 
+CONFERENCES_FILE = "/tmp/conferences"
 # The booleans jvb.conf passes through toBool, with their defaults.
 BOOLEANS = {
     "COLIBRI_REST_ENABLED": "false",
@@ -76,6 +94,58 @@ def settings() -> Settings:
     )
 
 
+class Rest:
+    """The bridge's private REST server: health, drain, metrics (and stats with COLIBRI)."""
+
+    def __init__(self, colibri: bool) -> None:
+        self.colibri = colibri
+        self.drain = False
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        routes: dict[tuple[str, str], Route] = {
+            ("GET", "/about/health"): lambda _: (200, "application/json", ""),
+            ("POST", "/colibri/drain/enable"): lambda _: self.set_drain(True),
+            ("POST", "/colibri/drain/disable"): lambda _: self.set_drain(False),
+            ("GET", "/colibri/drain"): lambda _: self.json({"drain": self.drain}),
+            ("GET", "/metrics"): self.metrics,
+        }
+        if self.colibri:
+            routes[("GET", "/colibri/stats")] = lambda _: self.json(self.stats())
+        return routes
+
+    def set_drain(self, enable: bool) -> tuple[int, str, str]:
+        self.drain = enable
+        log.info("drain mode %s", "on" if enable else "off")
+        return 200, "text/plain", ""
+
+    def stats(self) -> dict[str, object]:
+        return {"conferences": conferences(), "drain": self.drain}
+
+    @staticmethod
+    def json(value: dict[str, object]) -> tuple[int, str, str]:
+        return 200, "application/json", compact_json(value)
+
+    def metrics(self, request: BaseHTTPRequestHandler) -> tuple[int, str, str]:
+        if request.headers.get("Accept") is None:
+            return 500, "text/plain", "java.lang.NullPointerException\n"
+        lines = [
+            "# HELP jitsi_jvb_conferences Current number of conferences.",
+            "# TYPE jitsi_jvb_conferences gauge",
+            f"jitsi_jvb_conferences {float(conferences())}",
+            "# HELP jitsi_jvb_drain_mode Whether the bridge is in drain shutdown mode.",
+            "# TYPE jitsi_jvb_drain_mode gauge",
+            f"jitsi_jvb_drain_mode {1.0 if self.drain else 0.0}",
+        ]
+        return 200, "text/plain; version=0.0.4; charset=utf-8", "\n".join(lines) + "\n"
+
+
+def conferences() -> int:
+    try:
+        return int(Path(CONFERENCES_FILE).read_text().strip() or 0)
+    except FileNotFoundError:
+        return 0
+
+
 def main() -> None:
     setup_logging()
     exit_on_sigterm()
@@ -86,7 +156,7 @@ def main() -> None:
         check_heap("VIDEOBRIDGE_MAX_MEMORY")
     except Refusal as error:
         refuse_and_exit(error)
-    serve_http("0.0.0.0", 8080, {("GET", "/about/health"): lambda _: (200, "application/json", "")})
+    serve_http("0.0.0.0", 8080, Rest(colibri=env_bool("COLIBRI_REST_ENABLED", "false")).routes())
     if not config.xmpp:
         asyncio.run(asyncio.Event().wait())
     from xmpp_bridge import run_bridges  # slixmpp takes a third of a second to load: REST first
