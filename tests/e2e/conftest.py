@@ -3,9 +3,12 @@ only read it."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+
 import pytest
 
-from tests.e2e.site import Site
+from tests.e2e.site import REPO, Site
 
 # A documentation address (RFC 5737): clients would reach the bridge there; nothing does here.
 BRIDGE_PUBLIC_IP = "203.0.113.61"
@@ -25,4 +28,30 @@ def site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
     first = site.fab("deploy")
     site.first_output = first.stdout + first.stderr  # type: ignore[attr-defined]
     assert first.returncode == 0, site.first_output
+    return site
+
+
+# The second core's settings: accounts on, which the shared site must not have.
+AUTH_SETTINGS = {"ENABLE_AUTH": "1", "AUTH_TYPE": "internal"}
+
+
+@pytest.fixture(scope="session")
+def auth_core(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """A second core of its own (Debian 12, root), for what the shared site must not have:
+    accounts (ENABLE_AUTH=1, AUTH_TYPE=internal), later fail2ban. Its first deploy is cut off
+    in the middle of its files step (the process killed) and run again: the resumed run's output
+    is kept for test_deploy.py, which checks that the host converged."""
+    site = Site(tmp_path_factory.mktemp("auth"), [make_host("bookworm")])
+    site.write(AUTH_SETTINGS)
+    site.trust()
+    argv = site.fab_argv("deploy")
+    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True) as first:
+        assert first.stdout is not None
+        for line in first.stdout:
+            if " files " in line:
+                first.send_signal(signal.SIGKILL)  # cut off in the middle of the files step
+                break
+    resumed = site.fab("deploy")
+    site.first_output = resumed.stdout + resumed.stderr  # type: ignore[attr-defined]
+    assert resumed.returncode == 0, site.first_output
     return site

@@ -4,15 +4,14 @@ prosody stand-in. Logins are tried over c2s from inside the prosody container (5
 published without remote bridges) with the slixmpp of the stand-in image; the test password
 reaches that client on stdin.
 
-The session `site` runs with ENABLE_AUTH=0, so this module deploys a core of its own.
+The session `site` runs with ENABLE_AUTH=0, so this module works on the second core
+(conftest.py: auth_core).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-
-import pytest
 
 from tests.e2e.site import REPO, Site
 from tests.rig.hosts import host_exec
@@ -47,16 +46,6 @@ asyncio.run(attempt(jid, password))
 """
 
 
-@pytest.fixture(scope="module")
-def auth_site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    site = Site(tmp_path_factory.mktemp("auth"), [make_host("bookworm")])
-    site.write({"ENABLE_AUTH": "1", "AUTH_TYPE": "internal"})
-    site.trust()
-    deployed = site.fab("deploy")
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    return site
-
-
 def fab(site: Site, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """`fab ARGS` with ``stdin`` piped in, as a script gives a password."""
     argv = [sys.executable, "-m", "fabric", *args, "--env", str(site.env)]
@@ -75,34 +64,34 @@ def login(site: Site, name: str, password: str) -> str:
     return done.stdout.strip() or done.stderr[-500:]
 
 
-def test_users_added_changed_and_removed_over_ssh(auth_site: Site) -> None:
-    added = fab(auth_site, "user-add", "Alice", stdin=f"{FIRST}\n")
+def test_users_added_changed_and_removed_over_ssh(auth_core: Site) -> None:
+    added = fab(auth_core, "user-add", "Alice", stdin=f"{FIRST}\n")
     assert added.returncode == 0, added.stdout + added.stderr
     assert "added alice@meet.jitsi" in added.stdout
     assert FIRST not in added.stdout + added.stderr
-    assert login(auth_site, "alice", FIRST) == "logged in"
-    assert login(auth_site, "alice", SECOND) == "refused"
+    assert login(auth_core, "alice", FIRST) == "logged in"
+    assert login(auth_core, "alice", SECOND) == "refused"
 
-    again = fab(auth_site, "user-add", "alice", stdin=f"{SECOND}\n")
+    again = fab(auth_core, "user-add", "alice", stdin=f"{SECOND}\n")
     assert again.returncode == 1 and "exists already" in again.stdout
 
-    changed = fab(auth_site, "user-passwd", "alice", "--password-stdin", stdin=f"{SECOND}\n")
+    changed = fab(auth_core, "user-passwd", "alice", "--password-stdin", stdin=f"{SECOND}\n")
     assert changed.returncode == 0, changed.stdout + changed.stderr
-    assert login(auth_site, "alice", SECOND) == "logged in"
-    assert login(auth_site, "alice", FIRST) == "refused"
+    assert login(auth_core, "alice", SECOND) == "logged in"
+    assert login(auth_core, "alice", FIRST) == "refused"
 
-    listed = fab(auth_site, "user-list")
+    listed = fab(auth_core, "user-list")
     assert listed.returncode == 0 and "\nalice\n" in listed.stdout
 
-    removed = fab(auth_site, "user-remove", "alice")
+    removed = fab(auth_core, "user-remove", "alice")
     assert removed.returncode == 0 and "removed alice@meet.jitsi" in removed.stdout
-    assert login(auth_site, "alice", SECOND) == "refused"
-    assert "no accounts on meet.jitsi" in fab(auth_site, "user-list").stdout
+    assert login(auth_core, "alice", SECOND) == "refused"
+    assert "no accounts on meet.jitsi" in fab(auth_core, "user-list").stdout
 
 
-def test_bad_input_touches_nothing(auth_site: Site) -> None:
-    weak = fab(auth_site, "user-add", "bob", stdin="password1\n")
+def test_bad_input_touches_nothing(auth_core: Site) -> None:
+    weak = fab(auth_core, "user-add", "bob", stdin="password1\n")
     assert weak.returncode == 1 and "nothing was touched" in weak.stderr
-    named = fab(auth_site, "user-add", "bob smith", stdin=f"{FIRST}\n")
+    named = fab(auth_core, "user-add", "bob smith", stdin=f"{FIRST}\n")
     assert named.returncode == 1 and "is not an account name" in named.stderr
-    assert "no accounts on meet.jitsi" in fab(auth_site, "user-list").stdout
+    assert "no accounts on meet.jitsi" in fab(auth_core, "user-list").stdout

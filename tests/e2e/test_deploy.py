@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -26,8 +23,8 @@ from jitsi_deploy.deploy.host import Options, deploy_host
 from jitsi_deploy.entry import load_or_exit as load
 from jitsi_deploy.model import paths
 from jitsi_deploy.remote.transport import SshConfig
-from tests.e2e.conftest import BRIDGE_PUBLIC_IP
-from tests.e2e.site import REPO, Site, bundle, host_state
+from tests.e2e.conftest import AUTH_SETTINGS, BRIDGE_PUBLIC_IP
+from tests.e2e.site import REPO, Site, host_state
 from tests.e2e.terminal import run_on_terminal
 from tests.rig.hosts import TestHost, host_exec
 
@@ -357,46 +354,19 @@ def test_a_killed_container_comes_back_by_itself(site: Site) -> None:
     assert re.search(r" ACTION (restarted|recreated) jvb\b", actions), actions
 
 
-def test_an_interrupted_deploy_converges_on_the_next_run(make_host, tmp_path: Path) -> None:
-    host = make_host("bookworm")
-    site = Site(tmp_path, [host])
-    site.write()
-    site.trust()
-    argv = [
-        sys.executable,
-        "-m",
-        "fabric",
-        "deploy",
-        "--env",
-        str(site.env),
-        "--inventory",
-        str(tmp_path / "hosts"),
-        "--known-hosts",
-        str(tmp_path / "known_hosts"),
-        "--bundle",
-        str(bundle(tmp_path)),
-    ]
-    with subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True) as first:
-        assert first.stdout is not None
-        for line in first.stdout:
-            if " files " in line:
-                first.send_signal(signal.SIGKILL)  # cut off in the middle of the files step
-                break
-    resumed = site.fab("deploy")
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+def test_an_interrupted_deploy_converges_on_the_next_run(auth_core: Site) -> None:
+    """auth_core's first deploy was killed in its files step; the run after it converged."""
+    (host,) = auth_core.hosts
     assert healthy_services(host, STACK) == set(STACK)
-    settled = site.fab("deploy")
+    settled = auth_core.fab("deploy")
     assert "unchanged: nothing to do" in recap_line(settled.stdout, host)
 
 
-def test_fail2ban_guards_ssh_and_the_rate_limits_when_switched_on(
-    make_host, tmp_path: Path
-) -> None:
-    host = make_host("bookworm")
-    site = Site(tmp_path, [host])
-    site.write({"ENABLE_FAIL2BAN": "1"})
-    site.trust()
-    result = site.fab("deploy")
+def test_fail2ban_guards_ssh_and_the_rate_limits_when_switched_on(auth_core: Site) -> None:
+    """Switched on for auth_core, the last to use it (its jails could ban this machine)."""
+    (host,) = auth_core.hosts
+    auth_core.write({**AUTH_SETTINGS, "ENABLE_FAIL2BAN": "1"})
+    result = auth_core.fab("deploy")
     assert result.returncode == 0, result.stdout + result.stderr
     status = host_exec(host, "fail2ban-client", "status").stdout
     assert "sshd" in status and "nginx-limit-req" in status
