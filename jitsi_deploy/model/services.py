@@ -214,9 +214,15 @@ def _jicofo_environment(placement: Placement) -> dict[str, str]:
     }
 
 
+def bridge_nickname(host: Host) -> str:
+    """The bridge's JVB_MUC_NICKNAME: its inventory name (unique there), by which jicofo's
+    brewery, and so smoke and status, know it (model/brewery.py)."""
+    return host.name
+
+
 def _jvb_environment(placement: Placement) -> dict[str, str]:
     host = placement.host
-    environment = {"JVB_ADVERTISE_IPS": host.public_ip, "JVB_MUC_NICKNAME": host.name}
+    environment = {"JVB_ADVERTISE_IPS": host.public_ip, "JVB_MUC_NICKNAME": bridge_nickname(host)}
     if host.role == "jvb" and placement.core:
         environment |= {"XMPP_SERVER": placement.core.private_ip, "XMPP_PORT": "5222"}
     return environment
@@ -368,13 +374,6 @@ def container_name(service: str) -> str:
     """The fixed name of a service's container, the same under Compose v1 and v2 (which name
     containers `jitsi_web_1` and `jitsi-web-1`), so monitors can name it."""
     return f"{paths.COMPOSE_PROJECT}-{service}"
-
-
-def bridges_expected(placement: Placement) -> int:
-    """How many bridges jicofo on this core should see: its own, and the [jvb] hosts that dial
-    it (the inventory's core; a core named with -H alone has only its own)."""
-    dialed = placement.core is not None and placement.core.name == placement.host.name
-    return 1 + (len(placement.bridges) if dialed else 0)
 
 
 def placement_of(deployment: Deployment, host: Host) -> Placement:

@@ -16,12 +16,12 @@ from ..deploy.fleet import run_all
 from ..deploy.host import Options
 from ..errors import DeployError
 from ..model import paths
+from ..model.brewery import JICOFO_DEBUG_URL, Brewery, expected_bridges, parse_debug
 from ..model.services import (
     JICOFO,
     JICOFO_STATS_URL,
     Placement,
     Service,
-    bridges_expected,
     container_name,
     placement_of,
     services_at,
@@ -85,14 +85,19 @@ class Certificate:
 
 @dataclass(frozen=True)
 class Jicofo:
-    """What jicofo's /stats says (bridges it can use, live conferences and participants), or
-    why it said nothing."""
+    """What jicofo says: the bridges it can use and those draining, by nickname (/debug), live
+    conferences and participants (/stats); or why it said nothing."""
 
-    bridges: int | None = None
+    bridges: tuple[str, ...] = ()
     conferences: int | None = None
     participants: int | None = None
     error: str = ""
-    expected_bridges: int = 1  # the core's own and each [jvb] host's
+    expected_bridges: tuple[str, ...] = ()  # the core's own and each [jvb] host's
+    draining: tuple[str, ...] = ()
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return Brewery(self.bridges).missing(self.expected_bridges)
 
 
 @dataclass(frozen=True)
@@ -125,9 +130,10 @@ class HostStatus:
                 found.append(f"certificate {cert.name}: {left}")
         if self.jicofo and self.jicofo.error:
             found.append(f"jicofo's stats: {self.jicofo.error}")
-        elif self.jicofo and (self.jicofo.bridges or 0) < self.jicofo.expected_bridges:
-            seen, expected = self.jicofo.bridges or 0, self.jicofo.expected_bridges
-            found.append(f"jicofo sees {seen} of the {expected} bridges of the inventory")
+        elif self.jicofo and self.jicofo.missing:
+            found.append(
+                f"jicofo lacks {', '.join(self.jicofo.missing)} of the inventory's bridges"
+            )
         if " jitsi-backup FAIL " in self.backup:
             found.append(f"the last nightly backup failed ({paths.HOST_BACKUP_LOG})")
         return found
@@ -202,10 +208,14 @@ def sections_for(placement: Placement) -> list[Section]:
     if placement.host.role == "core":
         found.append(Section("certificates", CERTIFICATES_SNIPPET))
     if JICOFO in services:
-        # curl ends the JSON without a newline: the echo puts the next header on its own line.
-        stats = f'curl -fsS --max-time 5 {JICOFO_STATS_URL} 2>&1 || echo "exit $?"; echo'
-        found.append(Section("jicofo", stats))
+        found.append(Section("jicofo", _json_snippet(JICOFO_STATS_URL)))
+        found.append(Section("brewery", _json_snippet(JICOFO_DEBUG_URL)))
     return found
+
+
+def _json_snippet(url: str) -> str:
+    # curl ends the JSON without a newline: the echo puts the next header on its own line.
+    return f'curl -fsS --max-time 5 {url} 2>&1 || echo "exit $?"; echo'
 
 
 def status_script(sections: list[Section]) -> str:
@@ -330,17 +340,25 @@ def parse_certificates(lines: list[str], now: int) -> tuple[Certificate, ...]:
     return tuple(found)
 
 
-def parse_jicofo(lines: list[str], expected_bridges: int = 1) -> Jicofo:
-    text = "\n".join(lines)
-    if not lines or lines[-1].startswith("exit "):  # curl failed: its message, then its status
-        return Jicofo(error=f"/stats did not answer ({' '.join(lines[:-1])[:160] or 'nothing'})")
+def parse_jicofo(
+    stats_lines: list[str], debug_lines: list[str], expected: tuple[str, ...] = ()
+) -> Jicofo:
+    """jicofo's /stats and /debug answers (each: the JSON, or curl's message and "exit N")."""
+    answers = []
+    for path, lines in (("/stats", stats_lines), ("/debug", debug_lines)):
+        if not lines or lines[-1].startswith("exit "):  # curl failed: its message, its status
+            return Jicofo(
+                error=f"{path} did not answer ({' '.join(lines[:-1])[:160] or 'nothing'})"
+            )
+        answers.append("\n".join(lines))
     try:
-        stats = json.loads(text)
-        bridges = stats["bridge_selector"]["operational_bridge_count"]
-    except (ValueError, KeyError, TypeError):
-        return Jicofo(error=f"/stats has no bridge count: {text[:160]!r}")
-    counts = (bridges, _count(stats, "conferences"), _count(stats, "participants"))
-    return Jicofo(*counts, expected_bridges=expected_bridges)
+        stats, brewery = json.loads(answers[0]), parse_debug(answers[1])
+    except ValueError as error:
+        return Jicofo(error=f"unreadable: {error}")
+    counts = (_count(stats, "conferences"), _count(stats, "participants"))
+    return Jicofo(
+        brewery.operational, *counts, expected_bridges=expected, draining=brewery.draining
+    )
 
 
 def _count(stats: dict[str, Any], key: str) -> int | None:
@@ -378,7 +396,7 @@ def host_status(placement: Placement, output: str) -> HostStatus:
         disks=parse_disks(get("disk")),
         memory=parse_memory(get("memory")),
         jicofo=(
-            parse_jicofo(get("jicofo"), bridges_expected(placement))
+            parse_jicofo(get("jicofo"), get("brewery"), expected_bridges(placement))
             if "jicofo" in sections
             else None
         ),

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from ..model.brewery import Brewery
 from .status import HostStatus, ServiceStatus
 
 COLUMNS = ("HOST / SERVICE", "STATE", "HEALTH", "IMAGE", "DIGEST", "UP", "RESTARTS")
@@ -95,12 +96,10 @@ def _jicofo(status: HostStatus) -> str:
     jicofo = status.jicofo
     if jicofo is None or jicofo.error:
         return jicofo.error if jicofo else ""
-    counts = (
-        (jicofo.bridges, "bridges"),
-        (jicofo.conferences, "conferences"),
-        (jicofo.participants, "participants"),
-    )
-    return ", ".join(f"{value} {word}" for value, word in counts if value is not None)
+    bridges = Brewery(jicofo.bridges, jicofo.draining).describe()
+    counts = ((jicofo.conferences, "conferences"), (jicofo.participants, "participants"))
+    said = [f"{value} {word}" for value, word in counts if value is not None]
+    return "; ".join(filter(None, (f"bridges {bridges}", ", ".join(said))))
 
 
 def table(statuses: list[HostStatus]) -> str:

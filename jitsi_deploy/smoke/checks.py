@@ -7,7 +7,6 @@ A check returns a short detail when it passes and raises Failed (or Skipped) oth
 from __future__ import annotations
 
 import datetime
-import json
 import socket
 import ssl
 import uuid
@@ -20,6 +19,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from ..errors import DeployError
+from ..model.brewery import JICOFO_DEBUG_URL, parse_debug
 from ..model.services import SERVICES, container_name
 from ..remote.transport import ConnectError, Output, Remote
 from ..settings.rooms import RoomPolicy
@@ -363,19 +363,21 @@ class HostCheck:
     meaning: str
 
 
-def bridges_judge(expected: int) -> Callable[[Output], str]:
-    """jicofo must see every bridge of the inventory: the core's own and each [jvb] host's."""
+def bridges_judge(expected: tuple[str, ...]) -> Callable[[Output], str]:
+    """jicofo must see every bridge of the inventory, by nickname: the core's own and each
+    [jvb] host's. A draining bridge counts (it keeps its meetings), and is named."""
 
     def judge(output: Output) -> str:
         if output.exit_code:
-            raise Failed(f"jicofo's /stats did not answer: {output.stderr.strip()[-200:]}")
+            raise Failed(f"jicofo's /debug did not answer: {output.stderr.strip()[-200:]}")
         try:
-            count = json.loads(output.stdout)["bridge_selector"]["operational_bridge_count"]
-        except (ValueError, KeyError, TypeError):
-            raise Failed(f"jicofo's /stats has no bridge count: {output.stdout[:200]!r}") from None
-        if count < expected:
-            raise Failed(f"jicofo sees {count} of the {expected} bridges of the inventory")
-        return f"jicofo sees {count} of the {expected} bridges of the inventory"
+            brewery = parse_debug(output.stdout)
+        except ValueError as error:
+            raise Failed(f"jicofo's /debug has no bridges: {error}") from None
+        missing = brewery.missing(expected)
+        if missing:
+            raise Failed(f"jicofo lacks {', '.join(missing)} (sees {brewery.describe()})")
+        return f"jicofo sees every bridge of the inventory: {brewery.describe()}"
 
     return judge
 
@@ -412,20 +414,20 @@ ROOM_POLICY_SCRIPT = (
 )
 
 
-def host_checks(bridges: int) -> tuple[HostCheck, ...]:
-    """The checks over SSH, for a site whose jicofo should see ``bridges`` bridges."""
+def host_checks(bridges: tuple[str, ...]) -> tuple[HostCheck, ...]:
+    """The checks over SSH, for a site whose jicofo should see ``bridges`` (by nickname)."""
     return (bridges_check(bridges), *OTHER_HOST_CHECKS)
 
 
-def bridges_check(expected: int) -> HostCheck:
+def bridges_check(expected: tuple[str, ...]) -> HostCheck:
     return HostCheck(
         "bridges",
         ("core",),
-        f"curl -fsS --max-time 10 {_health_url('jicofo', 'jicofo-bridges')}",
+        f"curl -fsS --max-time 10 {JICOFO_DEBUG_URL}",
         bridges_judge(expected),
         "conferences on a missing bridge get no audio/video: a bridge is not connected to "
-        "jicofo (its jvb is down, or a remote bridge cannot reach 5222 on the core: check its "
-        "private_ip and `fab logs --service jvb` there)",
+        "jicofo (its jvb is down or drained, or a remote bridge cannot reach 5222 on the core: "
+        "check its private_ip and `fab logs --service jvb` there)",
     )
 
 

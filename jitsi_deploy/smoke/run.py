@@ -10,7 +10,8 @@ from pathlib import Path
 from ..deploy.fleet import run_all
 from ..deploy.host import Options
 from ..errors import ConfigError, Problem
-from ..model.services import bridges_expected, placement_of
+from ..model.brewery import expected_bridges
+from ..model.services import placement_of
 from ..remote.transport import Remote
 from ..settings.inventory import Host, is_host_name
 from ..settings.reader import is_port
@@ -55,7 +56,7 @@ def ssh_results(deployment: Deployment, hosts: list[Host], options: Options) -> 
     """The host checks on every host, in parallel, in inventory order."""
 
     def one(host: Host) -> list[Result]:
-        checks = host_checks(bridges_expected(placement_of(deployment, host)))
+        checks = host_checks(expected_bridges(placement_of(deployment, host)))
         remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
         try:
             return host_results(remote, checks)

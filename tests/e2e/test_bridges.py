@@ -41,9 +41,10 @@ def test_a_drained_bridge_leaves_after_its_last_meeting_and_a_deploy_brings_it_b
     site: Site,
 ) -> None:
     """While the bridge hosts a (stand-in) conference, `fab drain` waits with the bridge in drain
-    mode and still in jicofo's count; once the conference ended the bridge stops and leaves the
-    count. The health check leaves the drained bridge stopped; a deploy starts it, it joins
-    again, and the host is watched as before."""
+    mode and still in jicofo's count (`fab status` names it draining); once the conference ended
+    the bridge stops and leaves the count, and `fab smoke` names it missing. The health check
+    leaves the drained bridge stopped; a deploy starts it, it joins again, and the host is
+    watched as before."""
     core, bridge = site.hosts
     wait_bridges(core, 2)
     host_exec(bridge, "docker", "exec", "jitsi-jvb", "sh", "-c", "echo 1 > /tmp/conferences")
@@ -55,12 +56,16 @@ def test_a_drained_bridge_leaves_after_its_last_meeting_and_a_deploy_brings_it_b
         metrics = host_exec(bridge, "curl", "-fsS", "-H", "Accept: */*", "127.0.0.1:8080/metrics")
         assert "\njitsi_jvb_drain_mode 1.0\n" in metrics.stdout
         assert bridges_counted(core) == 2, "a draining bridge keeps its meetings"
+        shown = site.fab("status").stdout  # jicofo's view, from the bridge's own presence
+        assert f"({bridge.name} draining)" in shown, shown
         host_exec(bridge, "docker", "exec", "jitsi-jvb", "rm", "/tmp/conferences", check=True)
         rest = drain.stdout.read()
         assert drain.wait(timeout=60) == 0, rest
     assert "no conference was on it when it stopped" in rest, rest
     assert jvb_state(bridge) == "exited"
     wait_bridges(core, 1)
+    smoke = site.fab("smoke", "--resolve", f"{core.address}:443")
+    assert f"jicofo lacks {bridge.name}" in smoke.stdout, smoke.stdout
 
     health = host_exec(bridge, "/usr/local/sbin/jitsi-health")
     assert health.returncode == 0, host_exec(bridge, "tail", paths.HEALTH_LOG).stdout

@@ -122,11 +122,20 @@ def stack(images, tmp_path_factory) -> Iterator[Stack]:
         stack.compose("down", "-t", "1", "-v")
 
 
+def debug_bridges(stack: Stack) -> dict[str, dict[str, object]]:
+    status, body = http_get(stack.url("jicofo", "/debug"))
+    assert status == 200, body
+    return json.loads(body)["bridge_selector"]["bridge"]
+
+
 def test_jicofo_counts_the_bridge_it_sees_in_the_brewery(stack):
     status, body = http_get(stack.url("jicofo", "/stats"))
     selector = json.loads(body)["bridge_selector"]
     assert (status, selector["bridge_count"], selector["operational_bridge_count"]) == (200, 1, 1)
     assert http_get(stack.url("jicofo", "/about/health")) == (200, "OK")
+    (bridge,) = debug_bridges(stack).items()
+    assert bridge[0] == "jvbbrewery@internal-muc.meet.jitsi/jvb1"  # the brewery JID, by nickname
+    assert bridge[1]["operational"] is True and bridge[1]["drain"] is False
 
 
 @pytest.mark.parametrize("tenant", ["", "/team"])
@@ -238,6 +247,8 @@ def test_the_bridge_drains_on_its_drain_api_and_counts_conferences_in_its_metric
         assert _jvb_rest(stack, "/colibri/drain") == (200, '{"drain":true}')
         assert "\njitsi_jvb_drain_mode 1.0\n" in _jvb_rest(stack, "/metrics", Accept="*/*")[1]
         assert stack.bridges() == 1, "a draining bridge keeps its conferences and its session"
+        wait(lambda: debug_bridges(stack)["jvbbrewery@internal-muc.meet.jitsi/jvb1"]["drain"],
+             "the drain in jicofo's view of the bridge")  # fmt: skip
     finally:
         _jvb_rest(stack, "/colibri/drain/disable", "POST")
         docker("exec", jvb, "rm", "-f", "/tmp/conferences")

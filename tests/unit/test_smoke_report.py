@@ -12,8 +12,9 @@ import pytest
 
 from jitsi_deploy.deploy.fleet import with_unlisted
 from jitsi_deploy.errors import ConfigError
+from jitsi_deploy.model.brewery import expected_bridges
 from jitsi_deploy.model.deployment import load_deployment as load
-from jitsi_deploy.model.services import bridges_expected, placement_of
+from jitsi_deploy.model.services import placement_of
 from jitsi_deploy.remote.transport import Output
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import checks, report
@@ -97,16 +98,28 @@ def test_a_bridge_may_reach_5222() -> None:
     assert result.status == "skip"
 
 
-def test_jicofo_must_see_every_bridge_of_the_inventory() -> None:
+def debug(*bridges: tuple[str, bool]) -> str:
+    """jicofo's /debug with these bridges (nickname, draining), as the real one writes it."""
+    listed = {
+        f"jvbbrewery@internal-muc.meet.jitsi/{name}": {"operational": True, "drain": drain}
+        for name, drain in bridges
+    }
+    return json.dumps({"bridge_selector": {"strategy": "x", "bridge": listed}})
+
+
+def test_jicofo_must_see_every_bridge_of_the_inventory_by_nickname() -> None:
     """A second bridge that never joins, or the core's own dropping out while another is up,
-    fails the check: it counts them against the inventory, not against one."""
-    judge = _host_check("bridges").judge  # a core and one [jvb] host: 2 bridges
-    stats = {"bridge_selector": {"operational_bridge_count": 2}}
-    passed = judge(Output(0, json.dumps(stats), ""))
-    assert passed == "jicofo sees 2 of the 2 bridges of the inventory"
+    fails the check, named; a draining bridge still counts (it keeps its meetings)."""
+    judge = _host_check("bridges").judge  # the core and one [jvb] host
+    passed = judge(Output(0, debug(("meet.example.org", False), ("jvb1", True)), ""))
+    assert passed == (
+        "jicofo sees every bridge of the inventory: jvb1, meet.example.org (jvb1 draining)"
+    )
     for output, fault in [
-        (Output(0, '{"bridge_selector": {"operational_bridge_count": 1}}', ""), "1 of the 2"),
-        (Output(0, "{}", ""), "has no bridge count"),
+        (Output(0, debug(("meet.example.org", False)), ""), "lacks jvb1 .sees meet.example.org"),
+        (Output(0, debug(("jvb1", False)), ""), "lacks meet.example.org .sees jvb1"),
+        (Output(0, debug(("jvb2", False)), ""), "lacks meet.example.org, jvb1"),
+        (Output(0, "{}", ""), "has no bridges"),
         (Output(7, "", "curl: (7) Failed to connect"), "did not answer"),
     ]:
         with pytest.raises(checks.Failed, match=fault):
@@ -128,8 +141,11 @@ def test_the_room_policy_health_answers() -> None:
             judge(output)
 
 
+BOTH = ("meet.example.org", "jvb1")
+
+
 def _host_check(name: str) -> checks.HostCheck:
-    return next(check for check in checks.host_checks(2) if check.name == name)
+    return next(check for check in checks.host_checks(BOTH) if check.name == name)
 
 
 def test_the_target_is_the_core_site_and_bridges_may_reach_5222(tmp_path: Path) -> None:
@@ -185,5 +201,5 @@ def test_each_core_expects_the_bridges_that_dial_it(tmp_path: Path) -> None:
     deployment = load(env_path, hosts_path, tmp_path / ".secrets.env")
     fresh = replace(deployment.hosts[0], name="203.0.113.99", address="203.0.113.99")
     deployment = with_unlisted(deployment, [fresh])
-    assert bridges_expected(placement_of(deployment, deployment.hosts[0])) == 2
-    assert bridges_expected(placement_of(deployment, fresh)) == 1
+    assert expected_bridges(placement_of(deployment, deployment.hosts[0])) == BOTH
+    assert expected_bridges(placement_of(deployment, fresh)) == ("203.0.113.99",)

@@ -5,7 +5,7 @@ sections run against Docker 20.10 on the test machine (containers started as sta
 renamed to the stack's names): a healthy one, one that exited with 2, one in a restart loop
 (`--restart always`, exits after a second), and one that does not exist. certificates.txt is
 the certificate section over two openssl certificates (90 and 10 days). The jicofo stats are
-the stand-in's answer (tests/standin/rootfs/jicofo), shaped as jicofo's own /stats.
+the stand-in's answers (tests/standin/rootfs/jicofo), shaped as jicofo's own /stats and /debug.
 """
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ JICOFO_STATS = (
     '{"bridge_count":2,"operational_bridge_count":2,"in_shutdown_bridge_count":0,'
     '"lost_bridges":0,"bridge_version_count":1},"version":"stand-in","healthy":true}'
 )
+JICOFO_DEBUG = (
+    '{"focus_manager":{"conferences":1},"bridge_selector":{"strategy":'
+    '"SingleBridgeSelectionStrategy","bridge":{'
+    '"jvbbrewery@internal-muc.meet.jitsi/meet.example.org":{"drain":false,"operational":true},'
+    '"jvbbrewery@internal-muc.meet.jitsi/jvb1.example.org":{"drain":true,"operational":true}}}}'
+)
+BOTH = ("meet.example.org", "jvb1.example.org")
 ACTIONS = "2026-12-04T15:01:02Z jitsi-health[4242] ACTION restarted jvb (jicofo-bridges)"
 
 
@@ -110,23 +117,27 @@ def test_disk_memory_and_certificates() -> None:
 
 
 def test_jicofo_stats_and_their_absence() -> None:
-    assert status.parse_jicofo([JICOFO_STATS]) == Jicofo(2, 1, 2)
+    seen = status.parse_jicofo([JICOFO_STATS], [JICOFO_DEBUG], BOTH)
+    assert seen == Jicofo(BOTH[::-1], 1, 2, expected_bridges=BOTH, draining=("jvb1.example.org",))
     refused = [
         "curl: (7) Failed to connect to 127.0.0.1 port 8888: Couldn't connect to server",
         "exit 7",
     ]
-    assert status.parse_jicofo(refused).error.startswith("/stats did not answer (curl: (7)")
-    assert "no bridge count" in status.parse_jicofo(['{"version":"x"}']).error
+    assert status.parse_jicofo(refused, refused).error.startswith("/stats did not answer (curl:")
+    no_debug = status.parse_jicofo([JICOFO_STATS], refused).error
+    assert no_debug.startswith("/debug did not answer (curl: (7)")
+    assert "no bridge_selector" in status.parse_jicofo([JICOFO_STATS], ['{"x":1}']).error
 
 
 def test_a_bridge_of_the_inventory_that_jicofo_lacks_is_a_problem() -> None:
     """Not only none at all: one of two missing (a bridge that never joined, or the core's own
-    dropping out while another is up) makes `fab status` exit non-zero."""
-    one = JICOFO_STATS.replace('"operational_bridge_count":2', '"operational_bridge_count":1')
-    one_of_two = HostStatus("meet.example.org", "core", jicofo=status.parse_jicofo([one], 2))
-    assert one_of_two.problems == ["jicofo sees 1 of the 2 bridges of the inventory"]
-    both = HostStatus("meet.example.org", "core", jicofo=status.parse_jicofo([JICOFO_STATS], 2))
-    assert both.ok
+    dropping out while another is up) makes `fab status` exit non-zero, and is named."""
+    one = JICOFO_DEBUG.replace("jvb1.example.org", "jvb9.example.org")
+    seen = status.parse_jicofo([JICOFO_STATS], [one], BOTH)
+    one_of_two = HostStatus("meet.example.org", "core", jicofo=seen)
+    assert one_of_two.problems == ["jicofo lacks jvb1.example.org of the inventory's bridges"]
+    both = status.parse_jicofo([JICOFO_STATS], [JICOFO_DEBUG], BOTH)
+    assert HostStatus("meet.example.org", "core", jicofo=both).ok
 
 
 def test_system_units_name_the_cron_daemon_the_host_has() -> None:
@@ -152,7 +163,8 @@ def _deployment(tmp_path: Path):
 def _core_output() -> str:
     extra = (
         "@@system\ndocker active\nnginx active\ncron active\n"
-        f"@@actions\n{ACTIONS}\n@@jicofo\n{JICOFO_STATS}\n@@backup\n{BACKUP_FAILED}\n"
+        f"@@actions\n{ACTIONS}\n@@jicofo\n{JICOFO_STATS}\n@@brewery\n{JICOFO_DEBUG}\n"
+        f"@@backup\n{BACKUP_FAILED}\n"
     )
     return ENGINE + extra + (OUTPUT / "certificates.txt").read_text()
 
@@ -168,7 +180,9 @@ def test_the_script_reads_the_core_and_a_bridge_differently(tmp_path: Path) -> N
     assert "jitsi-jvb" in bridge_script and "jitsi-web" not in bridge_script
     assert "@@jicofo" not in bridge_script and "@@certificates" not in bridge_script
     # jicofo's stats are read where the health check reads them: the service model's URL.
-    assert "http://127.0.0.1:8888/stats" in status.status_script(status.sections_for(core))
+    core_script = status.status_script(status.sections_for(core))
+    assert "http://127.0.0.1:8888/stats" in core_script
+    assert "http://127.0.0.1:8888/debug" in core_script
 
 
 def test_one_model_gives_the_table_and_the_json(tmp_path: Path) -> None:
@@ -194,7 +208,8 @@ def test_one_model_gives_the_table_and_the_json(tmp_path: Path) -> None:
         assert cells[1] == service["state"].split()[0]
         assert cells[-1] == ("-" if service["restarts"] is None else str(service["restarts"]))
         assert (service["digest"] or "-") == cells[4]
-    assert "  jicofo:   2 bridges, 1 conferences, 2 participants" in lines
+    bridges = "jvb1.example.org, meet.example.org (jvb1.example.org draining)"
+    assert f"  jicofo:   bridges {bridges}; 1 conferences, 2 participants" in lines
     assert "  cert:     meet.example.org 90 days left, status.example.org 10 days left" in lines
     assert f"  health:   {ACTIONS}" in lines
     assert f"  backup:   {BACKUP_FAILED}" in lines
@@ -204,11 +219,12 @@ def test_one_model_gives_the_table_and_the_json(tmp_path: Path) -> None:
     assert "  PROBLEM:  certificate status.example.org: 10 days left" in lines
     assert json_core["problems"] == core.problems and json_core["ok"] is False
     assert json_core["jicofo"] == {
-        "bridges": 2,
+        "bridges": list(BOTH[::-1]),
         "conferences": 1,
         "participants": 2,
         "error": "",
-        "expected_bridges": 2,
+        "expected_bridges": list(BOTH),
+        "draining": ["jvb1.example.org"],
     }
 
     # The unreachable host: one row that says so, and the same in JSON.
@@ -225,11 +241,12 @@ def test_a_healthy_host_passes() -> None:
         "core",
         system={"docker": "active"},
         services=(ServiceStatus("web", "jitsi-web", "running", "healthy", restarts=0),),
-        jicofo=Jicofo(1, 0, 0),
+        jicofo=Jicofo(("meet.example.org",), 0, 0, expected_bridges=("meet.example.org",)),
     )
     assert healthy.ok
     assert status_views.table([healthy]).splitlines()[-1] == "all 1 hosts OK."
-    assert not replace(healthy, jicofo=Jicofo(0, 0, 0)).ok  # no bridge: no conference works
+    none = Jicofo((), 0, 0, expected_bridges=("meet.example.org",))
+    assert not replace(healthy, jicofo=none).ok  # no bridge: no conference works
     unhealthy = replace(healthy.services[0], health="unhealthy")
     assert replace(healthy, services=(unhealthy,)).problems == ["web is unhealthy"]
 
@@ -251,7 +268,8 @@ def test_every_section_reaches_its_parser_whole(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fakes = {
-        "curl": f"printf '%s' '{JICOFO_STATS}'",
+        "curl": f"""case "$*" in *debug*) printf '%s' '{JICOFO_DEBUG}' ;;
+            *) printf '%s' '{JICOFO_STATS}' ;; esac""",
         "docker": "exit 1",
         "openssl": "exit 1",
     }
@@ -266,6 +284,7 @@ def test_every_section_reaches_its_parser_whole(tmp_path: Path) -> None:
         ["sh", "-s"], input=script, capture_output=True, text=True, env=env, check=True
     ).stdout
     parsed = host_status(core, output)
-    assert parsed.jicofo == Jicofo(2, 1, 2, expected_bridges=2)  # the core's and jvb1's
+    drained = ("jvb1.example.org",)
+    assert parsed.jicofo == Jicofo(BOTH[::-1], 1, 2, expected_bridges=BOTH, draining=drained)
     assert [s.state for s in parsed.services] == ["unknown"] * 5
     assert parsed.memory is not None and parsed.memory.total_bytes > 0

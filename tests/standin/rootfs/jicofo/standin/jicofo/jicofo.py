@@ -16,6 +16,9 @@ stable/jitsi-meet_11146):
   brewery whose presence has the colibri stats extension (BridgeMucDetector);
 - POST /conference-request/v1 {"room": JID} makes the focus create and join that room; so does
   the web client's conference IQ (xmpp_focus.py).
+- /debug (rest.debug.enabled, on by default; JicofoServices.getDebugState) has
+  bridge_selector.bridge: each bridge by its brewery JID (room/nickname) with the flags of its
+  last presence's stats (Bridge.debugState: drain, graceful-shutdown, operational, …).
 
 `jicofo.py --check` is the config step's check of the variables jicofo.conf reads; without it,
 the focus runs. Fault flag `health` makes every HTTP answer a 500.
@@ -163,6 +166,23 @@ class Focus:
             body["healthy"] = self.health[0] == 200
         return 200, "application/json", compact_json(body)
 
+    def debug(self, _request: BaseHTTPRequestHandler) -> tuple[int, str, str]:
+        bridges = {
+            f"{self.config.brewery}/{nickname}": {
+                "drain": stats.get("drain") == "true",
+                "graceful-shutdown": stats.get("graceful_shutdown") == "true",
+                "healthy": stats.get("healthy", "true") == "true",
+                "operational": True,
+                "version": stats.get("version", ""),
+            }
+            for nickname, stats in self.bridges.items()
+        }
+        body = {
+            "focus_manager": {"conferences": len(self.conferences)},
+            "bridge_selector": {"strategy": "SingleBridgeSelectionStrategy", "bridge": bridges},
+        }
+        return 200, "application/json", compact_json(body)
+
     @staticmethod
     def valid_room(room: object) -> bool:
         """Whether a conference request names a room by its bare JID (REST and IQ alike)."""
@@ -201,6 +221,7 @@ def main() -> None:
     focus = Focus(config)
     routes = {
         ("GET", "/stats"): focus.stats,
+        ("GET", "/debug"): focus.debug,
         ("POST", "/conference-request/v1"): focus.conference_request,
     }
     if config.health:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -100,6 +101,10 @@ class Rest:
     def __init__(self, colibri: bool) -> None:
         self.colibri = colibri
         self.drain = False
+        self.drain_changed: Callable[[], None] = lambda: None
+
+    def on_drain(self, call: Callable[[], None]) -> None:
+        self.drain_changed = call
 
     def routes(self) -> dict[tuple[str, str], Route]:
         routes: dict[tuple[str, str], Route] = {
@@ -116,6 +121,7 @@ class Rest:
     def set_drain(self, enable: bool) -> tuple[int, str, str]:
         self.drain = enable
         log.info("drain mode %s", "on" if enable else "off")
+        self.drain_changed()
         return 200, "text/plain", ""
 
     def stats(self) -> dict[str, object]:
@@ -156,13 +162,14 @@ def main() -> None:
         check_heap("VIDEOBRIDGE_MAX_MEMORY")
     except Refusal as error:
         refuse_and_exit(error)
-    serve_http("0.0.0.0", 8080, Rest(colibri=env_bool("COLIBRI_REST_ENABLED", "false")).routes())
+    rest = Rest(colibri=env_bool("COLIBRI_REST_ENABLED", "false"))
+    serve_http("0.0.0.0", 8080, rest.routes())
     if not config.xmpp:
         asyncio.run(asyncio.Event().wait())
     from xmpp_bridge import run_bridges  # slixmpp takes a third of a second to load: REST first
 
-    servers = config.servers
-    asyncio.run(run_bridges(config.jid, config.password, config.brewery, config.nickname, servers))
+    session = (config.jid, config.password, config.brewery, config.nickname, config.servers)
+    asyncio.run(run_bridges(*session, lambda: rest.drain, rest.on_drain))
 
 
 if __name__ == "__main__":
