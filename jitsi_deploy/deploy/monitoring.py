@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..model import paths
+from ..model.brewery import expected_bridges
 from ..model.health import pushed_services
 from ..model.services import KUMA_ADMIN_PASSWORD, placement_of, services_at
 from ..monitoring.monitors import (
@@ -38,6 +39,7 @@ from ..monitoring.monitors import (
     Monitor,
     Notification,
     Smtp,
+    bridge_subject,
     push_token,
     wanted_hash,
     wanted_monitors,
@@ -108,8 +110,13 @@ def wanted(deployment: Deployment, rendered: Rendered) -> Wanted | None:
     this = rendered.host
     # A `fab -H` core outside the inventory stands in for the inventory's core.
     others = [h for h in deployment.hosts if h.name != this.name and h.role != "core"]
+    bridges = expected_bridges(placement_of(deployment, this))
+    core = _host_spec(secret, this.name, "core", rendered.service_names)
     hosts = [
-        _host_spec(secret, this.name, "core", rendered.service_names),
+        replace(
+            core,
+            bridges=tuple((b, push_token(secret, this.name, bridge_subject(b))) for b in bridges),
+        ),
         *(_host_spec(secret, h.name, h.role, _service_names(deployment, h)) for h in others),
     ]
     monitors = wanted_monitors(

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..monitoring.monitors import push_token, push_url
+from ..monitoring.monitors import bridge_subject, push_token, push_url
 from ..settings.site import Site
 from . import paths
+from .brewery import JICOFO_DEBUG_URL
 from .services import KUMA_ADMIN_PASSWORD, KUMA_PORT, UPTIME_KUMA, Service
 
 WebhookMode = Literal["json", "kuma"]
@@ -27,6 +28,8 @@ class HealthSettings:
       as an Uptime Kuma push URL and sends one up/down heartbeat per run.
     + container_pushes: "SERVICE URL" per container: each run pushes the container's state and
       its checks' outcome to that Kuma push URL (Kuma holds no Docker socket to look itself).
+    + bridge_pushes: "NICKNAME URL" per bridge the core's jicofo should see: each run pushes
+      whether jicofo's brewery (jicofo_debug_url) has it, and whether it drains.
     + kuma_url: the local Kuma the host runs; each run asks it whether it needs set-up (its data
       was reset) and then removes kuma_ready, nginx's mark that opens the status site.
     + compose_dir: where the stack's compose file lives, to recreate a removed container.
@@ -54,6 +57,8 @@ class HealthSettings:
     webhook_url: str = ""
     webhook_mode: WebhookMode = "json"
     container_pushes: tuple[str, ...] = ()
+    bridge_pushes: tuple[str, ...] = ()
+    jicofo_debug_url: str = JICOFO_DEBUG_URL
     kuma_url: str = ""
     kuma_ready: str = paths.KUMA_READY
     check_timeout: int = 5
@@ -83,11 +88,17 @@ class HealthSettings:
 
 
 def health_settings(
-    site: Site, role: str, host_name: str = "", services: Sequence[str] = ()
+    site: Site,
+    role: str,
+    host_name: str = "",
+    services: Sequence[str] = (),
+    bridges: Sequence[str] = (),
 ) -> HealthSettings:
-    """``services``: the names of the services the host runs."""
+    """``services``: the names of the services the host runs; ``bridges``: the nicknames of
+    the bridges its jicofo should see (a core's)."""
     webhook = site.monitoring.webhook_url or kuma_push_url(site, role, host_name)
     pushes = ((s, kuma_push_url(site, role, host_name, s)) for s in pushed_services(services))
+    about = ((b, kuma_push_url(site, role, host_name, bridge_subject(b))) for b in bridges)
     return HealthSettings(
         compose_project=paths.COMPOSE_PROJECT,
         compose_dir=paths.STACK_DIR,
@@ -99,6 +110,7 @@ def health_settings(
         webhook_url=webhook,
         webhook_mode="kuma" if "/api/push/" in webhook else "json",
         container_pushes=tuple(f"{service} {url}" for service, url in pushes if url),
+        bridge_pushes=tuple(f"{bridge} {url}" for bridge, url in about if url),
         kuma_url=KUMA_LOCAL_URL if UPTIME_KUMA.name in services else "",
     )
 

@@ -75,13 +75,15 @@ class HostSpec:
 
     ``push_token``: its health check's heartbeat; ``containers``: (service, push token) per
     container whose state the health check pushes (Kuma holds no Docker socket: whoever
-    controls Kuma would be root on the host).
+    controls Kuma would be root on the host); ``bridges``: (nickname, push token) per bridge
+    of the inventory whose presence in jicofo's brewery the core's health check pushes.
     """
 
     name: str
     role: str
     push_token: str
     containers: tuple[tuple[str, str], ...] = ()
+    bridges: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def wanted_monitors(
     hosts: Sequence[HostSpec],
 ) -> list[Monitor]:
     """Every monitor of a deployment: the site's on the core host; per host, a push monitor for
-    its health check and one for each of its containers.
+    its health check and one for each of its containers; on the core, one per bridge that its
+    jicofo should see.
 
     BOSH and the websocket are derived from ``public_url`` as Jitsi's config.js derives them
     (so the meeting host name comes with it). ``monitor_hostname`` "" means no status site.
@@ -123,6 +126,10 @@ def wanted_monitors(
             _push_monitor(_name(host.name, f"container {service}"), token)
             for service, token in host.containers
         ]
+        wanted += [
+            _push_monitor(_name(host.name, f"bridge {nickname} in jicofo"), token)
+            for nickname, token in host.bridges
+        ]
     return wanted
 
 
@@ -133,7 +140,7 @@ def _check_hosts(hosts: Sequence[HostSpec]) -> None:
     for host in hosts:
         if host.role not in ROLES:
             raise ValueError(f"{host.name}: role {host.role!r} is not one of {ROLES}")
-        tokens = [host.push_token, *(token for _, token in host.containers)]
+        tokens = [host.push_token, *(token for _, token in (*host.containers, *host.bridges))]
         if not all(tokens):
             raise ValueError(f"{host.name}: a push token is needed for each push monitor")
     if sum(host.role == "core" for host in hosts) > 1:
@@ -206,6 +213,12 @@ def push_token(secret: str, host: str, service: str = "") -> str:
     subject = f"{host} {service}" if service else host  # neither name holds a space
     digest = hmac.new(secret.encode(), f"kuma push token {subject}".encode(), hashlib.sha256)
     return base64.b32encode(digest.digest()).decode().lower()[:PUSH_TOKEN_LENGTH]
+
+
+def bridge_subject(nickname: str) -> str:
+    """The ``service`` of push_token for the core's push about one bridge (a colon: no service
+    name has one)."""
+    return f"bridge:{nickname}"
 
 
 def push_url(kuma_url: str, token: str) -> str:

@@ -12,6 +12,7 @@ import jinja2
 from ..errors import RenderError
 from ..model import paths
 from ..model.backup_job import LIBRARY, backup_job
+from ..model.brewery import expected_bridges
 from ..model.docker_daemon import docker_daemon_settings
 from ..model.firewall_rules import (
     Rule,
@@ -23,6 +24,7 @@ from ..model.health import check_entries, health_settings, restart_after_entries
 from ..model.managed import CONTAINER_USER, Directory, File
 from ..model.proxy import Http2Style, ProxySettings, proxy_settings
 from ..model.services import (
+    JICOFO,
     SERVICES,
     ConfigFile,
     Placement,
@@ -162,7 +164,9 @@ def _docker_user_files(host: Host, rules: tuple[Rule, ...]) -> list[File]:
 
 def _health_files(placement: Placement, services: list[Service]) -> list[File]:
     names = [s.name for s in services]
-    health = health_settings(placement.site, placement.host.role, placement.host.name, names)
+    host = placement.host
+    bridges = expected_bridges(placement) if JICOFO in services else ()
+    health = health_settings(placement.site, host.role, host.name, names, bridges)
     context = {
         "health": health,
         "public_hostname": placement.site.meet_hostname,

@@ -28,7 +28,13 @@ from jitsi_deploy.monitoring.monitors import (
 )
 
 HOSTS = (
-    HostSpec("meet1", "core", "tokencore", containers=(("web", "tokenweb"), ("jvb", "tokenjvb"))),
+    HostSpec(
+        "meet1",
+        "core",
+        "tokencore",
+        containers=(("web", "tokenweb"), ("jvb", "tokenjvb")),
+        bridges=(("meet1", "tokenbridgecore"), ("jvb1", "tokenbridgejvb1")),
+    ),
     HostSpec("jvb1", "jvb", "tokenjvb1", containers=(("jvb", "tokenjvb1jvb"),)),
 )
 
@@ -57,6 +63,8 @@ def test_the_core_host_carries_the_site_and_every_host_and_container_a_push_moni
             "meet1: container web",
             "meet1: container jvb",
             "meet1: health check",
+            "meet1: bridge meet1 in jicofo",
+            "meet1: bridge jvb1 in jicofo",
             "jvb1: health check",
             "jvb1: container jvb",
         ]
@@ -72,6 +80,8 @@ def test_the_core_host_carries_the_site_and_every_host_and_container_a_push_moni
     container = found["meet1: container web"]
     assert (container.type, container.push_token) == (PUSH, "tokenweb")
     assert found["jvb1: container jvb"].push_token == "tokenjvb1jvb"
+    # The core's health check reports each bridge it expects in jicofo's brewery.
+    assert found["meet1: bridge jvb1 in jicofo"].push_token == "tokenbridgejvb1"
 
 
 def test_the_websocket_monitor_and_its_fallback_share_the_name():
@@ -101,6 +111,7 @@ def test_plain_http_sites_get_ws_and_no_certificate_notice():
         ((HostSpec("a", "edge", "t"),), "role"),
         ((HostSpec("a", "core", ""),), "push token"),
         ((HostSpec("a", "jvb", "t", containers=(("jvb", ""),)),), "push token"),
+        ((HostSpec("a", "core", "t", bridges=(("b", ""),)),), "push token"),
         ((HostSpec("a", "core", "t"), HostSpec("b", "core", "u")), "one core host"),
     ],
 )

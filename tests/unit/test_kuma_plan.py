@@ -37,6 +37,9 @@ def test_the_core_watches_every_host_and_every_container_by_push(deployment: Dep
         *(f"jitsi-deploy: meet.example.org: container {s}" for s in CORE_PUSHED),
         "jitsi-deploy: jvb1.example.org: health check",
         "jitsi-deploy: jvb1.example.org: container jvb",
+        # the core's health check says whether jicofo's brewery has each bridge it expects
+        "jitsi-deploy: meet.example.org: bridge meet.example.org in jicofo",
+        "jitsi-deploy: meet.example.org: bridge jvb1.example.org in jicofo",
     }
     assert {m.type for m in kuma.monitors} <= {"http", "keyword", "websocket-upgrade", "push"}
     assert len({m.push_token for m in kuma.monitors if m.type == "push"}) == len(pushes)

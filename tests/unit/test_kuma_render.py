@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from jitsi_deploy.deploy.monitoring import wanted
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.model import paths
 from jitsi_deploy.monitoring.monitors import push_token
@@ -91,6 +92,33 @@ def test_health_checks_push_each_container_and_watch_kumas_admin(tmp_path: Path)
     assert health_conf(deployment, "jvb1.example.org")["KUMA_URL"] == ""  # no Kuma of its own
     off = rendered(deploy_with(tmp_path, ENABLE_MONITORING="0"), "meet.example.org")
     assert "CONTAINER_PUSHES=(\n)" in off.file(paths.HEALTH_CONFIG).content.decode()
+    assert "BRIDGE_PUSHES=(\n)" in off.file(paths.HEALTH_CONFIG).content.decode()
+
+
+def test_the_core_reports_each_bridge_it_expects_in_jicofos_brewery(tmp_path: Path) -> None:
+    """Its own and the [jvb] host's, by nickname, each to a push monitor of its own; a bridge
+    host has no jicofo to ask."""
+    deployment = deploy_with(tmp_path)
+    secret = deployment.sites["meet.example.org"].secrets["KUMA_ADMIN_PASSWORD"]
+    text = rendered(deployment, "meet.example.org").file(paths.HEALTH_CONFIG).content.decode()
+    pushes = text[text.index("BRIDGE_PUSHES=(") :].split(")")[0].splitlines()[1:]
+    token = {b: push_token(secret, "meet.example.org", f"bridge:{b}") for b in NICKNAMES}
+    assert [line.strip().strip("'") for line in pushes] == [
+        f"{b} http://127.0.0.1:3001/api/push/{token[b]}" for b in NICKNAMES
+    ]
+    assert health_conf(deployment, "meet.example.org")["JICOFO_DEBUG_URL"] == (
+        "http://127.0.0.1:8888/debug"
+    )
+    bridge = rendered(deployment, "jvb1.example.org").file(paths.HEALTH_CONFIG).content.decode()
+    assert "BRIDGE_PUSHES=(\n)" in bridge
+    kuma = wanted(deployment, rendered(deployment, "meet.example.org"))
+    assert kuma is not None  # the monitors the core provisions take the very same tokens
+    named = {m.name: m.push_token for m in kuma.monitors}
+    for b in NICKNAMES:
+        assert named[f"jitsi-deploy: meet.example.org: bridge {b} in jicofo"] == token[b]
+
+
+NICKNAMES = ("meet.example.org", "jvb1.example.org")
 
 
 def test_a_webhook_of_ones_own_wins_and_no_monitoring_means_no_push(tmp_path: Path) -> None:
