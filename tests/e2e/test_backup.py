@@ -156,8 +156,14 @@ def test_a_backup_restored_onto_a_fresh_host_serves_as_the_original(
     restored_monitors, restored_admin = kuma_rows(fresh, tmp_path / "kuma-b")
     assert restored_admin == admin, "Kuma's own database is back, not a Kuma set up afresh"
     # The deploy renames the monitors of the replaced host for the new one; the others are
-    # the very rows of the backup (same ids).
-    renamed = {name.replace(core.name, fresh.address): id for name, id in monitors.items()}
+    # the very rows of the backup (same ids). The new core, named with -H alone, expects its
+    # own bridge in jicofo only (the inventory's bridge dials the old core): that monitor goes.
+    other_bridge = f"bridge {site.hosts[1].name} in jicofo"
+    renamed = {
+        name.replace(core.name, fresh.address): id
+        for name, id in monitors.items()
+        if not name.endswith(other_bridge)
+    }
     assert renamed.keys() == restored_monitors.keys()
     kept = {name: id for name, id in monitors.items() if core.name not in name}
     assert kept and kept.items() <= restored_monitors.items()
