@@ -83,10 +83,6 @@ class Drained:
 
 def check_targets(deployment: Deployment, hosts: list[Host]) -> None:
     """Refuse a drain that leaves a site no bridge: its new meetings would have nowhere to go."""
-    if not hosts:
-        raise ConfigError(
-            [Problem("-H", "", "name the bridge host(s) to drain: fab -H HOST drain")]
-        )
     chosen = {host.name for host in hosts}
     if all(host.name in chosen for host in deployment.hosts):
         names = ", ".join(sorted(chosen))
