@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.deploy import operate
@@ -21,7 +20,7 @@ from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.remote.transport import Remote
 from jitsi_deploy.settings.envfile import set_setting
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure, task
 from .deploy import SETTLE_SECONDS, converge, run_smoke, smoke_results, succeeded
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fabric
 from invoke import Exit
 
 from jitsi_deploy.deploy.fleet import select_hosts, with_unlisted
@@ -13,11 +14,19 @@ from jitsi_deploy.errors import ConfigError
 
 KNOWN_HOSTS = "~/.ssh/known_hosts"
 SHARED_HELP = {
+    "targets": "filled in by fab from -H (the hosts to work on); not for use by hand",
     "env": "settings file (default: .env)",
     "inventory": "inventory file (default: hosts)",
     "known_hosts": "known_hosts file checked for host keys (default: ~/.ssh/known_hosts)",
     "trust_new_host_keys": "accept and record the key of a host seen for the first time",
 }
+
+
+def task(*args, **kwargs):
+    """Fabric's @task with long options only: Invoke would give each task short letters of its
+    own (-i the inventory on one task, the timeout on another, and Fabric's identity file
+    before the task name)."""
+    return fabric.task(*args, auto_shortflags=False, **kwargs)
 
 
 def connect(c, targets, env, inventory, known_hosts, trust_new_host_keys, **extra):

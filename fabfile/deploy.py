@@ -7,7 +7,6 @@ import time
 from functools import partial
 from pathlib import Path
 
-from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.deploy import recap
@@ -17,7 +16,7 @@ from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.smoke import report
 from jitsi_deploy.smoke.run import smoke as smoke_checks
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, task
 
 
 @whole_group

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.deploy import operate
@@ -13,7 +12,7 @@ from jitsi_deploy.operations import status_views
 from jitsi_deploy.operations.status import read_status
 from jitsi_deploy.remote.group_executor import whole_group
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure, task
 
 
 @whole_group

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fabric import task
 from invoke import Exit
 
 from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.operations import accounts, tokens
 from jitsi_deploy.remote.group_executor import whole_group
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, task
 
 NAME_HELP = "the account: the part before @ of the login (letters, digits, '.', '_', '-')"
 PASSWORD_HELP = {

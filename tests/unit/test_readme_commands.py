@@ -41,3 +41,11 @@ def test_each_flag_shown_exists(cell: str) -> None:
     assert shown - CORE_FLAGS <= flags, (
         f"{cell}: {sorted(shown - CORE_FLAGS - flags)} not in {sorted(flags)}"
     )
+
+
+def test_fab_tasks_take_long_options_only() -> None:
+    """No short letters of their own: Invoke's would differ from task to task, and -i is
+    Fabric's identity file before the task name."""
+    for name in PROGRAMS["fab"].task_names:
+        for argument in PROGRAMS["fab"][name].get_arguments():
+            assert all(len(n) > 1 for n in argument.names), (name, argument.names)
