@@ -7,7 +7,7 @@ from invoke import Exit
 from jitsi_deploy.deploy import operate
 from jitsi_deploy.deploy.monitoring import ADMIN_USER
 from jitsi_deploy.entry import load_or_exit, settings_paths
-from jitsi_deploy.model.services import KUMA_ADMIN_PASSWORD
+from jitsi_deploy.model.services import KUMA_ADMIN_PASSWORD, SERVICES
 from jitsi_deploy.operations import status_views
 from jitsi_deploy.operations.status import read_status
 from jitsi_deploy.remote.group_executor import whole_group
@@ -29,7 +29,7 @@ def health(
 @task(
     help={
         **SHARED_HELP,
-        "service": "a container's log instead (web, prosody, jicofo, jvb)",
+        "service": f"a container's log instead ({', '.join(s.name for s in SERVICES)})",
         "lines": "how many lines (default 50)",
     }
 )
