@@ -52,9 +52,9 @@ def logs(
         raise ConfigError([Problem("--lines", str(lines), "is not from 1 to 100000.")])
     if not service:
         return on_hosts(hosts, options, _health_log(lines))
-    check_service(deployment, hosts, service)
+    chosen = hosts_running(deployment, hosts, service)
     arguments = f"logs --no-color --tail {lines} {shlex.quote(service)}"
-    return on_hosts(hosts, options, _compose(arguments))
+    return on_hosts(chosen, options, _compose(arguments))
 
 
 def _health_log(lines: int) -> str:
@@ -74,23 +74,26 @@ def restart(
 ) -> list[HostOutput]:
     if not service:
         return on_hosts(hosts, options, _compose("restart"))
-    check_service(deployment, hosts, service)
-    return on_hosts(hosts, options, _compose(f"restart {shlex.quote(service)}"))
+    chosen = hosts_running(deployment, hosts, service)
+    return on_hosts(chosen, options, _compose(f"restart {shlex.quote(service)}"))
 
 
-def check_service(deployment: Deployment, hosts: list[Host], service: str) -> None:
-    """Refuse a --service that is not one of the services rendered for every chosen host."""
-    problems = []
-    for host in hosts:
-        names = tuple(s.name for s in services_at(placement_of(deployment, host)))
-        if service not in names:
-            message = (
-                f"{service!r} is not a service of this host. Use one of {', '.join(names)}."
-                f"{suggest(service, names)}"
-            )
-            problems.append(Problem("--service", host.name, message))
-    if problems:
-        raise ConfigError(problems)
+def hosts_running(deployment: Deployment, hosts: list[Host], service: str) -> list[Host]:
+    """The chosen hosts that run ``service`` (prosody on the core, jvb on every host); refused
+    when none does, or when it is no service of the stack (it reaches a shell command)."""
+    running = {
+        host.name: tuple(s.name for s in services_at(placement_of(deployment, host)))
+        for host in hosts
+    }
+    chosen = [host for host in hosts if service in running[host.name]]
+    if not chosen:
+        names = sorted({name for names in running.values() for name in names})
+        message = (
+            f"{service!r} runs on none of these hosts. Use one of {', '.join(names)}."
+            f"{suggest(service, names)}"
+        )
+        raise ConfigError([Problem("--service", service, message)])
+    return chosen
 
 
 def _compose(arguments: str) -> str:

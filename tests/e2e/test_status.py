@@ -134,3 +134,11 @@ def test_fab_logs_says_why_a_health_log_is_empty(site: Site) -> None:
         r"every run found the stack healthy\n",
         section,
     ), result.stdout
+
+
+def test_a_services_log_comes_from_the_hosts_that_run_it(site: Site) -> None:
+    """prosody with a bridge in the inventory: the core's log, no -H needed."""
+    core, bridge = site.hosts
+    result = site.fab("logs", "--service", "prosody", "--lines", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"== {core.name} (ok)" in result.stdout and bridge.name not in result.stdout

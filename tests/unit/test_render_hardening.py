@@ -88,14 +88,17 @@ def test_only_rendered_services_are_taken(tmp_path: Path, service: str) -> None:
     env_path, hosts_path = _files(tmp_path)
     deployment = load(env_path, hosts_path, tmp_path / ".secrets.env")
     with pytest.raises(ConfigError) as caught:
-        operate.check_service(deployment, list(deployment.hosts), service)
+        operate.hosts_running(deployment, list(deployment.hosts), service)
     assert "Use one of" in str(caught.value)
 
 
-def test_a_service_the_bridge_lacks_is_named_per_host(tmp_path: Path) -> None:
+def test_a_service_goes_to_the_hosts_that_run_it(tmp_path: Path) -> None:
+    """prosody with a bridge in the inventory: the core only, no -H needed; jvb: every host;
+    a bridge named alone has no prosody, which is refused."""
     env_path, hosts_path = _files(tmp_path)
     deployment = load(env_path, hosts_path, tmp_path / ".secrets.env")
-    operate.check_service(deployment, list(deployment.hosts), "jvb")
-    with pytest.raises(ConfigError) as caught:
-        operate.check_service(deployment, list(deployment.hosts), "prosody")
-    assert [p.key for p in caught.value.problems] == ["jvb1.example.org"]
+    hosts = list(deployment.hosts)
+    assert operate.hosts_running(deployment, hosts, "prosody") == hosts[:1]
+    assert operate.hosts_running(deployment, hosts, "jvb") == hosts
+    with pytest.raises(ConfigError, match="'prosody' runs on none of these hosts"):
+        operate.hosts_running(deployment, hosts[1:], "prosody")
