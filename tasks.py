@@ -29,15 +29,15 @@ from jitsi_deploy.steps.images import wanted_images
 @task(
     help={
         "env": "settings file (default: .env, else .env.example)",
-        "hosts": "inventory file (default: hosts, else hosts.example)",
+        "inventory": "inventory file (default: hosts, else hosts.example)",
         "build": "output folder (default: build)",
         "skip_validation": "write the files without running the validators",
     }
 )
-def render(c, env=None, hosts=None, build="build", skip_validation=False):
+def render(c, env=None, inventory=None, build="build", skip_validation=False):
     """Render every host's files under build/<host>/ and validate them with the real tools."""
     # New secrets are kept only once every host's files passed validation (below).
-    deployment = load_or_exit(*settings_paths(env, hosts, examples=True), save=False)
+    deployment = load_or_exit(*settings_paths(env, inventory, examples=True), save=False)
     build_dir = Path(build)
     _refuse_links(build_dir, [host.name for host in deployment.hosts])
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -99,15 +99,15 @@ def _replace(new: Path, old: Path) -> None:
     help={
         "out": "bundle folder to write (default: bundle)",
         "env": "settings file (default: .env, else .env.example)",
-        "hosts": "inventory file (default: hosts, else hosts.example)",
+        "inventory": "inventory file (default: hosts, else hosts.example)",
     }
 )
-def bundle(c, out="bundle", env=None, hosts=None):
+def bundle(c, out="bundle", env=None, inventory=None):
     """Save the images the hosts run, from this machine's Docker, into an offline bundle folder.
 
     Pull them here first (docker pull); deploy with --bundle for hosts with IMAGE_SOURCE=bundle.
     """
-    deployment = load_or_exit(*settings_paths(env, hosts, examples=True))
+    deployment = load_or_exit(*settings_paths(env, inventory, examples=True))
     images = sorted(
         {image for h in deployment.hosts for image in wanted_images(render_host(deployment, h))}
     )

@@ -66,7 +66,7 @@ def test_a_failed_render_leaves_build_as_it_was(
 
     monkeypatch.setattr(tasks, "validate", refuse)
     with pytest.raises(Exit):
-        tasks.render(Context(), env=str(env_path), hosts=str(hosts_path), build=str(build))
+        tasks.render(Context(), env=str(env_path), inventory=str(hosts_path), build=str(build))
     assert sorted(p.name for p in build.iterdir()) == ["meet.example.org"]
     assert [p.name for p in (build / "meet.example.org").iterdir()] == ["old"]
 
@@ -77,7 +77,11 @@ def test_a_good_render_replaces_each_host_folder(tmp_path: Path) -> None:
     (build / "meet.example.org").mkdir(parents=True)
     (build / "meet.example.org" / "stale").write_text("gone")
     tasks.render(
-        Context(), env=str(env_path), hosts=str(hosts_path), build=str(build), skip_validation=True
+        Context(),
+        env=str(env_path),
+        inventory=str(hosts_path),
+        build=str(build),
+        skip_validation=True,
     )
     assert sorted(p.name for p in build.iterdir()) == ["jvb1.example.org", "meet.example.org"]
     assert not (build / "meet.example.org" / "stale").exists()
