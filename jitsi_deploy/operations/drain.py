@@ -87,8 +87,8 @@ def check_targets(deployment: Deployment, hosts: list[Host]) -> None:
     if all(host.name in chosen for host in deployment.hosts):
         names = ", ".join(sorted(chosen))
         message = (
-            "would leave the site no video bridge, so no new meeting could start. Add a "
-            "bridge first (README: Adding a video bridge); restart a bridge with fab restart."
+            "would leave the site no video bridge, so no new meeting could start. Add a bridge "
+            "first (README: Adding and removing a video bridge); restart one with fab restart."
         )
         raise ConfigError([Problem("-H", names, message)])
 
