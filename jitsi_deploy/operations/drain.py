@@ -52,6 +52,8 @@ _ENABLE = (
 )
 # The real handler splits the Accept header without a null check: it must be sent.
 COUNT = f"curl -fsS -H 'Accept: text/plain' {JVB_REST}/metrics"
+# A drain that cannot go on takes the bridge out of drain mode again: nothing half done.
+UNDO = f"curl -fsS -X POST {JVB_REST}/colibri/drain/disable; rm -f {paths.BRIDGE_DRAINED}"
 STOP = f"flock -w 600 {paths.HEALTH_LOCK} sh -c {shlex.quote(COMPOSE)} compose stop jvb"
 
 
@@ -140,7 +142,11 @@ def drain_host(
             return Drained(host, note="its bridge is not running: nothing to drain (kept so).")
         if begun.exit_code != 0:
             return Drained(host, error=f"the bridge refused drain mode: {_text(begun)}")
-        left = _wait(remote, host, say, started + timeout, clock, sleep)
+        try:
+            left = _wait(remote, host, say, started + timeout, clock, sleep)
+        except DeployError as error:
+            remote.run_script(UNDO, timeout=60)
+            return Drained(host, error=f"{error}; drain mode is off again, the bridge runs on")
         stopped = remote.run_script(STOP, timeout=660)
         if stopped.exit_code != 0:
             return Drained(host, error=f"the bridge did not stop: {_text(stopped)}")
@@ -157,20 +163,24 @@ def _wait(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> int:
-    """Conferences still on the bridge at the deadline (0 once they ended); a bridge that no
-    longer answers has none left to wait for."""
-    shown = None
+    """Conferences still on the bridge at the deadline (0 once they ended). A metrics request
+    that fails is asked again: stopping the bridge on a passing hiccup would end its meetings."""
+    left, shown = 0, None
     while True:
         answer = remote.run_script(COUNT, timeout=30)
-        count = conferences(answer.stdout) if answer.exit_code == 0 else 0
-        if count is None:
-            raise DeployError(f"the bridge's metrics lack jitsi_jvb_conferences: {_text(answer)}")
-        if count == 0 or clock() >= deadline:
-            return count
-        if count != shown:
+        if answer.exit_code == 0:
+            count = conferences(answer.stdout)
+            if count is None:
+                raise DeployError(f"its metrics lack jitsi_jvb_conferences: {_text(answer)}")
+            left = count
+            if count == 0:
+                return 0
+        if clock() >= deadline:
+            return left
+        if answer.exit_code == 0 and left != shown:
             wait = _duration(max(deadline - clock(), 0))
-            say(f"{host}: in drain mode, {count} conference(s) on it; waiting up to {wait}.")
-            shown = count
+            say(f"{host}: in drain mode, {left} conference(s) on it; waiting up to {wait}.")
+            shown = left
         sleep(POLL_SECONDS)
 
 

@@ -29,7 +29,8 @@ jitsi_jvb_drain_mode 1.0
 @dataclass
 class Bridge:
     """A bridge host as the drain sees it: the start script's exit code, then the conference
-    count each metrics request finds (the last one repeats)."""
+    count each metrics request finds (the last one repeats; "refused": curl could not connect,
+    "garbled": an answer without the count)."""
 
     start: int = 0
     counts: list[str] = field(default_factory=lambda: ["0"])
@@ -41,8 +42,12 @@ class Bridge:
             return Output(self.start, "", "curl: (7) Failed to connect" if self.start else "")
         if script == drains.COUNT:
             count = self.counts.pop(0) if len(self.counts) > 1 else self.counts[0]
+            if count == "refused":
+                return Output(7, "", "curl: (7) Failed to connect")
+            if count == "garbled":
+                return Output(0, "<html>", "")
             return Output(0, METRICS.format(count), "")
-        assert script == drains.STOP
+        assert script in (drains.STOP, drains.UNDO)
         return Output(0, "", "")
 
 
@@ -87,6 +92,23 @@ def test_at_the_timeout_the_bridge_stops_with_what_is_left_and_says_where_it_goe
     done, _ = drain(bridge, timeout=20)
     assert (done.left, bridge.scripts[-1]) == (4, drains.STOP)
     assert "4 conference(s) still on it: jicofo moves them to another bridge" in done.summary()
+
+
+def test_a_metrics_request_that_fails_is_asked_again_not_taken_for_no_meetings():
+    bridge = Bridge(counts=["2.0", "refused", "refused", "2.0", "0.0"])
+    done, said = drain(bridge)
+    assert (done.error, done.left) == ("", 0)
+    assert bridge.scripts.count(drains.COUNT) == 5 and bridge.scripts[-1] == drains.STOP
+    assert len(said) == 1  # the count said once: it did not change
+
+
+def test_metrics_without_the_count_end_the_drain_mode_and_leave_the_bridge_running():
+    bridge = Bridge(counts=["garbled"])
+    done, _ = drain(bridge)
+    assert drains.STOP not in bridge.scripts and bridge.scripts[-1] == drains.UNDO
+    assert "lack jitsi_jvb_conferences" in done.error
+    assert "drain mode is off again, the bridge runs on" in done.error
+    assert "/colibri/drain/disable" in drains.UNDO and "/drained" in drains.UNDO
 
 
 def test_a_bridge_that_refuses_drain_mode_is_not_stopped():
