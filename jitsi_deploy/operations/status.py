@@ -96,8 +96,12 @@ class Jicofo:
     draining: tuple[str, ...] = ()
 
     @property
+    def brewery(self) -> Brewery:
+        return Brewery(self.bridges, self.draining)
+
+    @property
     def missing(self) -> tuple[str, ...]:
-        return Brewery(self.bridges).missing(self.expected_bridges)
+        return self.brewery.missing(self.expected_bridges)
 
 
 @dataclass(frozen=True)

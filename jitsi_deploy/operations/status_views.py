@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from ..model.brewery import Brewery
 from .status import HostStatus, ServiceStatus
 
 COLUMNS = ("HOST / SERVICE", "STATE", "HEALTH", "IMAGE", "DIGEST", "UP", "RESTARTS")
@@ -96,7 +95,7 @@ def _jicofo(status: HostStatus) -> str:
     jicofo = status.jicofo
     if jicofo is None or jicofo.error:
         return jicofo.error if jicofo else ""
-    bridges = Brewery(jicofo.bridges, jicofo.draining).describe()
+    bridges = jicofo.brewery.describe()
     counts = ((jicofo.conferences, "conferences"), (jicofo.participants, "participants"))
     said = [f"{value} {word}" for value, word in counts if value is not None]
     return "; ".join(filter(None, (f"bridges {bridges}", ", ".join(said))))
