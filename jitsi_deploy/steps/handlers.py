@@ -130,8 +130,13 @@ def plan(given: PlanInput) -> list[Change]:
     rendered, facts = given.rendered, given.facts
     reactions = {r for change in given.earlier_changes() for r in change.reacts}
     reactions |= facts[PENDING]
-    if stale_services(rendered, facts[RUNNING]) or not facts[ARMED] or facts[DRAINED]:
+    stale = stale_services(rendered, facts[RUNNING])
+    if stale or not facts[ARMED] or facts[DRAINED]:
         reactions.add("up:stack")  # the health check is armed, a drain ended, once it is up
+    if "up:stack" in reactions:
+        # `up` starts or recreates these with their new files: restarting them after it
+        # would only end their meetings a second time.
+        reactions -= {f"restart:{service}" for service in stale}
     missing = missing_images(rendered, facts[IMAGES])
     if "up:stack" in reactions and rendered.site.images.source == "pull" and missing:
         # Every image is fetched before Compose stops the first container (Compose v1 pulls

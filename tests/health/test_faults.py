@@ -181,12 +181,17 @@ def test_breaker_opens_after_max_restarts_and_keeps_alerting(stack):
 
 def test_runs_do_nothing_until_the_deploy_arms_the_check(stack):
     """A first deploy writes the cron entry before its images are loaded: until the deploy
-    makes the armed file (once the stack is up), a run neither logs nor acts."""
+    makes the armed file (once the stack is up), a run neither logs nor acts, not even the
+    SKIP of a run that finds the deploy holding the lock."""
     armed = stack.workdir / "armed"
     stack.configure(FAILS_BEFORE_ACTION=1, ARMED_FILE=str(armed))
     docker("stop", "-t", "1", stack.container("web"))
     assert stack.run().returncode == 0
-    assert not stack.log.exists() or stack.log.read_text() == ""
+    stack.state.mkdir(exist_ok=True)
+    with open(stack.state / "lock", "a") as lock:  # as the deploy's `compose up` holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert stack.run().returncode == 0
+    assert not stack.log.exists() or stack.log.read_text() == "", "not even a SKIP"
     assert "note: not armed yet" in stack.run("--report").stdout
     armed.touch()
     assert stack.run().returncode != 0

@@ -94,6 +94,7 @@ def test_recreating_a_running_stack_ends_meetings_a_first_start_does_not(
     changes = handlers.plan(PlanInput(core, HostFacts(values)))
     ending = {c.summary.split(" (")[0] for c in changes if c.ends_meetings}
     restart = "restart prosody for its new settings"
+    # Stopped, prosody is started by `up` with its new files: no restart follows, nothing ends.
     assert ending == (
-        {"start or update the containers that changed", restart} if running else {restart}
+        {"start or update the containers that changed", restart} if running else set()
     )
