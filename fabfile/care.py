@@ -160,7 +160,7 @@ def _security_updates(hosts, options) -> None:
     """The hosts' security updates before the release moves; a host that failed stops here."""
     print(f"Applying the security updates of {len(hosts)} host(s).", flush=True)
 
-    def say(host, change, status):
+    def say(host, change, status, output=""):
         print(f"{host.name}: {change.summary}", flush=True)
 
     results = os_updates.apply_all(hosts, options, say)

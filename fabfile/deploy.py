@@ -10,7 +10,8 @@ from pathlib import Path
 from invoke import Exit
 
 from jitsi_deploy.deploy import recap
-from jitsi_deploy.deploy.fleet import MAX_PARALLEL, ask, run_all, say
+from jitsi_deploy.deploy.console import Console, Level
+from jitsi_deploy.deploy.fleet import MAX_PARALLEL, run_all
 from jitsi_deploy.deploy.host import HostReport, deploy_host
 from jitsi_deploy.remote.group_executor import whole_group
 from jitsi_deploy.smoke import report
@@ -29,6 +30,8 @@ from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, task
         "recap_json": "also write the recap as JSON to this file (for scripts and CI)",
         "yes": "go on without asking when a change would end meetings in progress",
         "parallel": f"work on at most this many hosts at once (default {MAX_PARALLEL})",
+        "quiet": "print no progress, only the recap (and the smoke checks' result)",
+        "verbose": "print each change's output under its line",
     }
 )
 def deploy(
@@ -44,8 +47,11 @@ def deploy(
     recap_json="",
     yes=False,
     parallel=MAX_PARALLEL,
+    quiet=False,
+    verbose=False,
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
+    console = Console(level=level(quiet, verbose))
     deployment, hosts, options = connect(
         c,
         targets,
@@ -56,24 +62,32 @@ def deploy(
         check=check,
         bundle=Path(bundle) if bundle else None,
         # Only a person at a terminal is asked; scripts and CI go on, as with --yes.
-        confirm=None if yes or not sys.stdin.isatty() else ask_before_ending,
+        confirm=None if yes or not sys.stdin.isatty() else partial(ask_before_ending, console),
     )
     if int(parallel) < 1:
         raise Exit(
             f"--parallel {parallel}: give a number of hosts, 1 or more; nothing was touched."
         )
     recap_file = Path(recap_json) if recap_json else None
-    if not succeeded(converge(deployment, hosts, options, recap_file, int(parallel))):
+    reports = converge(deployment, hosts, options, recap_file, int(parallel), console)
+    if not succeeded(reports):
         raise Exit(code=1)
     if not (check or no_smoke):
         print("\nSmoke checks (skip them with --no-smoke):")
-        run_smoke(deployment, hosts, options, wait=SETTLE_SECONDS)
+        run_smoke(deployment, hosts, options, wait=SETTLE_SECONDS, quiet=quiet)
 
 
-def ask_before_ending(host, changes, live) -> bool:
+def level(quiet: bool, verbose: bool) -> Level:
+    if quiet and verbose:
+        raise Exit("--quiet and --verbose ask for opposite things: give one; nothing was touched.")
+    return Level.QUIET if quiet else Level.VERBOSE if verbose else Level.NORMAL
+
+
+def ask_before_ending(console: Console, host, changes, live) -> bool:
     """Asked on the terminal before a host's changes end the meetings in progress."""
     listed = "".join(f"\n  {change.summary}" for change in changes)
-    return ask(f"\n{host.name}: {live} are in progress. These changes end them:{listed}\nGo on?")
+    question = f"\n{host.name}: {live} are in progress. These changes end them:{listed}\nGo on?"
+    return console.ask(question)
 
 
 # How long a deploy gives a (re)started stack to pass its smoke checks.
@@ -81,12 +95,17 @@ SETTLE_SECONDS = 180
 
 
 def converge(
-    deployment, hosts, options, recap_json: Path | None = None, parallel: int = MAX_PARALLEL
+    deployment,
+    hosts,
+    options,
+    recap_json: Path | None = None,
+    parallel: int = MAX_PARALLEL,
+    console: Console | None = None,
 ) -> list[HostReport]:
-    """Deploy (or, with options.check, plan) every host, ``parallel`` at a time; print plans
-    and recap, and write the recap as JSON to ``recap_json`` when given."""
+    """Deploy (or, with options.check, plan) every host, ``parallel`` at a time, with progress
+    on ``console``; print plans and recap, and write the recap as JSON to ``recap_json``."""
     started = time.monotonic()
-    work = partial(deploy_host, deployment, options=options, say=say)
+    work = partial(deploy_host, deployment, options=options, console=console or Console())
     reports = run_all(hosts, work, parallel)
     seconds = time.monotonic() - started
     if options.check:
@@ -102,17 +121,22 @@ def succeeded(reports: list[HostReport]) -> bool:
     return not any(host_report.error for host_report in reports)
 
 
-def smoke_results(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0):
-    """Run the smoke checks and print them; the results."""
+def smoke_results(
+    deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0, quiet=False
+):
+    """Run the smoke checks and print them (``quiet``: the failed ones); the results."""
     results = checked(smoke_checks, deployment, hosts, options, ca_file, resolve, wait)
-    print(report.as_json(results) if as_json else "\n".join(report.lines(results)), flush=True)
+    text = report.as_json(results) if as_json else "\n".join(report.lines(results, quiet))
+    print(text, flush=True)
     return results
 
 
-def run_smoke(deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0) -> None:
+def run_smoke(
+    deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0, quiet=False
+) -> None:
     """Run the smoke checks, print them, and exit non-zero when one failed."""
     if not report.passed(
-        smoke_results(deployment, hosts, options, ca_file, resolve, as_json, wait)
+        smoke_results(deployment, hosts, options, ca_file, resolve, as_json, wait, quiet)
     ):
         raise Exit(code=1)
 

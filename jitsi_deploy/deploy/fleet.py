@@ -1,25 +1,21 @@
-"""Many hosts at once: pick the targets, converge them in parallel, print progress and a recap."""
+"""Many hosts at once: pick the targets, and run work on them in parallel."""
 
 from __future__ import annotations
 
 import re
 import socket
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
 
 from ..errors import ConfigError, Problem
-from ..paint import paint
 from ..settings.inventory import Host, is_host_name
 from ..settings.reader import is_port
 from ..settings.site import Deployment
-from ..steps.changes import Change
 
 MAX_PARALLEL = 10
 Result = TypeVar("Result")
-_print_lock = threading.Lock()
 
 
 def select_hosts(deployment: Deployment, targets: str | None) -> list[Host]:
@@ -69,23 +65,6 @@ def _public_ip(address: str) -> str:
             "-H", address, "does not resolve. List it in the inventory with public_ip."
         )
         raise ConfigError([problem]) from None
-
-
-def say(host: Host, change: Change, status: str) -> None:
-    """One progress line per change as it happens; threads never interleave within a line."""
-    with _print_lock:
-        shown = paint(f"{status:<8}", status)
-        print(f"{host.name:<24} {change.step:<9} {shown} {change.summary}", flush=True)
-
-
-def ask(question: str) -> bool:
-    """A yes/no question on the terminal; other hosts' lines wait until it is answered."""
-    with _print_lock:
-        try:
-            answer = input(f"{question} [y/N] ")
-        except EOFError:
-            answer = ""
-    return answer.strip().lower() in ("y", "yes")
 
 
 def run_all(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,10 +34,9 @@ from ..steps.facts import (
 )
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
-from . import disk_space, meetings, memory, monitoring, package_lock, progress
+from . import disk_space, meetings, memory, monitoring, package_lock
+from .console import Console
 from .runner import Outcome, run_step
-
-Say = Callable[[Host, Change, str], None]
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,11 @@ class HostReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
 
-def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) -> HostReport:
-    """Converge ``host`` (or only plan, in check mode); never raises for a host's own failure."""
+def deploy_host(
+    deployment: Deployment, host: Host, options: Options, console: Console
+) -> HostReport:
+    """Converge ``host`` (or only plan, in check mode), saying how on ``console``; never raises
+    for a host's own failure."""
     report = HostReport(host)
     started = time.monotonic()
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
@@ -83,7 +84,7 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
         disk_space.refuse_when_short(host, rendered, facts, steps)
         live = facts[meetings.LIVE]
         too_little = memory.warning(rendered, facts[memory.MEMORY_TOTAL])
-        _warn(host, report, say, too_little, meetings.warning(steps, live))
+        _warn(host, report, console, too_little, meetings.warning(steps, live))
         kuma = monitoring.wanted(deployment, rendered)
         provisioning = monitoring.plan(kuma, facts[monitoring.WANTED_HASH])
         if options.check:
@@ -92,10 +93,10 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
             if options.confirm:
                 meetings.ask_first(host, steps, live, options.confirm)
             if any(packages.uses_apt(step.changes) for step in steps):
-                _await_package_lock(remote, facts, options, say)
-            _apply(remote, host, steps, report, say)
+                _await_package_lock(remote, facts, options, console)
+            _apply(remote, host, steps, report, console)
             if kuma and provisioning:
-                _provision(remote, host, kuma, report, say)
+                _provision(remote, host, kuma, report, console)
     except DeployError as error:
         report.error = str(error)
     finally:
@@ -105,18 +106,20 @@ def deploy_host(deployment: Deployment, host: Host, options: Options, say: Say) 
     return report
 
 
-def _warn(host: Host, report: HostReport, say: Say, *warnings: Outcome | None) -> None:
+def _warn(host: Host, report: HostReport, console: Console, *warnings: Outcome | None) -> None:
     """Say each warning as it is found, and keep it for the recap."""
     for warned in filter(None, warnings):
-        say(host, warned.change, warned.status)
+        console.say(host, warned.change, warned.status)
         report.outcomes.append(warned)
 
 
-def _await_package_lock(remote: Remote, facts: HostFacts, options: Options, say: Say) -> None:
+def _await_package_lock(
+    remote: Remote, facts: HostFacts, options: Options, console: Console
+) -> None:
     """Before packages are installed: wait (saying so) while another apt holds its locks."""
     probe = package_lock.remote_probe(remote)
     holders = facts[packages.LOCK_HOLDERS]
-    package_lock.wait_for_locks(remote.host, holders, probe, say, options.package_lock_wait)
+    package_lock.wait_for_locks(remote.host, holders, probe, console.say, options.package_lock_wait)
 
 
 def gather_facts(
@@ -158,7 +161,7 @@ def with_diffs(remote: Remote, steps: list[StepPlan]) -> list[Change]:
 
 
 def _provision(
-    remote: Remote, host: Host, kuma: monitoring.Wanted, report: HostReport, say: Say
+    remote: Remote, host: Host, kuma: monitoring.Wanted, report: HostReport, console: Console
 ) -> None:
     """Converge the host's Kuma through a tunnel over this host's SSH connection, then record
     the result on the host in one round trip. Kuma's failures are warnings, but for a refused
@@ -172,7 +175,7 @@ def _provision(
     if records:
         outcomes += run_step(remote, StepPlan(monitoring.STEP, records))
     for outcome in outcomes:
-        say(host, outcome.change, outcome.status)
+        console.say(host, outcome.change, outcome.status, outcome.output)
     report.outcomes += outcomes
     if result.refused:
         raise DeployError(monitoring.refusal(host.name))
@@ -195,15 +198,35 @@ def _fetch_texts(remote: Remote, paths: list[str]) -> dict[str, str]:
     }
 
 
-def _apply(remote: Remote, host: Host, steps: list[StepPlan], report: HostReport, say: Say) -> None:
+def _apply(
+    remote: Remote, host: Host, steps: list[StepPlan], report: HostReport, console: Console
+) -> None:
     for step in steps:
-        with progress.ticking(host, step, say):
+        with console.running(host, step):
             outcomes = run_step(remote, step)
         for outcome in outcomes:
-            say(host, outcome.change, outcome.status)
+            console.say(host, outcome.change, outcome.status, outcome.output)
         report.outcomes += outcomes
         failed = next((o for o in outcomes if o.status == "failed"), None)
         if failed:
-            raise DeployError(f"{failed.change.summary} failed:\n{_failure_text(failed)}")
+            raise DeployError(failure(failed))
         if len(outcomes) < len(step.changes):
-            raise DeployError(f"step {step.name} stopped early (connection lost?)")
+            raise DeployError(cut_off(host, step, len(outcomes)))
+
+
+def failure(failed: Outcome) -> str:
+    """A change that failed: what, why (its advice, else its output), and what to do."""
+    return (
+        f"{failed.change.summary} failed, so the changes after it did not run (those before "
+        f"it are in place):\n{_failure_text(failed)}\nFix the cause and deploy again: the "
+        "deploy goes on from there. --verbose shows every command's output."
+    )
+
+
+def cut_off(host: Host, step: StepPlan, done: int) -> str:
+    """A step whose script ended before its last change said how it went."""
+    return (
+        f"the connection to {host.address}:{host.port} ended during step {step.name}, after "
+        f"{done} of its {len(step.changes)} changes. Deploy again once the host answers: the "
+        "reloads and restarts still owed are noted on the host, so none is lost."
+    )

@@ -246,7 +246,18 @@ def outcomes(report: Report) -> list[Outcome]:
     )
     status = "changed" if report.changed else "ok"
     result = [Outcome(Change(STEP, counts, ()), status)]
+    # A refused claim fails the deploy, with its own advice (refusal).
+    advice = "" if report.refused else f". {KUMA_ADVICE}"
     result += [
-        Outcome(Change(STEP, "Uptime Kuma", ()), "warning", warning) for warning in report.warnings
+        Outcome(Change(STEP, "Uptime Kuma", ()), "warning", warning + advice)
+        for warning in report.warnings
     ]
     return result
+
+
+# What a Kuma warning means for the site, and what to do.
+KUMA_ADVICE = (
+    "Meetings are not affected: only the status site's monitors may be out of date until a "
+    "deploy provisions them. Deploy again; if this stays, look at `fab logs --service "
+    "uptime-kuma`."
+)

@@ -16,8 +16,8 @@ from ..settings.inventory import Host
 from ..steps import packages
 from ..steps.changes import Change
 from ..steps.packages import LockHolder
+from .console import Say
 
-Say = Callable[[Host, Change, str], None]
 Probe = Callable[[float], tuple[LockHolder, ...]]
 # How long one probe waits on the host (it returns as soon as the locks are free): also how
 # often a progress line is printed.

@@ -97,8 +97,8 @@ def converge(
                 log.info("Uptime Kuma not ready (%s); retrying in %.1fs", _describe(error), pause)
                 time.sleep(pause)
     report.warnings.append(
-        f"Uptime Kuma at {url} gave no answer in {retry.attempts} attempts "
-        f"({_describe(failure)}); its monitors were not provisioned"
+        f"Uptime Kuma gave no answer in {retry.attempts} attempts at {url} "
+        f"({_describe(failure)}), so its monitors were not provisioned"
     )
     return report
 

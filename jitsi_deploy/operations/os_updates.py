@@ -12,16 +12,15 @@ operator's call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..deploy import package_lock
+from ..deploy.console import Say
 from ..deploy.fleet import run_all
 from ..deploy.host import Options
 from ..errors import DeployError
 from ..remote.transport import Remote
 from ..settings.inventory import Host
-from ..steps.changes import Change
 from ..steps.facts import split_sections
 from ..steps.packages import APT_LOCK_TIMEOUT
 
@@ -58,8 +57,6 @@ else
   [ -z "$newest" ] || [ "$newest" = "$(uname -r)" ] || echo "kernel $newest is installed"
 fi
 """
-
-Say = Callable[[Host, Change, str], None]
 
 
 @dataclass(frozen=True)

@@ -128,9 +128,12 @@ class Remote:
                 channel.sendall(f"{self.sudo_password}\n".encode())
             yield Stream(channel)
         except TimeoutError:
-            raise DeployError(f"{self.host.name}: a transfer stalled for {timeout}s") from None
+            raise DeployError(f"{self.host.name}: {_stalled('a transfer', timeout)}") from None
         except paramiko.SSHException as error:
-            raise DeployError(f"{self.host.name}: the transfer broke off: {error}") from None
+            raise DeployError(
+                f"{self.host.name}: the transfer broke off ({error}). Is the host still up? "
+                "Run the command again once it answers."
+            ) from None
         finally:
             channel.close()
 
@@ -151,7 +154,7 @@ class Remote:
             stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
             return Output(channel.recv_exit_status(), stdout, stderr)
         except TimeoutError:
-            raise DeployError(f"{self.host.name}: a command ran past {timeout}s") from None
+            raise DeployError(f"{self.host.name}: {_stalled('a command', timeout)}") from None
         finally:
             channel.close()
 
@@ -181,6 +184,16 @@ class Remote:
     def close(self) -> None:
         self.connection.close()
 
+    def _refused(self, error: paramiko.SSHException) -> str:
+        """Why SSH would not let us in, and where to look."""
+        where = f"{self.host.user}@{self.host.address}:{self.host.port}"
+        if isinstance(error, paramiko.AuthenticationException):
+            return (
+                f"{where} refused the login ({error}). Check this host's user= and key= in "
+                "the inventory, and that the key is in that user's ~/.ssh/authorized_keys."
+            )
+        return f"SSH to {where} failed ({error}). Is it an SSH server, and is it up?"
+
     def _open(self) -> None:
         if self.connection.is_connected:
             return
@@ -199,9 +212,17 @@ class Remote:
                     f"{self.host.name}: unknown host key. Check the server's fingerprint, then "
                     "add it to known_hosts, or deploy once with --trust-new-host-keys."
                 ) from None
-            raise ConnectError(f"{self.host.name}: SSH failed: {error}") from None
+            raise ConnectError(f"{self.host.name}: {self._refused(error)}") from None
         except OSError as error:
             raise ConnectError(
                 f"{self.host.name}: cannot connect to {self.host.address}:{self.host.port} "
                 f"({error.strerror or error}). Is the host up and the port right?"
             ) from None
+
+
+def _stalled(what: str, timeout: int) -> str:
+    return (
+        f"{what} went on for {timeout}s without ending, so it was given up. The host may be "
+        "overloaded, out of disk, or waiting on a stuck download; look at it, then run the "
+        "command again: a deploy goes on where this one stopped."
+    )

@@ -15,10 +15,13 @@ def passed(results: list[Result]) -> bool:
     return all(result.status != "fail" for result in results)
 
 
-def lines(results: list[Result]) -> list[str]:
-    """``ok   name: detail``; a failure adds what it means for the users on the next line."""
+def lines(results: list[Result], failed_only: bool = False) -> list[str]:
+    """``ok   name: detail``; a failure adds what it means for the users on the next line.
+    ``failed_only``: the failed checks and the summary line."""
     out = []
     for result in results:
+        if failed_only and result.status != "fail":
+            continue
         name = f"{result.host}: {result.name}" if result.host else result.name
         detail = result.detail.replace("\n", "\n        ")
         out.append(f"{paint(MARKS[result.status])}  {name}: {detail}")

@@ -14,6 +14,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from jitsi_deploy.deploy.console import Console, Level
 from jitsi_deploy.deploy.fleet import run_all
 from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
 from jitsi_deploy.entry import load_or_exit
@@ -28,7 +29,7 @@ def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
     started = time.monotonic()
     reports = run_all(
         list(deployment.hosts),
-        partial(deploy_host, deployment, options=options, say=lambda *_: None),
+        partial(deploy_host, deployment, options=options, console=Console(level=Level.QUIET)),
     )
     failed = [r for r in reports if r.error]
     if failed:

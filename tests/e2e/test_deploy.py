@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.deploy.console import Console, Level
 from jitsi_deploy.deploy.host import Options, deploy_host
 from jitsi_deploy.entry import load_or_exit as load
 from jitsi_deploy.model import paths
@@ -326,9 +327,10 @@ def test_a_user_with_password_sudo_deploys_with_the_password(site: Site) -> None
     target = replace(deployment.hosts[0], user="pwsudo")
     config = SshConfig(overrides={"sudo": {"password": password}})
     options = Options(site.folder / "known_hosts", check=True, ssh_config=config)
-    report = deploy_host(deployment, target, options, say=lambda *_: None)
+    quiet = Console(level=Level.QUIET)
+    report = deploy_host(deployment, target, options, quiet)
     assert report.error == "" and report.planned == []
-    without = deploy_host(deployment, target, replace(options, ssh_config=None), lambda *_: None)
+    without = deploy_host(deployment, target, replace(options, ssh_config=None), quiet)
     assert "pwsudo cannot sudo without a password" in without.error
 
 

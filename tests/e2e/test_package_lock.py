@@ -14,6 +14,7 @@ The deploy runs in-process, as `fab deploy` runs it, with a short bound for the 
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import time
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from jitsi_deploy.deploy.console import Console
 from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
 from jitsi_deploy.entry import load_or_exit as load
 from tests.e2e.site import Site, bundle
@@ -59,13 +61,9 @@ def _deploy(site: Site, bound: float) -> tuple[HostReport, list[str]]:
     options = Options(
         site.folder / "known_hosts", bundle=bundle(site.folder), package_lock_wait=bound
     )
-    said: list[str] = []
-    report = deploy_host(
-        deployment,
-        deployment.hosts[0],
-        options,
-        say=lambda host, change, status: said.append(f"{change.step} {status} {change.summary}"),
-    )
+    printed = io.StringIO()  # not a terminal: plain lines, `host step status summary`
+    report = deploy_host(deployment, deployment.hosts[0], options, Console(printed))
+    said = [" ".join(line.split()[1:]) for line in printed.getvalue().splitlines()]
     return report, said
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jitsi_deploy.deploy import monitoring
+from jitsi_deploy.deploy.console import Console, Level
 from jitsi_deploy.deploy.host import gather_facts
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.deployment import load_deployment as load
@@ -144,7 +146,9 @@ def test_kuma_trouble_is_a_warning_line() -> None:
         ("changed", "Uptime Kuma: 2 created, 0 edited, 1 deleted"),
         ("warning", "Uptime Kuma"),
     ]
-    assert lines[1].output == "Kuma refused the admin"
+    assert lines[1].output == f"Kuma refused the admin. {monitoring.KUMA_ADVICE}"
+    refused = monitoring.outcomes(replace(report, refused=True))
+    assert refused[1].output == "Kuma refused the admin"  # the deploy's error says what to do
 
 
 class FakeRemote:
@@ -183,7 +187,7 @@ def test_check_mode_says_what_it_would_provision_and_contacts_no_kuma(
     monkeypatch.setattr(host_module, "Remote", lambda *args: remote)
     monkeypatch.setattr(host_module, "kuma_tunnel", None)  # any use would fail the test
     options = host_module.Options(tmp_path / "known_hosts", check=True)
-    report = host_module.deploy_host(deployment, core_host, options, lambda *_: None)
+    report = host_module.deploy_host(deployment, core_host, options, Console(level=Level.QUIET))
     assert report.error == ""
     provisioning = [c for c in report.planned if c.step == "monitoring"]
     if same:
@@ -269,10 +273,10 @@ def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
 
     monkeypatch.setattr(host_module, "kuma_tunnel", loopback_tunnel)
     monkeypatch.setattr(monitoring, "provision", converged)
-    remote, said = Recorder("@@begin 0\n@@begin 1\n"), []
+    remote, printed = Recorder("@@begin 0\n@@begin 1\n"), io.StringIO()
     report = host_module.HostReport(deployment.hosts[0])
-    say = lambda h, c, status: said.append(status)  # noqa: E731
-    host_module._provision(remote, report.host, kuma, report, say)  # type: ignore[arg-type]
+    host_module._provision(remote, report.host, kuma, report, Console(printed))  # type: ignore[arg-type]
+    said = [line.split()[2] for line in printed.getvalue().splitlines()]
     assert said == ["changed", "changed", "changed"]  # the counts, the mark, the digest
     assert remote.scripts == [step_script(monitoring.record(Report(signed_in=True), kuma))]
 
@@ -284,10 +288,11 @@ def test_the_phase_after_apply_says_each_line_and_never_fails_the_deploy(
     monkeypatch.setattr(host_module, "kuma_tunnel", broken)
     report = host_module.HostReport(deployment.hosts[0])
     quiet = Recorder("")
-    host_module._provision(quiet, report.host, kuma, report, lambda *_: None)  # type: ignore[arg-type]
+    host_module._provision(quiet, report.host, kuma, report, Console(level=Level.QUIET))  # type: ignore[arg-type]
     assert quiet.scripts == []  # nothing signed in: nothing recorded on the host
     assert [o.status for o in report.outcomes] == ["ok", "warning"]
     assert "no SSH tunnel to Uptime Kuma: channel refused" in report.outcomes[1].output
+    assert report.outcomes[1].output.endswith(monitoring.KUMA_ADVICE)  # what it means, what to do
     assert report.error == ""
 
 
@@ -310,7 +315,7 @@ def test_a_refused_claim_closes_the_status_site_and_fails_the_deploy(
     remote = Recorder("@@begin 0\n")
     report = host_module.HostReport(deployment.hosts[0])
     with pytest.raises(DeployError) as error:
-        host_module._provision(remote, report.host, kuma, report, lambda *_: None)  # type: ignore[arg-type]
+        host_module._provision(remote, report.host, kuma, report, Console(level=Level.QUIET))  # type: ignore[arg-type]
     closing = monitoring.record(Report(refused=True), kuma)
     assert remote.scripts == [step_script(closing)]
     message = str(error.value)

@@ -1,0 +1,192 @@
+"""Where a converge speaks while it works: one line per change as it happens, and, while a
+step runs long, its time so far. A step's changes run in one round trip and are said when it
+returns, so without the time a person could not tell a slow mirror from a hang.
+
+On a terminal that time is a live line per working host under the others, redrawn each
+second; elsewhere (a CI log, a file, a pipe) a plain line after FIRST seconds, then every
+EVERY seconds, and no control characters. ``quiet`` says nothing (the recap follows);
+``verbose`` adds each change's output. Threads never interleave within a line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Protocol, TextIO
+
+from ..paint import paint
+from ..settings.inventory import Host
+from ..steps.changes import Change
+from ..steps.step import StepPlan
+
+FIRST = 5.0
+EVERY = 15.0
+REDRAW = 1.0
+ERASE_LINE = "\r\x1b[K"
+UP_AND_ERASE = "\x1b[1A\x1b[K"
+
+
+class Level(IntEnum):
+    QUIET = 0
+    NORMAL = 1
+    VERBOSE = 2
+
+
+class Say(Protocol):
+    def __call__(self, host: Host, change: Change, status: str, output: str = "") -> None: ...
+
+
+@dataclass(frozen=True)
+class Working:
+    """A host's step in progress: what it does, since when."""
+
+    step: str
+    doing: str
+    started: float
+
+
+def doing(step: StepPlan) -> str:
+    """What the step is doing, in a few words: its first change and how many follow."""
+    first = step.changes[0].summary
+    rest = len(step.changes) - 1
+    return first if not rest else f"{first} (and {rest} more)"
+
+
+def is_live(stream: TextIO) -> bool:
+    """A terminal that understands cursor movement."""
+    return stream.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
+class Console:
+    """The progress of many hosts at once, on one stream."""
+
+    def __init__(
+        self, stream: TextIO | None = None, level: Level = Level.NORMAL, live: bool | None = None
+    ) -> None:
+        self.stream = stream or sys.stdout
+        self.level = level
+        self.live = is_live(self.stream) if live is None else live
+        self._lock = threading.Lock()
+        self._working: dict[str, Working] = {}
+        self._shown = 0  # live lines now under the others
+        self._redrawing: threading.Thread | None = None
+
+    def say(self, host: Host, change: Change, status: str, output: str = "") -> None:
+        """One line for a change's outcome; with ``verbose``, its output under it."""
+        if self.level == Level.QUIET:
+            return
+        shown = paint(f"{status:<8}", status, self.stream)
+        lines = [f"{host.name:<24} {change.step:<9} {shown} {change.summary}"]
+        if self.level == Level.VERBOSE:
+            lines += [f"{'':<24} | {line}" for line in output.rstrip().splitlines()]
+        with self._lock:
+            self._erase()
+            self.stream.write("".join(f"{line}\n" for line in lines))
+            self._draw()
+            self.stream.flush()
+
+    @contextmanager
+    def running(self, host: Host, step: StepPlan) -> Iterator[None]:
+        """While the block runs, show the step's time so far (never after it ended)."""
+        if self.level == Level.QUIET:
+            yield
+            return
+        work = Working(step.name, doing(step), time.monotonic())
+        if not self.live:
+            with self._ticking(host, work):
+                yield
+            return
+        with self._lock:
+            self._working[host.name] = work
+            self._start_redrawing()
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._working[host.name]
+                self._erase()
+                self._draw()
+                self.stream.flush()
+
+    def ask(self, question: str) -> bool:
+        """A yes/no question; other hosts' lines wait until it is answered."""
+        with self._lock:
+            self._erase()
+            self.stream.flush()
+            try:
+                answer = input(f"{question} [y/N] ")
+            except EOFError:
+                answer = ""
+        return answer.strip().lower() in ("y", "yes")
+
+    @contextmanager
+    def _ticking(self, host: Host, work: Working) -> Iterator[None]:
+        done = threading.Event()
+
+        def tick() -> None:
+            wait = FIRST
+            while not done.wait(wait):
+                elapsed = round(time.monotonic() - work.started)
+                self.say(host, Change(work.step, f"{elapsed}s so far: {work.doing}", ()), "running")
+                wait = EVERY
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
+
+    def _start_redrawing(self) -> None:
+        """One thread redraws the live lines each second while any host works."""
+        if self._redrawing and self._redrawing.is_alive():
+            return
+
+        def redraw() -> None:
+            while True:
+                time.sleep(REDRAW)
+                with self._lock:
+                    if not self._working:
+                        return
+                    self._erase()
+                    self._draw()
+                    self.stream.flush()
+
+        self._redrawing = threading.Thread(target=redraw, daemon=True)
+        self._redrawing.start()
+
+    def _draw(self) -> None:
+        """The live lines, one per working host, cut to the terminal's width (a wrapped line
+        could not be erased)."""
+        if not self._working:
+            return
+        size = shutil.get_terminal_size()
+        now = time.monotonic()
+        working = sorted(self._working.items())
+        room = max(size.lines - 2, 1)
+        lines = [
+            f"{name:<24} {w.step:<9} running {round(now - w.started):>4}s  {w.doing}"
+            for name, w in working[:room]
+        ]
+        if len(working) > room:
+            lines[-1] = f"... and {len(working) - room + 1} more hosts working"
+        self.stream.write("\n".join(_cut(line, size.columns - 1) for line in lines))
+        self._shown = len(lines)
+
+    def _erase(self) -> None:
+        """Take the live lines away, leaving the cursor where the next line goes."""
+        if self._shown:
+            self.stream.write(ERASE_LINE + UP_AND_ERASE * (self._shown - 1))
+            self._shown = 0
+
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
