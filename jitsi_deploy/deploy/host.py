@@ -35,8 +35,10 @@ from ..steps.facts import (
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
 from . import disk_space, meetings, memory, monitoring, package_lock
-from .console import Console
+from .console import FIRST, Console
 from .runner import Outcome, run_step
+
+HEADLINE = 160
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def deploy_host(
                 _provision(remote, host, kuma, report, console)
     except DeployError as error:
         report.error = str(error)
+        console.say(host, Change("deploy", _headline(host, report.error), ()), "failed")
     finally:
         report.round_trips = remote.round_trips
         report.seconds = time.monotonic() - started
@@ -181,6 +184,12 @@ def _provision(
         raise DeployError(monitoring.refusal(host.name))
 
 
+def _headline(host: Host, error: str) -> str:
+    """An error's first line for the progress, as it happens; the recap has it whole."""
+    first = error.removeprefix(f"{host.name}: ").splitlines()[0]
+    return first if len(first) <= HEADLINE else first[: HEADLINE - 1] + "…"
+
+
 def _failure_text(outcome: Outcome) -> str:
     if outcome.change.explain:
         return outcome.change.explain(outcome.output)
@@ -202,16 +211,26 @@ def _apply(
     remote: Remote, host: Host, steps: list[StepPlan], report: HostReport, console: Console
 ) -> None:
     for step in steps:
+        started = time.monotonic()
         with console.running(host, step):
             outcomes = run_step(remote, step)
-        for outcome in outcomes:
-            console.say(host, outcome.change, outcome.status, outcome.output)
+        _say_outcomes(console, host, outcomes, time.monotonic() - started)
         report.outcomes += outcomes
         failed = next((o for o in outcomes if o.status == "failed"), None)
         if failed:
             raise DeployError(failure(failed))
         if len(outcomes) < len(step.changes):
             raise DeployError(cut_off(host, step, len(outcomes)))
+
+
+def _say_outcomes(console: Console, host: Host, outcomes: list[Outcome], seconds: float) -> None:
+    """Each change's line; a step that ran long enough (FIRST) to show its time so far ends
+    with its whole time."""
+    for number, outcome in enumerate(outcomes, 1):
+        change = outcome.change
+        if number == len(outcomes) and seconds >= FIRST:
+            change = replace(change, summary=f"{change.summary} (this step: {seconds:.0f}s)")
+        console.say(host, change, outcome.status, outcome.output)
 
 
 def failure(failed: Outcome) -> str:

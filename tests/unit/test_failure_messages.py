@@ -4,11 +4,14 @@ and the port right?`."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import paramiko
 import pytest
 
+from jitsi_deploy.deploy import host as host_module
+from jitsi_deploy.deploy.console import Console
 from jitsi_deploy.deploy.host import cut_off, failure
 from jitsi_deploy.deploy.runner import Outcome
 from jitsi_deploy.remote.transport import ConnectError, Remote
@@ -61,3 +64,20 @@ def test_a_refused_ssh_login_says_where_to_look(
     said = str(refused.value)
     assert said.startswith("meet.example.org: root@203.0.113.10:22 ") or advice in said, said
     assert advice in said and str(error) in said
+
+
+def test_a_long_step_ends_with_its_time_and_an_error_has_a_one_line_headline() -> None:
+    printed = io.StringIO()
+    console = Console(printed)
+    outcomes = [
+        Outcome(INSTALL, "changed"),
+        Outcome(Change("packages", "start nginx", ()), "changed"),
+    ]
+    host_module._say_outcomes(console, HOST, outcomes, 31.4)
+    host_module._say_outcomes(console, HOST, outcomes[:1], 0.4)
+    lines = printed.getvalue().splitlines()
+    assert lines[0].endswith("install 2 packages: nginx certbot"), lines
+    assert lines[1].endswith("start nginx (this step: 31s)"), lines
+    assert lines[2].endswith("install 2 packages: nginx certbot"), "a quick step: no time"
+    said = host_module._headline(HOST, "meet.example.org: cannot connect to x:22 (refused).\nmore")
+    assert said == "cannot connect to x:22 (refused)."
