@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from ..errors import DeployError
 from ..model import paths
@@ -26,42 +27,49 @@ def managed_paths(rendered: Rendered) -> list[str]:
     return [d.path for d in rendered.directories] + [f.path for f in rendered.files]
 
 
+# find lists each managed path as it is (a link is not followed, a missing path is not listed)
+# and sha256sum hashes the regular files: two processes for some fifty paths, where a loop ran
+# four per path and spent most of a no-op deploy's CPU on the host.
+LIST_AND_HASH = r"""find "$@" -maxdepth 0 -printf '%y %m %u:%U %g:%G %p\t%l\n' 2>/dev/null
+find "$@" -maxdepth 0 -type f -exec sha256sum -- {} + 2>/dev/null; true"""
+SHA_LINE = re.compile(r"^([0-9a-f]{64})  (/.*)$")
+
+
 def parse_files(output: list[str]) -> dict[str, RemoteFile | None]:
-    """``sha mode user:uid group:gid path`` lines; ``-`` when missing, ``dir`` for a folder.
+    """find's ``type mode user:uid group:gid path<TAB>link target`` lines, and sha256sum's
+    ``sha  path`` lines for the files; a path in neither is missing (absent from the dict).
 
     A link where a managed path belongs is refused here, before anything is written: chown,
     chmod and a write would act on whatever it points to.
     """
-    files: dict[str, RemoteFile | None] = {}
+    found: dict[str, tuple[str, str, str, str]] = {}
+    hashes: dict[str, str] = {}
     for line in output:
-        sha, mode, owner, group, path = line.split(" ", 4)
-        if sha == "link":
+        if hashed := SHA_LINE.match(line):
+            hashes[hashed.group(2)] = hashed.group(1)
+            continue
+        described, _, target = line.partition("\t")
+        kind, mode, owner, group, path = described.split(" ", 4)
+        if kind == "l":
             raise DeployError(
-                f"{path} on the host is a symbolic link to {mode}; the deploy never writes "
+                f"{path} on the host is a symbolic link to {target}; the deploy never writes "
                 "through a link. Look at it, remove it (someone with access to its folder may "
                 "have planted it) and deploy again."
             )
-        files[path] = None if sha == "-" else RemoteFile(sha, int(mode, 8), owner, group)
-    return files
+        found[path] = (kind, mode, owner, group)
+    return {
+        path: RemoteFile(hashes.get(path, "dir" if kind == "d" else ""), int(mode, 8), owner, group)
+        for path, (kind, mode, owner, group) in found.items()
+    }
 
 
 MANAGED = Fact(
     "files",
-    lambda rendered: (
-        f"""for f in {quoted(managed_paths(rendered))}; do
-  if [ -L "$f" ]; then
-    echo "link $(readlink "$f" | tr ' ' _) - - $f"
-  elif [ -f "$f" ]; then
-    echo "$(sha256sum "$f" | cut -c1-64) $(stat -c '%a %U:%u %G:%g' "$f") $f"
-  elif [ -d "$f" ]; then
-    echo "dir $(stat -c '%a %U:%u %G:%g' "$f") $f"
-  else
-    echo "- - - - $f"
-  fi
-done"""
-    ),
+    lambda rendered: f"( set -- {quoted(managed_paths(rendered))}\n{LIST_AND_HASH} )",
     parse_files,
 )
+
+
 DAEMON_JSON = Fact(
     "daemon-json",
     lambda rendered: f"cat {paths.DOCKER_DAEMON_JSON} 2>/dev/null",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from jitsi_deploy.deploy.runner import parse_outcomes, step_script
+from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.managed import File
 from jitsi_deploy.remote.commands import Command
 from jitsi_deploy.steps import STEPS
@@ -20,7 +24,7 @@ from jitsi_deploy.steps.changes import (
     write_file,
 )
 from jitsi_deploy.steps.facts import OS_RELEASE, SSH_PORTS, SYSTEM_SERVICES, parse_facts
-from jitsi_deploy.steps.files import DAEMON_JSON, MANAGED
+from jitsi_deploy.steps.files import DAEMON_JSON, LIST_AND_HASH, MANAGED, parse_files
 from jitsi_deploy.steps.handlers import PENDING, RUNNING
 
 CAPTURED = """\
@@ -35,9 +39,9 @@ VERSION_ID="12"
 nginx
 docker.io
 @@files
-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 644 root:0 root:0 /etc/a.conf
-dir 755 UNKNOWN:1000 UNKNOWN:1000 /opt/jitsi-meet/config/web
-- - - - /etc/missing.conf
+f 644 root:0 root:0 /etc/a.conf\t
+d 755 1000:1000 1000:1000 /opt/jitsi-meet/config/web\t
+9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08  /etc/a.conf
 @@daemon-json
 {"log-driver": "journald"}
 @@firewall
@@ -62,7 +66,13 @@ def test_facts_are_parsed_from_captured_output() -> None:
     assert (os.id, os.version, os.family) == ("debian", "12", "debian")
     assert facts[SSH_PORTS] == (22, 2222)
     files = facts[MANAGED]
-    assert files["/etc/missing.conf"] is None
+    assert files.get("/etc/missing.conf") is None
+    assert files["/etc/a.conf"] == RemoteFile(
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        0o644,
+        "root:0",
+        "root:0",
+    )
     config = files["/opt/jitsi-meet/config/web"]
     assert config is not None and config.owned_by("1000", "1000") and config.mode == 0o755
     assert facts[DAEMON_JSON] == '{"log-driver": "journald"}'
@@ -119,3 +129,28 @@ def test_a_step_script_runs_for_real_and_reports_each_change(tmp_path) -> None:
     assert target.read_text() == "new\n" and oct(target.stat().st_mode & 0o777) == "0o640"
     assert Path(previous_copy(str(target), previous)).read_text() == "old\n"
     assert not (tmp_path / "never").exists()
+
+
+def test_the_files_fact_reads_a_real_tree(tmp_path: Path) -> None:
+    """The fact's own find and sha256sum on a tree with a file, a folder, a missing path and a
+    planted link: each is read as it is, and the link stops the deploy."""
+    (tmp_path / "a.conf").write_bytes(b"test")
+    (tmp_path / "a.conf").chmod(0o640)
+    (tmp_path / "config").mkdir(mode=0o750)
+    (tmp_path / "config").chmod(0o750)
+    wanted = (tmp_path / "a.conf", tmp_path / "config", tmp_path / "missing.conf")
+    script = "( set -- " + " ".join(map(str, wanted)) + "\n" + LIST_AND_HASH + " )"
+    output = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    files = parse_files(output.stdout.splitlines())
+    user = f"{os.getuid()}"
+    conf = files[str(tmp_path / "a.conf")]
+    assert conf is not None and conf.sha256 == hashlib.sha256(b"test").hexdigest()
+    assert conf.mode == 0o640 and conf.owned_by(user, f"{os.getgid()}")
+    folder = files[str(tmp_path / "config")]
+    assert folder is not None and (folder.sha256, folder.mode) == ("dir", 0o750)
+    assert str(tmp_path / "missing.conf") not in files
+    (tmp_path / "link.conf").symlink_to(tmp_path / "a.conf")
+    script = f"( set -- {tmp_path / 'link.conf'}\n{LIST_AND_HASH} )"
+    output = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    with pytest.raises(DeployError, match=f"is a symbolic link to {tmp_path / 'a.conf'}"):
+        parse_files(output.stdout.splitlines())

@@ -103,6 +103,6 @@ def wait_for(found, seconds: float = 10.0):
 
 
 def test_a_managed_path_that_is_a_link_stops_the_deploy_before_any_change() -> None:
-    line = "link /usr/local/sbin/jitsi-health - - /opt/jitsi-meet/config/x.lua"
+    line = "l 777 1000:1000 1000:1000 /opt/jitsi-meet/config/x.lua\t/usr/local/sbin/jitsi-health"
     with pytest.raises(Exception, match="is a symbolic link to /usr/local/sbin/jitsi-health"):
         parse_files([line])
