@@ -9,6 +9,7 @@ handful of round trips per host, and monitoring adding at most one round trip to
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from functools import partial
@@ -20,7 +21,7 @@ from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
 from jitsi_deploy.entry import load_or_exit
 from tests.bench import ledger
 from tests.e2e.site import Site, bundle
-from tests.rig.hosts import start_host, stop_host
+from tests.rig.hosts import cpu_seconds, start_host, stop_host
 
 
 def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
@@ -37,12 +38,12 @@ def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
     return time.monotonic() - started, reports
 
 
-Row = tuple[int, str, str, float, float]
+Row = tuple[int, str, str, float, float, float]
 
 
 def bench(counts: list[int], monitoring: list[str]) -> list[Row]:
-    """(hosts, monitoring, run, wall seconds, round trips per host) for a first and a no-op
-    deploy; each configuration on its own fresh hosts."""
+    """(hosts, monitoring, run, wall seconds, round trips per host, CPU per host) for a first
+    and a no-op deploy; each configuration on its own fresh hosts."""
     rows = []
     for count in counts:
         for mode in monitoring:
@@ -54,21 +55,36 @@ def bench(counts: list[int], monitoring: list[str]) -> list[Row]:
                     site.write({"ENABLE_MONITORING": "1" if mode == "on" else "0"})
                     site.trust()
                     for run in ("first deploy", "no-op re-deploy"):
+                        used = [cpu_seconds(name) for name in names]
                         wall, reports = deploy_once(site)
+                        # Idle is measured for as long again: worth it for the short no-op only.
+                        host_cpu = _per_host(names, used, wall) if run.startswith("no-op") else 0
                         trips = sum(r.round_trips for r in reports) / len(reports)
-                        rows.append((count, mode, run, wall, trips))
+                        rows.append((count, mode, run, wall, trips, host_cpu))
             finally:
                 for name in names:
                     stop_host(name)
     return rows
 
 
+def _per_host(names: list[str], before: list[float], wall: float) -> float:
+    """The CPU a deploy cost each host (median): what its container used during the deploy,
+    less what it uses idle (the stack, Kuma, cron) over as long a time right after."""
+    during = [cpu_seconds(name) - used for name, used in zip(names, before, strict=True)]
+    idle_from = [cpu_seconds(name) for name in names]
+    time.sleep(wall)
+    idle = [cpu_seconds(name) - used for name, used in zip(names, idle_from, strict=True)]
+    return statistics.median(d - i for d, i in zip(during, idle, strict=True))
+
+
 def figures(rows: list[Row]) -> dict[str, float]:
     named = {}
-    for count, mode, run, wall, trips in rows:
+    for count, mode, run, wall, trips, host_cpu in rows:
         label = f"{run}, {count} host(s), monitoring {mode}"
         named[f"{label}: wall (s)"] = wall
         named[f"{label}: round trips per host"] = trips
+        if host_cpu:
+            named[f"{label}: CPU per host, less idle (s)"] = host_cpu
     return named
 
 

@@ -96,6 +96,23 @@ def stop_all() -> None:
     subprocess.run(["docker", "network", "rm", NETWORK], capture_output=True)
 
 
+def cpu_seconds(name: str) -> float:
+    """The CPU time host `name` has used so far, all its processes together, from its
+    container's cgroup as the engine's machine sees it (cgroup v1 or v2)."""
+    container = _docker("inspect", "--format", "{{.Id}}", name).strip()
+    v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{container}/cpuacct.usage")
+    if v1.exists():
+        return int(v1.read_text()) / 1e9
+    for v2 in (
+        f"/sys/fs/cgroup/system.slice/docker-{container}.scope/cpu.stat",
+        f"/sys/fs/cgroup/docker/{container}/cpu.stat",
+    ):
+        if Path(v2).exists():
+            usage = dict(line.split() for line in Path(v2).read_text().splitlines())
+            return int(usage["usage_usec"]) / 1e6
+    raise RuntimeError(f"no CPU accounting found for the container of {name}")
+
+
 def rig_gateway() -> str:
     """This machine's address on the test hosts' network."""
     return _docker(
