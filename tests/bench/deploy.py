@@ -39,11 +39,12 @@ def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
 
 
 Row = tuple[int, str, str, float, float, float]
+NO_OP_RUNS = 3
 
 
 def bench(counts: list[int], monitoring: list[str]) -> list[Row]:
     """(hosts, monitoring, run, wall seconds, round trips per host, CPU per host) for a first
-    and a no-op deploy; each configuration on its own fresh hosts."""
+    and a no-op deploy (median of NO_OP_RUNS); each configuration on its own fresh hosts."""
     rows = []
     for count in counts:
         for mode in monitoring:
@@ -54,17 +55,28 @@ def bench(counts: list[int], monitoring: list[str]) -> list[Row]:
                     site = Site(Path(folder), hosts)
                     site.write({"ENABLE_MONITORING": "1" if mode == "on" else "0"})
                     site.trust()
-                    for run in ("first deploy", "no-op re-deploy"):
-                        used = [cpu_seconds(name) for name in names]
-                        wall, reports = deploy_once(site)
-                        # Idle is measured for as long again: worth it for the short no-op only.
-                        host_cpu = _per_host(names, used, wall) if run.startswith("no-op") else 0
-                        trips = sum(r.round_trips for r in reports) / len(reports)
-                        rows.append((count, mode, run, wall, trips, host_cpu))
+                    wall, reports = deploy_once(site)
+                    rows.append((count, mode, "first deploy", wall, _trips(reports), 0))
+                    rows.append((count, mode, "no-op re-deploy", *_no_op(site, names)))
             finally:
                 for name in names:
                     stop_host(name)
     return rows
+
+
+def _no_op(site: Site, names: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, round trips and CPU per host of a no-op re-deploy, each the median of
+    NO_OP_RUNS (one run is at the mercy of a cron job on the host)."""
+    runs = []
+    for _ in range(NO_OP_RUNS):
+        used = [cpu_seconds(name) for name in names]
+        wall, reports = deploy_once(site)
+        runs.append((wall, _trips(reports), _per_host(names, used, wall)))
+    return tuple(statistics.median(figure) for figure in zip(*runs, strict=True))  # type: ignore[return-value]
+
+
+def _trips(reports: list[HostReport]) -> float:
+    return sum(r.round_trips for r in reports) / len(reports)
 
 
 def _per_host(names: list[str], before: list[float], wall: float) -> float:
@@ -83,7 +95,7 @@ def figures(rows: list[Row]) -> dict[str, float]:
         label = f"{run}, {count} host(s), monitoring {mode}"
         named[f"{label}: wall (s)"] = wall
         named[f"{label}: round trips per host"] = trips
-        if host_cpu:
+        if host_cpu:  # measured for the no-op only: idle is measured for as long again
             named[f"{label}: CPU per host, less idle (s)"] = host_cpu
     return named
 

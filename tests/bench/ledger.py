@@ -19,5 +19,6 @@ def show(section: str, figures: dict[str, float], results: Path = RESULTS) -> No
         before = previous.get(name)
         shown = "-" if before is None else f"{before:9.3f}"
         print(f"{name:<{width}}  {value:9.3f}  {shown:>9}")
-    recorded[section] = {name: round(value, 3) for name, value in figures.items()}
+    # Figures this run did not measure (e.g. another host count) keep their last value.
+    recorded[section] = {**previous, **{name: round(value, 3) for name, value in figures.items()}}
     results.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
