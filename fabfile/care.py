@@ -6,22 +6,26 @@ from pathlib import Path
 
 from invoke import Exit
 
-from jitsi_deploy.deploy import operate
-from jitsi_deploy.entry import SECRETS_NAME, load_or_exit, settings_paths
 from jitsi_deploy.errors import DeployError
-from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB, JVB_PASSWORD
-from jitsi_deploy.operations import backup as backup_ops
-from jitsi_deploy.operations import drain as drains
-from jitsi_deploy.operations import os_updates, refresh
-from jitsi_deploy.operations import update as updates
-from jitsi_deploy.operations.archive import ArchiveError
-from jitsi_deploy.operations.rotation import restore_file, rotate_file, set_accounts
 from jitsi_deploy.remote.group_executor import whole_group
-from jitsi_deploy.remote.transport import Remote
-from jitsi_deploy.settings.envfile import set_setting
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure, task
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, entry, exit_on_failure, lazy, task
 from .deploy import SETTLE_SECONDS, converge, run_smoke, smoke_results, succeeded
+
+operate = lazy("jitsi_deploy.deploy.operate")
+services = lazy("jitsi_deploy.model.services")
+archive_ops = lazy("jitsi_deploy.operations.archive")
+backup_ops = lazy("jitsi_deploy.operations.backup")
+drains = lazy("jitsi_deploy.operations.drain")
+os_updates = lazy("jitsi_deploy.operations.os_updates")
+refresh = lazy("jitsi_deploy.operations.refresh")
+rotation_ops = lazy("jitsi_deploy.operations.rotation")
+updates = lazy("jitsi_deploy.operations.update")
+transport = lazy("jitsi_deploy.remote.transport")
+envfile = lazy("jitsi_deploy.settings.envfile")
+
+# How long `fab drain` and `fab update` wait for a bridge's meetings to end before stopping it.
+DRAIN_TIMEOUT = 30 * 60
 
 
 @whole_group
@@ -47,13 +51,13 @@ def restart(
     help={
         **SHARED_HELP,
         "timeout": "seconds to wait for the bridge's meetings to end before it stops anyway "
-        f"(default {drains.DRAIN_TIMEOUT})",
+        f"(default {DRAIN_TIMEOUT})",
     }
 )
 def drain(
     c,
     targets="",
-    timeout=drains.DRAIN_TIMEOUT,
+    timeout=DRAIN_TIMEOUT,
     env=None,
     inventory=None,
     known_hosts=KNOWN_HOSTS,
@@ -91,7 +95,7 @@ def _say(line: str) -> None:
         "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
         "os": "first apply each host's security updates and say whether a reboot is due",
         "drain_timeout": "seconds each bridge host's meetings get to end before its bridge is "
-        f"recreated (default {drains.DRAIN_TIMEOUT})",
+        f"recreated (default {DRAIN_TIMEOUT})",
     }
 )
 def update(
@@ -103,7 +107,7 @@ def update(
     ca_file="",
     resolve="",
     os=False,
-    drain_timeout=drains.DRAIN_TIMEOUT,
+    drain_timeout=DRAIN_TIMEOUT,
     env=None,
     inventory=None,
     known_hosts=KNOWN_HOSTS,
@@ -135,7 +139,7 @@ def update(
 
     def deploy(target, chosen):
         def drain(bridge):
-            image = JVB.image(target.sites[bridge.name].images)
+            image = services.JVB.image(target.sites[bridge.name].images)
             drained = drains.drain_one(bridge, options, _say, float(drain_timeout), image)
             print(drained.summary(), flush=True)
             return drained
@@ -153,7 +157,7 @@ def update(
         raise Exit(f"\nNothing was recreated: {version} could not be fetched (above).", code=1)
     if not done.succeeded:
         raise Exit(f"\nThe update to {version} was rolled back; see the checks above.", code=1)
-    _record_version(settings_paths(env, inventory)[0], deployment, version)
+    _record_version(entry.settings_paths(env, inventory)[0], deployment, version)
 
 
 def _security_updates(hosts, options) -> None:
@@ -174,7 +178,7 @@ def _security_updates(hosts, options) -> None:
 def _record_version(env_path: Path, deployment, version: str) -> None:
     """The settings name the release the hosts now run, so the next deploy keeps it."""
     if any(site.images.jitsi_version != version for site in deployment.sites.values()):
-        set_setting(env_path, "JITSI_IMAGE_VERSION", version)
+        envfile.set_setting(env_path, "JITSI_IMAGE_VERSION", version)
         print(f"\nUpdated to {version}; {env_path} now says JITSI_IMAGE_VERSION={version}.")
     else:
         print(f"\nEvery host runs {version}.")
@@ -209,11 +213,13 @@ def rotate_secrets(
     )
     if deployment.core is None:
         raise Exit("The inventory has no core host, whose Prosody keeps the accounts.")
-    secrets_path = settings_paths(env, inventory)[0].parent / SECRETS_NAME
-    rotation = rotate_file(secrets_path, (JICOFO_PASSWORD, JVB_PASSWORD))
+    secrets_path = entry.settings_paths(env, inventory)[0].parent / entry.SECRETS_NAME
+    rotation = rotation_ops.rotate_file(
+        secrets_path, (services.JICOFO_PASSWORD, services.JVB_PASSWORD)
+    )
     print(f"Kept the previous secrets in {rotation.backup} (mode 0600).")
     _set_accounts(deployment.core, options, secrets_path, rotation)
-    rotated = load_or_exit(*settings_paths(env, inventory))
+    rotated = entry.load_or_exit(*entry.settings_paths(env, inventory))
     if not succeeded(converge(rotated, hosts, options)):
         raise Exit("The accounts have the new passwords: run `fab deploy` to give them to the "
                    "hosts that failed.", code=1)  # fmt: skip
@@ -223,9 +229,11 @@ def rotate_secrets(
 
 def _set_accounts(core, options, secrets_path: Path, rotation) -> None:
     """The new passwords on the core's accounts; the file goes back when none took them."""
-    remote = Remote(core, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
+    remote = transport.Remote(
+        core, options.known_hosts, options.trust_new_host_keys, options.ssh_config
+    )
     try:
-        outcomes = set_accounts(remote, rotation.values)
+        outcomes = rotation_ops.set_accounts(remote, rotation.values)
     except DeployError as error:
         outcomes, trouble = [], str(error)
     else:
@@ -237,7 +245,7 @@ def _set_accounts(core, options, secrets_path: Path, rotation) -> None:
         print("\n".join(done))
         return
     if not done:
-        restore_file(secrets_path, rotation)
+        rotation_ops.restore_file(secrets_path, rotation)
         raise Exit(f"Nothing was rotated ({secrets_path} is as it was):\n{trouble}")
     raise Exit(
         f"Only some accounts took their new password ({'; '.join(done)}):\n{trouble}\n"
@@ -306,7 +314,7 @@ def restore(
     keys = checked(backup_ops.read_identities, identity)
     try:
         manifest = backup_ops.verify_file(archive, keys)
-    except ArchiveError as error:
+    except archive_ops.ArchiveError as error:
         raise Exit(f"Refused {archive}; nothing was touched:\n  {error}") from None
     print(
         f"{archive}: verified, {len(manifest.members)} members of {manifest.host} "
@@ -325,7 +333,9 @@ def restore(
         raise Exit("Restore one host at a time: name it with -H; nothing was touched.")
     host = hosts[0]
     deployment = backup_ops.in_place_of(deployment, host, manifest.host)
-    remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
+    remote = transport.Remote(
+        host, options.known_hosts, options.trust_new_host_keys, options.ssh_config
+    )
     try:
         backup_ops.restore_to_host(remote, archive, keys, manifest, backup_ops.say)
     except (DeployError, OSError) as error:

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import fabric
 from invoke import Exit
 
-from jitsi_deploy.deploy.fleet import select_hosts, with_unlisted
-from jitsi_deploy.deploy.host import Options
-from jitsi_deploy.entry import load_or_exit, settings_paths
 from jitsi_deploy.errors import ConfigError
+
+
+def lazy(name: str) -> ModuleType:
+    """Module ``name``, run when a task first uses one of its names. Each task needs only its
+    own modules; loading them all up front cost every `fab` run, `fab --list` too, more than
+    Fabric itself (tests/bench/startup.py)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+entry = lazy("jitsi_deploy.entry")
+target_hosts = lazy("jitsi_deploy.deploy.targets")
+one_host = lazy("jitsi_deploy.deploy.host")
 
 KNOWN_HOSTS = "~/.ssh/known_hosts"
 SHARED_HELP = {
@@ -31,21 +52,21 @@ def task(*args, **kwargs):
 
 def connect(c, targets, env, inventory, known_hosts, trust_new_host_keys, **extra):
     """The selected hosts and how to reach them: what every remote task starts with."""
-    deployment = load_or_exit(*settings_paths(env, inventory))
-    options = Options(
+    deployment = entry.load_or_exit(*entry.settings_paths(env, inventory))
+    options = one_host.Options(
         known_hosts=Path(known_hosts).expanduser(),
         trust_new_host_keys=trust_new_host_keys,
         ssh_config=c.config,
         **extra,
     )
     try:
-        hosts = select_hosts(deployment, targets)
+        hosts = target_hosts.select_hosts(deployment, targets)
     except ConfigError as error:
         raise Exit(
             "Bad -H targets; nothing was touched:\n"
             + "\n".join(f"  {problem}" for problem in error.problems)
         ) from None
-    return with_unlisted(deployment, hosts), hosts, options
+    return target_hosts.with_unlisted(deployment, hosts), hosts, options
 
 
 def checked(operation, *args):

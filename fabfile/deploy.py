@@ -6,18 +6,23 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Exit
 
-from jitsi_deploy.deploy import recap
-from jitsi_deploy.deploy.console import Console, Level
 from jitsi_deploy.deploy.fleet import MAX_PARALLEL, run_all
-from jitsi_deploy.deploy.host import HostReport, deploy_host
 from jitsi_deploy.remote.group_executor import whole_group
-from jitsi_deploy.smoke import report
-from jitsi_deploy.smoke.run import smoke as smoke_checks
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, task
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, lazy, one_host, task
+
+if TYPE_CHECKING:
+    from jitsi_deploy.deploy.console import Console, Level
+    from jitsi_deploy.deploy.host import HostReport
+
+consoles = lazy("jitsi_deploy.deploy.console")
+recap = lazy("jitsi_deploy.deploy.recap")
+report = lazy("jitsi_deploy.smoke.report")
+smoke_run = lazy("jitsi_deploy.smoke.run")
 
 
 @whole_group
@@ -51,7 +56,7 @@ def deploy(
     verbose=False,
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
-    console = Console(level=level(quiet, verbose))
+    console = consoles.Console(level=level(quiet, verbose))
     deployment, hosts, options = connect(
         c,
         targets,
@@ -80,7 +85,8 @@ def deploy(
 def level(quiet: bool, verbose: bool) -> Level:
     if quiet and verbose:
         raise Exit("--quiet and --verbose ask for opposite things: give one; nothing was touched.")
-    return Level.QUIET if quiet else Level.VERBOSE if verbose else Level.NORMAL
+    chosen = consoles.Level
+    return chosen.QUIET if quiet else chosen.VERBOSE if verbose else chosen.NORMAL
 
 
 def ask_before_ending(console: Console, host, changes, live) -> bool:
@@ -105,7 +111,8 @@ def converge(
     """Deploy (or, with options.check, plan) every host, ``parallel`` at a time, with progress
     on ``console``; print plans and recap, and write the recap as JSON to ``recap_json``."""
     started = time.monotonic()
-    work = partial(deploy_host, deployment, options=options, console=console or Console())
+    console = console or consoles.Console()
+    work = partial(one_host.deploy_host, deployment, options=options, console=console)
     reports = run_all(hosts, work, parallel)
     seconds = time.monotonic() - started
     if options.check:
@@ -125,7 +132,7 @@ def smoke_results(
     deployment, hosts, options, ca_file="", resolve="", as_json=False, wait=0, quiet=False
 ):
     """Run the smoke checks and print them (``quiet``: the failed ones); the results."""
-    results = checked(smoke_checks, deployment, hosts, options, ca_file, resolve, wait)
+    results = checked(smoke_run.smoke, deployment, hosts, options, ca_file, resolve, wait)
     text = report.as_json(results) if as_json else "\n".join(report.lines(results, quiet))
     print(text, flush=True)
     return results

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from invoke import Exit
 
-from jitsi_deploy.deploy import operate
-from jitsi_deploy.deploy.monitoring import ADMIN_USER
-from jitsi_deploy.entry import load_or_exit, settings_paths
-from jitsi_deploy.model.services import KUMA_ADMIN_PASSWORD, SERVICES
-from jitsi_deploy.operations import status_views
-from jitsi_deploy.operations.status import read_status
+from jitsi_deploy.model.services import SERVICES
 from jitsi_deploy.remote.group_executor import whole_group
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, exit_on_failure, task
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, entry, exit_on_failure, lazy, task
+
+operate = lazy("jitsi_deploy.deploy.operate")
+monitoring = lazy("jitsi_deploy.deploy.monitoring")
+services = lazy("jitsi_deploy.model.services")
+status_views = lazy("jitsi_deploy.operations.status_views")
+status_ops = lazy("jitsi_deploy.operations.status")
 
 
 @whole_group
@@ -66,7 +67,7 @@ def status(
     deployment, hosts, options = connect(
         c, targets, env, inventory, known_hosts, trust_new_host_keys
     )
-    statuses = read_status(deployment, hosts, options)
+    statuses = status_ops.read_status(deployment, hosts, options)
     print(status_views.as_json(statuses) if json else status_views.table(statuses), flush=True)
     if not all(s.ok for s in statuses):
         raise Exit(code=1)
@@ -75,12 +76,12 @@ def status(
 @task(help={"env": SHARED_HELP["env"], "inventory": SHARED_HELP["inventory"]})
 def monitor_login(c, env=None, inventory=None):
     """Print the status site's address and Uptime Kuma's admin login (from .secrets.env)."""
-    deployment = load_or_exit(*settings_paths(env, inventory))
+    deployment = entry.load_or_exit(*entry.settings_paths(env, inventory))
     core = deployment.core
     if core is None or not deployment.sites[core.name].monitoring.enabled:
         raise Exit("No Uptime Kuma here: the inventory has no core host, or ENABLE_MONITORING=0.")
     site = deployment.sites[core.name]
     where = f"https://{site.monitor_hostname}/" if site.monitor_hostname else "no status site"
     print(f"status site: {where}")
-    print(f"user:        {ADMIN_USER}")
-    print(f"password:    {site.secrets[KUMA_ADMIN_PASSWORD.name]}")
+    print(f"user:        {monitoring.ADMIN_USER}")
+    print(f"password:    {site.secrets[services.KUMA_ADMIN_PASSWORD.name]}")

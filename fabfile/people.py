@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from invoke import Exit
 
-from jitsi_deploy.entry import load_or_exit, settings_paths
-from jitsi_deploy.operations import accounts, tokens
 from jitsi_deploy.remote.group_executor import whole_group
 
-from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, task
+from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, entry, lazy, task
+
+accounts = lazy("jitsi_deploy.operations.accounts")
+tokens = lazy("jitsi_deploy.operations.tokens")
 
 NAME_HELP = "the account: the part before @ of the login (letters, digits, '.', '_', '-')"
 PASSWORD_HELP = {
@@ -111,7 +112,7 @@ def user_list(
 )
 def token(c, room, hours=24, env=None, inventory=None):
     """Print a join link with a signed token (AUTH_TYPE=jwt); nothing is sent anywhere."""
-    deployment = load_or_exit(*settings_paths(env, inventory))
+    deployment = entry.load_or_exit(*entry.settings_paths(env, inventory))
     if deployment.core is None:
         raise Exit("The inventory has no core host: there is no site to make a link for.")
     site = deployment.sites[deployment.core.name]

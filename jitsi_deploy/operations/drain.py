@@ -34,8 +34,6 @@ from ..settings.site import Deployment
 from ..steps.handlers import COMPOSE
 
 Say = Callable[[str], None]
-# How long a drain waits for the bridge's conferences to end, by default.
-DRAIN_TIMEOUT = 30 * 60
 POLL_SECONDS = 5.0
 # Exit codes of START: the bridge is not running; it runs the image named already.
 NOT_RUNNING, ON_IMAGE = 3, 4
@@ -126,7 +124,7 @@ def drain_host(
     remote: Remote,
     host: str,
     say: Say,
-    timeout: float = DRAIN_TIMEOUT,
+    timeout: float,
     image: str = "",
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,

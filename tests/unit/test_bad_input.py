@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.deploy.fleet import _target
+from jitsi_deploy.deploy.targets import _target
 from jitsi_deploy.errors import ConfigError, RenderError
 from jitsi_deploy.model.deployment import load_deployment as load
 from jitsi_deploy.render.host import Rendered, render_host, write_tree

@@ -224,7 +224,7 @@ def test_fab_monitor_login_prints_the_admin_login(tmp_path: Path) -> None:
 def test_the_core_is_matched_by_name_even_as_a_fab_h_target(deployment: Deployment) -> None:
     from dataclasses import replace
 
-    from jitsi_deploy.deploy.fleet import select_hosts
+    from jitsi_deploy.deploy.targets import select_hosts
 
     (core,) = select_hosts(deployment, "admin@meet.example.org:2222")
     assert core != deployment.hosts[0]  # another login and port: a different Host value

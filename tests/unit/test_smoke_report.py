@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.deploy.fleet import with_unlisted
+from jitsi_deploy.deploy.targets import with_unlisted
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.model.brewery import expected_bridges
 from jitsi_deploy.model.deployment import load_deployment as load

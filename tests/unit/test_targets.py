@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jitsi_deploy.deploy.fleet import select_hosts, with_unlisted
+from jitsi_deploy.deploy.targets import select_hosts, with_unlisted
 from jitsi_deploy.render.host import render_host
 from tests.unit.sites import rendered, two_hosts
 
