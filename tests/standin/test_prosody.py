@@ -57,6 +57,18 @@ def test_without_a_storage_volume_prosody_does_not_start(images, prosody_options
         assert "${CONFIG}/storage/prosody" in container.logs()
 
 
+def test_without_a_storage_volume_a_writable_root_does_not_let_prosody_start(
+    images, prosody_options
+):
+    """Without read_only the image could write its accounts into its own layer, and lose them
+    with the next recreated container: the stand-in refuses that (CONTRACT.md)."""
+    prosody_options.read_only = False
+    prosody_options.volumes = [v for v in prosody_options.volumes if "/var/lib/prosody" not in v]
+    with running(images["prosody"], prosody_options) as container:
+        assert container.wait_exit() == 1
+        assert "/var/lib/prosody is not a volume" in container.logs()
+
+
 def test_a_storage_folder_owned_by_root_stops_prosody(images, prosody_options, tmp_path):
     root_owned = owned_dir(tmp_path / "root-owned", uid=0)
     prosody_options.volumes[-1] = f"{root_owned}:/var/lib/prosody"

@@ -1,6 +1,7 @@
 """Each refusal CONTRACT.md claims, broken once and seen to stop the container with its
-message: a boolean the templates' toBool does not take, in every stand-in that reads one, and
-the prosody modes the stand-in does not implement (refused, never run as something else)."""
+message: a boolean the templates' toBool does not take, in every stand-in that reads one, the
+prosody modes the stand-in does not implement (refused, never run as something else), and a
+`user:` other than the image's."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ CASES = [
     ("web", {"ENABLE_HTTP_REDIRECT": "on"}, f"ENABLE_HTTP_REDIRECT='on' {NOT_A_BOOLEAN}"),
     ("jvb", {"JVB_DISABLE_STUN": "no"}, f"JVB_DISABLE_STUN='no' {NOT_A_BOOLEAN}"),
 ]
+
+
+@pytest.mark.parametrize("user", ["0", "1001"])
+def test_a_user_other_than_the_images_stops_the_container(images, user: str) -> None:
+    """A compose `user:` would make the real images run their services as another user (root
+    for 0): the stand-ins refuse it, stricter than the images (CONTRACT.md)."""
+    jvb = Options(env={"JVB_AUTH_PASSWORD": PASSWORDS["JVB_AUTH_PASSWORD"]}, extra=["--user", user])
+    with running(images["jvb"], jvb) as container:
+        assert container.wait_exit() == 1
+        assert f"runs as uid {user}, not the image's user s6 (uid 1000)" in container.logs()
 
 
 def options(service: str, tmp_path: Path, env: dict[str, str]) -> Options:
