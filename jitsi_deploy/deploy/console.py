@@ -1,11 +1,11 @@
-"""Where a converge speaks while it works: one line per change as it happens, and, while a
-step runs long, its time so far. A step's changes run in one round trip and are said when it
-returns, so without the time a person could not tell a slow mirror from a hang.
+"""Where a converge speaks while it works: one line per change as it ends, and, while a
+change runs long, its time so far, so a person can tell a slow mirror from a hang.
 
 On a terminal that time is a live line per working host under the others, redrawn each
 second; elsewhere (a CI log, a file, a pipe) a plain line after FIRST seconds, then every
-EVERY seconds, and no control characters. ``quiet`` says nothing (the recap follows);
-``verbose`` adds each change's output. Threads never interleave within a line.
+EVERY seconds, and no control characters. A change that ran FIRST seconds or more ends with
+its time. ``quiet`` says nothing (the recap follows); ``verbose`` adds each change's output.
+Threads never interleave within a line.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
@@ -24,11 +24,11 @@ from typing import Protocol, TextIO
 from ..paint import paint
 from ..settings.inventory import Host
 from ..steps.changes import Change
-from ..steps.step import StepPlan
 
 FIRST = 5.0
 EVERY = 15.0
 REDRAW = 1.0
+TICK = 0.5  # how often the plain lines' clock looks
 ERASE_LINE = "\r\x1b[K"
 UP_AND_ERASE = "\x1b[1A\x1b[K"
 
@@ -40,23 +40,20 @@ class Level(IntEnum):
 
 
 class Say(Protocol):
-    def __call__(self, host: Host, change: Change, status: str, output: str = "") -> None: ...
+    def __call__(
+        self, host: Host, change: Change, status: str, output: str = "", seconds: float = 0.0
+    ) -> None: ...
+
+
+Now = Callable[[Change], None]
 
 
 @dataclass(frozen=True)
 class Working:
-    """A host's step in progress: what it does, since when."""
+    """A host's change in progress, since when."""
 
-    step: str
-    doing: str
+    change: Change
     started: float
-
-
-def doing(step: StepPlan) -> str:
-    """What the step is doing, in a few words: its first change and how many follow."""
-    first = step.changes[0].summary
-    rest = len(step.changes) - 1
-    return first if not rest else f"{first} (and {rest} more)"
 
 
 def is_live(stream: TextIO) -> bool:
@@ -78,12 +75,16 @@ class Console:
         self._shown = 0  # live lines now under the others
         self._redrawing: threading.Thread | None = None
 
-    def say(self, host: Host, change: Change, status: str, output: str = "") -> None:
-        """One line for a change's outcome; with ``verbose``, its output under it."""
+    def say(
+        self, host: Host, change: Change, status: str, output: str = "", seconds: float = 0.0
+    ) -> None:
+        """One line for a change's outcome, with its time when it ran long; with ``verbose``,
+        its output under it."""
         if self.level == Level.QUIET:
             return
         shown = paint(f"{status:<8}", status, self.stream)
-        lines = [f"{host.name:<24} {change.step:<9} {shown} {change.summary}"]
+        took = f" (took {seconds:.0f}s)" if seconds >= FIRST else ""
+        lines = [f"{host.name:<24} {change.step:<9} {shown} {change.summary}{took}"]
         if self.level == Level.VERBOSE:
             lines += [f"{'':<24} | {line}" for line in output.rstrip().splitlines()]
         with self._lock:
@@ -93,27 +94,14 @@ class Console:
             self.stream.flush()
 
     @contextmanager
-    def running(self, host: Host, step: StepPlan) -> Iterator[None]:
-        """While the block runs, show the step's time so far (never after it ended)."""
+    def working(self, host: Host) -> Iterator[Now]:
+        """While the block runs, ``now(change)`` names the change ``host`` runs: its time so
+        far shows until the next one, or the block's end (never after it)."""
         if self.level == Level.QUIET:
-            yield
+            yield lambda change: None
             return
-        work = Working(step.name, doing(step), time.monotonic())
-        if not self.live:
-            with self._ticking(host, work):
-                yield
-            return
-        with self._lock:
-            self._working[host.name] = work
-            self._start_redrawing()
-        try:
-            yield
-        finally:
-            with self._lock:
-                del self._working[host.name]
-                self._erase()
-                self._draw()
-                self.stream.flush()
+        with self._live(host) if self.live else self._ticking(host) as now:
+            yield now
 
     def ask(self, question: str) -> bool:
         """A yes/no question; other hosts' lines wait until it is answered."""
@@ -127,20 +115,56 @@ class Console:
         return answer.strip().lower() in ("y", "yes")
 
     @contextmanager
-    def _ticking(self, host: Host, work: Working) -> Iterator[None]:
-        done = threading.Event()
+    def _live(self, host: Host) -> Iterator[Now]:
+        """A terminal: the host's live line shows the change and its time, redrawn each second."""
+
+        def now(change: Change) -> None:
+            with self._lock:
+                self._working[host.name] = Working(change, time.monotonic())
+                self._start_redrawing()
+
+        try:
+            yield now
+        finally:
+            with self._lock:
+                self._working.pop(host.name, None)
+                self._erase()
+                self._draw()
+                self.stream.flush()
+
+    @contextmanager
+    def _ticking(self, host: Host) -> Iterator[Now]:
+        """Plain lines: a change still running after FIRST seconds says so, then every EVERY."""
+        done, guard = threading.Event(), threading.Lock()
+        state: list[tuple[Working, float]] = []  # the change now running, and when it speaks
+
+        def now(change: Change) -> None:
+            with guard:
+                state[:] = [(Working(change, time.monotonic()), FIRST)]
+
+        def due() -> tuple[Working, float] | None:
+            """The running change and its time so far, when a line is due (then the next)."""
+            with guard:
+                if not state:
+                    return None
+                work, at = state[0]
+                elapsed = time.monotonic() - work.started
+                if elapsed < at:
+                    return None
+                state[:] = [(work, at + EVERY)]
+                return work, elapsed
 
         def tick() -> None:
-            wait = FIRST
-            while not done.wait(wait):
-                elapsed = round(time.monotonic() - work.started)
-                self.say(host, Change(work.step, f"{elapsed}s so far: {work.doing}", ()), "running")
-                wait = EVERY
+            while not done.wait(TICK):
+                if speak := due():
+                    work, elapsed = speak
+                    summary = f"{round(elapsed)}s so far: {work.change.summary}"
+                    self.say(host, Change(work.change.step, summary, ()), "running")
 
         ticker = threading.Thread(target=tick, daemon=True)
         ticker.start()
         try:
-            yield
+            yield now
         finally:
             done.set()
             ticker.join()
@@ -173,7 +197,8 @@ class Console:
         working = sorted(self._working.items())
         room = max(size.lines - 2, 1)
         lines = [
-            f"{name:<24} {w.step:<9} running {round(now - w.started):>4}s  {w.doing}"
+            f"{name:<24} {w.change.step:<9} running {round(now - w.started):>4}s  "
+            f"{w.change.summary}"
             for name, w in working[:room]
         ]
         if len(working) > room:

@@ -35,8 +35,8 @@ from ..steps.facts import (
 from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
 from . import disk_space, meetings, memory, monitoring, package_lock
-from .console import FIRST, Console
-from .runner import Outcome, run_step
+from .console import Console
+from .runner import Outcome, run_step, run_steps
 
 HEADLINE = 160
 
@@ -210,27 +210,20 @@ def _fetch_texts(remote: Remote, paths: list[str]) -> dict[str, str]:
 def _apply(
     remote: Remote, host: Host, steps: list[StepPlan], report: HostReport, console: Console
 ) -> None:
-    for step in steps:
-        started = time.monotonic()
-        with console.running(host, step):
-            outcomes = run_step(remote, step)
-        _say_outcomes(console, host, outcomes, time.monotonic() - started)
-        report.outcomes += outcomes
-        failed = next((o for o in outcomes if o.status == "failed"), None)
-        if failed:
-            raise DeployError(failure(failed))
-        if len(outcomes) < len(step.changes):
-            raise DeployError(cut_off(host, step, len(outcomes)))
+    """Every step's changes in one round trip, each said as it ends."""
 
+    def ended(outcome: Outcome) -> None:
+        console.say(host, outcome.change, outcome.status, outcome.output, outcome.seconds)
 
-def _say_outcomes(console: Console, host: Host, outcomes: list[Outcome], seconds: float) -> None:
-    """Each change's line; a step that ran long enough (FIRST) to show its time so far ends
-    with its whole time."""
-    for number, outcome in enumerate(outcomes, 1):
-        change = outcome.change
-        if number == len(outcomes) and seconds >= FIRST:
-            change = replace(change, summary=f"{change.summary} (this step: {seconds:.0f}s)")
-        console.say(host, change, outcome.status, outcome.output)
+    with console.working(host) as now:
+        outcomes = run_steps(remote, steps, began=now, ended=ended)
+    report.outcomes += outcomes
+    failed = next((o for o in outcomes if o.status == "failed"), None)
+    if failed:
+        raise DeployError(failure(failed))
+    changes = [change for step in steps for change in step.changes]
+    if len(outcomes) < len(changes):
+        raise DeployError(cut_off(host, changes, len(outcomes)))
 
 
 def failure(failed: Outcome) -> str:
@@ -242,10 +235,10 @@ def failure(failed: Outcome) -> str:
     )
 
 
-def cut_off(host: Host, step: StepPlan, done: int) -> str:
-    """A step whose script ended before its last change said how it went."""
+def cut_off(host: Host, changes: list[Change], done: int) -> str:
+    """A script that ended before its last change said how it went."""
     return (
-        f"the connection to {host.address}:{host.port} ended during step {step.name}, after "
-        f"{done} of its {len(step.changes)} changes. Deploy again once the host answers: the "
-        "reloads and restarts still owed are noted on the host, so none is lost."
+        f"the connection to {host.address}:{host.port} ended after {done} of the "
+        f"{len(changes)} changes, during: {changes[done].summary}. Deploy again once the host "
+        "answers: the reloads and restarts still owed are noted on the host, so none is lost."
     )

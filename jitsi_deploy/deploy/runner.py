@@ -1,8 +1,10 @@
-"""Run the changes of one step as one script in one round trip, and say how each one went."""
+"""Run planned changes as one script in one round trip, and say how each one went as it ends."""
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..remote.commands import Command
@@ -15,11 +17,13 @@ _MARKER = re.compile(r"^@@(begin|fail|warn) (\d+)(?: (\d+))?$")
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one change went: "changed", "warning" (a tolerated failure) or "failed"."""
+    """How one change went: "changed", "warning" (a tolerated failure) or "failed"; ``seconds``
+    it ran, as seen from here."""
 
     change: Change
     status: str
     output: str = ""
+    seconds: float = 0.0
 
 
 def step_script(changes: list[Change]) -> str:
@@ -44,31 +48,86 @@ def command_lines(command: Command, on_error: str, marker: str) -> list[str]:
     return [f"{command.shell()} 2>&1 <<'{marker}' || {on_error}", body, marker]
 
 
+def run_steps(
+    remote: Remote,
+    steps: list[StepPlan],
+    began: Callable[[Change], None] = lambda change: None,
+    ended: Callable[[Outcome], None] = lambda outcome: None,
+) -> list[Outcome]:
+    """Apply every change of ``steps`` in order, in one script: ``began`` as each starts (its
+    files are sent first), ``ended`` as each ends. Stops at the first failure, the last
+    outcome; fewer outcomes than changes: the script was cut off."""
+    changes = [change for step in steps for change in step.changes]
+    for change in (change for change in changes if change.uploads):
+        began(change)
+        for upload in change.uploads:
+            remote.upload(upload.local, upload.remote)
+    reader = OutcomeReader(changes, began, ended)
+    result = remote.run_script(step_script(changes), on_line=reader.feed)
+    return reader.end(result.exit_code)
+
+
 def run_step(remote: Remote, step: StepPlan) -> list[Outcome]:
-    """Apply the step's changes in order; stops at the first failure, the last outcome."""
-    for upload in (upload for change in step.changes for upload in change.uploads):
-        remote.upload(upload.local, upload.remote)
-    result = remote.run_script(step_script(step.changes))
-    return parse_outcomes(step.changes, result.stdout + result.stderr, result.exit_code)
+    """The changes of one step, in one round trip."""
+    return run_steps(remote, [step])
+
+
+class OutcomeReader:
+    """Reads a running script's output line by line: a change's outcome is known once the next
+    change begins, or the script ends."""
+
+    def __init__(
+        self,
+        changes: list[Change],
+        began: Callable[[Change], None] = lambda change: None,
+        ended: Callable[[Outcome], None] = lambda outcome: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.changes, self.began, self.ended, self.clock = changes, began, ended, clock
+        self.outcomes: list[Outcome] = []
+        self.current = -1
+        self.status = ""
+        self.text: list[str] = []
+        self.started = 0.0
+
+    def feed(self, line: str) -> None:
+        match = _MARKER.match(line)
+        if not match:
+            self.text.append(line)
+            return
+        kind, index = match.group(1), int(match.group(2))
+        if kind != "begin":
+            self.status = "failed" if kind == "fail" else "warning"
+            return
+        self._close()
+        self.current, self.status, self.text, self.started = index, "changed", [], self.clock()
+        self.began(self.changes[index])
+
+    def end(self, exit_code: int) -> list[Outcome]:
+        """The outcomes; a script that died in a change without reaching its own error handler
+        failed that change."""
+        if exit_code != 0 and self.status == "changed":
+            self.status = "failed"
+        self._close()
+        return self.outcomes
+
+    def _close(self) -> None:
+        if self.current < 0:
+            return
+        outcome = Outcome(
+            self.changes[self.current],
+            self.status,
+            "\n".join(self.text).strip(),
+            self.clock() - self.started,
+        )
+        self.outcomes.append(outcome)
+        self.ended(outcome)
+        self.current = -1
 
 
 def parse_outcomes(changes: list[Change], output: str, exit_code: int) -> list[Outcome]:
-    texts: dict[int, list[str]] = {}
-    status: dict[int, str] = {}
-    current = -1
+    """The outcomes of a script's whole output."""
+    reader = OutcomeReader(changes)
     for line in output.splitlines():
-        match = _MARKER.match(line)
-        if not match:
-            texts.setdefault(current, []).append(line)
-            continue
-        kind, index = match.group(1), int(match.group(2))
-        if kind == "begin":
-            current = index
-            status[index] = "changed"
-        else:
-            status[index] = "failed" if kind == "fail" else "warning"
-    if exit_code != 0 and current >= 0 and status.get(current) == "changed":
-        status[current] = "failed"  # the script died without reaching its own error handler
-    return [
-        Outcome(changes[i], status[i], "\n".join(texts.get(i, [])).strip()) for i in sorted(status)
-    ]
+        reader.feed(line)
+    return reader.end(exit_code)

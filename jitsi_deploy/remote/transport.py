@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,12 +105,18 @@ class Remote:
         policy = _RecordNewHostKey(known_hosts) if trust_new_host_keys else paramiko.RejectPolicy()
         client.set_missing_host_key_policy(policy)
 
-    def run_script(self, script: str, timeout: int = COMMAND_TIMEOUT) -> Output:
-        """Run ``script`` as root with ``sh -s``; the script travels on stdin."""
+    def run_script(
+        self,
+        script: str,
+        timeout: int = COMMAND_TIMEOUT,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Output:
+        """Run ``script`` as root with ``sh -s``; the script travels on stdin. With ``on_line``,
+        its stderr joins its stdout and each line is handed over as it arrives."""
         sudo = self._sudo_prefix()
         if sudo.startswith("sudo -S"):
             script = f"{self.sudo_password}\n{script}"  # sudo reads the first line, sh the rest
-        return self._run(f"{sudo}sh -s", script, timeout)
+        return self._run(f"{sudo}sh -s", script, timeout, on_line)
 
     @contextmanager
     def stream(self, script: str, timeout: int = COMMAND_TIMEOUT) -> Iterator[Stream]:
@@ -137,7 +143,13 @@ class Remote:
         finally:
             channel.close()
 
-    def _run(self, command: str, stdin: str, timeout: int) -> Output:
+    def _run(
+        self,
+        command: str,
+        stdin: str,
+        timeout: int,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Output:
         """One exec request; stdin is sent whole, then closed, so the script can run to its end.
 
         (Invoke's runner feeds stdin a byte at a time, which costs minutes for a large script.)
@@ -147,10 +159,14 @@ class Remote:
         channel = self.connection.client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
         try:
             channel.settimeout(timeout)
+            channel.set_combine_stderr(on_line is not None)
             channel.exec_command(command)
             channel.sendall(stdin.encode())
             channel.shutdown_write()
-            stdout = channel.makefile("rb").read().decode(errors="replace")
+            if on_line:
+                stdout = "".join(_lines(channel, on_line))
+            else:
+                stdout = channel.makefile("rb").read().decode(errors="replace")
             stderr = channel.makefile_stderr("rb").read().decode(errors="replace")
             return Output(channel.recv_exit_status(), stdout, stderr)
         except TimeoutError:
@@ -226,3 +242,11 @@ def _stalled(what: str, timeout: int) -> str:
         "overloaded, out of disk, or waiting on a stuck download; look at it, then run the "
         "command again: a deploy goes on where this one stopped."
     )
+
+
+def _lines(channel: paramiko.Channel, on_line: Callable[[str], None]) -> Iterator[str]:
+    """The channel's output line by line as it comes, each also handed to ``on_line``."""
+    for raw in channel.makefile("rb"):
+        line = raw.decode(errors="replace")
+        on_line(line.rstrip("\n"))
+        yield line

@@ -1,7 +1,7 @@
-"""A step that runs long says so while it runs, with the time so far, and stops saying it
+"""A change that runs long says so while it runs, with the time so far, and stops saying it
 when it ends: plain lines in a log (the e2e first deploy shows them before the packages
-step's outcome), a live line on a terminal that leaves nothing behind; --quiet says
-nothing, --verbose adds each change's output."""
+change's outcome), a live line on a terminal that leaves nothing behind; its outcome line
+ends with its time; --quiet says nothing, --verbose adds each change's output."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from jitsi_deploy.deploy import console as console_module
 from jitsi_deploy.deploy.console import Console, Level
 from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps.changes import Change
-from jitsi_deploy.steps.step import StepPlan
 
 HOST = Host("meet.example.org", "core", "203.0.113.10", "203.0.113.10")
 BRIDGE = Host("jvb2.example.org", "jvb", "203.0.113.11", "203.0.113.11")
 INSTALL = Change("packages", "install nginx", ())
-STEP = StepPlan("packages", [INSTALL, Change("packages", "start nginx", ())])
+START = Change("packages", "start nginx", ())
 
 
 class Stream(io.StringIO):
@@ -35,26 +34,41 @@ class Stream(io.StringIO):
 
 
 def test_a_long_step_says_what_it_does_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(console_module, "FIRST", 0.01)
-    monkeypatch.setattr(console_module, "EVERY", 0.01)
+    for name, seconds in (("FIRST", 0.01), ("EVERY", 0.01), ("TICK", 0.005)):
+        monkeypatch.setattr(console_module, name, seconds)
     stream = Stream(terminal=False)
-    with Console(stream).running(HOST, STEP):
-        deadline = time.monotonic() + 10
-        while stream.getvalue().count("\n") < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+    with Console(stream).working(HOST) as now:
+        now(INSTALL)
+        wait_for_lines(stream, 2)
+        now(START)
+        wait_for_lines(stream, 4)
     said = stream.getvalue().splitlines()
-    assert len(said) >= 2
     for line in said:
         assert line.split()[:3] == ["meet.example.org", "packages", "running"], line
-        assert re.search(r"\d+s so far: install nginx \(and 1 more\)$", line), line
+        assert re.search(r"\d+s so far: (install|start) nginx$", line), line
+    assert said[0].endswith("install nginx") and said[-1].endswith("start nginx"), said
     assert "\x1b" not in stream.getvalue(), "a log gets no control characters"
 
 
-def test_a_quick_step_says_nothing() -> None:
+def wait_for_lines(stream: io.StringIO, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while stream.getvalue().count("\n") < count:
+        assert time.monotonic() < deadline, stream.getvalue()
+        time.sleep(0.005)
+
+
+def test_a_quick_change_says_nothing_but_its_outcome_and_a_long_one_its_time() -> None:
     stream = Stream(terminal=False)
-    with Console(stream).running(HOST, STEP):
-        pass
-    assert stream.getvalue() == ""
+    console = Console(stream)
+    with console.working(HOST) as now:
+        now(INSTALL)
+        console.say(HOST, INSTALL, "changed", seconds=0.4)
+        console.say(HOST, START, "changed", seconds=31.4)
+    lines = stream.getvalue().splitlines()
+    assert [line.split(maxsplit=3)[3] for line in lines] == [
+        "install nginx",
+        "start nginx (took 31s)",
+    ]
 
 
 def test_on_a_terminal_the_time_is_a_live_line_under_the_others(
@@ -66,15 +80,27 @@ def test_on_a_terminal_the_time_is_a_live_line_under_the_others(
     monkeypatch.setenv("NO_COLOR", "1")
     stream = Stream(terminal=True)
     console = Console(stream)
-    with console.running(HOST, STEP), console.running(BRIDGE, STEP):
+    with console.working(HOST) as on_core, console.working(BRIDGE) as on_bridge:
+        on_core(INSTALL)
+        on_bridge(INSTALL)
         console.say(BRIDGE, INSTALL, "changed")
-        while stream.getvalue().count(console_module.ERASE_LINE) < 4:  # redrawn, twice
-            time.sleep(0.01)
+        on_bridge(START)
+        frame = wait_for_frame(stream, "start nginx")  # redrawn with the bridge's next change
+    assert re.search(r"meet.example.org +packages +running +\d+s  install nginx", frame), frame
+    assert re.search(r"jvb2.example.org +packages +running +\d+s  start nginx", frame), frame
     screen = render(stream.getvalue())
     assert screen == [f"{'jvb2.example.org':<24} packages  changed  install nginx"], screen
-    live = stream.getvalue().split(console_module.ERASE_LINE)[2]
-    assert re.search(r"meet.example.org +packages +running +\d+s  install nginx", live), live
-    assert "jvb2.example.org" in live, "one line per working host"
+
+
+def wait_for_frame(stream: io.StringIO, text: str) -> str:
+    """The first drawing of the live lines that shows ``text``."""
+    deadline = time.monotonic() + 10
+    while True:
+        frames = stream.getvalue().split(console_module.ERASE_LINE)
+        if shown := [frame for frame in frames if text in frame]:
+            return shown[0]
+        assert time.monotonic() < deadline, frames
+        time.sleep(0.005)
 
 
 def test_quiet_says_nothing_verbose_adds_the_output() -> None:

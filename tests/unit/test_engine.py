@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.deploy.runner import parse_outcomes, step_script
+from jitsi_deploy.deploy.runner import OutcomeReader, parse_outcomes, step_script
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.managed import File
 from jitsi_deploy.remote.commands import Command
@@ -154,3 +155,34 @@ def test_the_files_fact_reads_a_real_tree(tmp_path: Path) -> None:
     output = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
     with pytest.raises(DeployError, match=f"is a symbolic link to {tmp_path / 'a.conf'}"):
         parse_files(output.stdout.splitlines())
+
+
+def test_each_change_is_said_as_it_ends_not_when_the_script_ends() -> None:
+    """The reader of a running script (deploy/runner.py) ends a change when the next begins:
+    the quick first change is said while the slow second one still runs, each with its time."""
+    changes = [
+        Change("files", "quick", (Command(("true",), "quick"),)),
+        Change("images", "slow", (Command(("sleep", "1"), "slow"),)),
+    ]
+    events: list[tuple[str, str, float]] = []
+    reader = OutcomeReader(
+        changes,
+        began=lambda change: events.append(("began", change.summary, time.monotonic())),
+        ended=lambda outcome: events.append(("ended", outcome.change.summary, time.monotonic())),
+    )
+    with subprocess.Popen(
+        ["sh", "-s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as script:
+        assert script.stdin and script.stdout
+        script.stdin.write(step_script(changes))
+        script.stdin.close()
+        for line in script.stdout:
+            reader.feed(line.rstrip("\n"))
+    outcomes = reader.end(script.returncode)
+    finished = time.monotonic()
+    assert [(kind, what) for kind, what, _ in events] == [
+        ("began", "quick"), ("ended", "quick"), ("began", "slow"), ("ended", "slow")
+    ]  # fmt: skip
+    assert finished - events[1][2] >= 0.9, "the quick change was said before the slow one ended"
+    assert [o.status for o in outcomes] == ["changed", "changed"]
+    assert outcomes[0].seconds < 0.5 <= 0.9 <= outcomes[1].seconds

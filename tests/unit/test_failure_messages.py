@@ -4,20 +4,17 @@ and the port right?`."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import paramiko
 import pytest
 
 from jitsi_deploy.deploy import host as host_module
-from jitsi_deploy.deploy.console import Console
 from jitsi_deploy.deploy.host import cut_off, failure
 from jitsi_deploy.deploy.runner import Outcome
 from jitsi_deploy.remote.transport import ConnectError, Remote
 from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps.changes import Change
-from jitsi_deploy.steps.step import StepPlan
 
 HOST = Host("meet.example.org", "core", "203.0.113.10", "203.0.113.10")
 INSTALL = Change("packages", "install 2 packages: nginx certbot", ())
@@ -36,11 +33,11 @@ def test_advice_replaces_the_raw_output_where_a_change_has_it() -> None:
     assert "\nport 80 is closed.\n" in failure(Outcome(explained, "failed", "raw"))
 
 
-def test_a_step_cut_off_names_the_host_the_step_and_how_far_it_got() -> None:
-    step = StepPlan("packages", [INSTALL, Change("packages", "start nginx", ())])
-    said = cut_off(HOST, step, 1)
-    assert said.startswith("the connection to 203.0.113.10:22 ended during step packages, ")
-    assert "after 1 of its 2 changes. Deploy again once the host answers" in said
+def test_a_script_cut_off_names_the_address_and_how_far_it_got() -> None:
+    changes = [INSTALL, Change("packages", "start nginx", ())]
+    said = cut_off(HOST, changes, 1)
+    assert said.startswith("the connection to 203.0.113.10:22 ended after 1 of the 2 changes, ")
+    assert "during: start nginx. Deploy again once the host answers" in said
 
 
 @pytest.mark.parametrize(
@@ -66,18 +63,6 @@ def test_a_refused_ssh_login_says_where_to_look(
     assert advice in said and str(error) in said
 
 
-def test_a_long_step_ends_with_its_time_and_an_error_has_a_one_line_headline() -> None:
-    printed = io.StringIO()
-    console = Console(printed)
-    outcomes = [
-        Outcome(INSTALL, "changed"),
-        Outcome(Change("packages", "start nginx", ()), "changed"),
-    ]
-    host_module._say_outcomes(console, HOST, outcomes, 31.4)
-    host_module._say_outcomes(console, HOST, outcomes[:1], 0.4)
-    lines = printed.getvalue().splitlines()
-    assert lines[0].endswith("install 2 packages: nginx certbot"), lines
-    assert lines[1].endswith("start nginx (this step: 31s)"), lines
-    assert lines[2].endswith("install 2 packages: nginx certbot"), "a quick step: no time"
+def test_an_error_has_a_one_line_headline_for_the_progress() -> None:
     said = host_module._headline(HOST, "meet.example.org: cannot connect to x:22 (refused).\nmore")
     assert said == "cannot connect to x:22 (refused)."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -247,8 +247,10 @@ class Recorder:
         self.output = output
         self.scripts: list[str] = []
 
-    def run_script(self, script: str) -> Output:
+    def run_script(self, script: str, on_line: Callable[[str], None] | None = None) -> Output:
         self.scripts.append(script)
+        for line in self.output.splitlines() if on_line else ():
+            on_line(line)
         return Output(0, self.output, "")
 
 
