@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..remote.commands import Command
 from ..remote.transport import Remote
@@ -54,12 +54,12 @@ def run_steps(
     began: Callable[[Change], None] = lambda change: None,
     ended: Callable[[Outcome], None] = lambda outcome: None,
 ) -> list[Outcome]:
-    """Apply every change of ``steps`` in order, in one script: ``began`` as each starts (its
-    files are sent first), ``ended`` as each ends. Stops at the first failure, the last
-    outcome; fewer outcomes than changes: the script was cut off."""
+    """Apply every change of ``steps`` in order, in one script: ``began`` as each starts (and
+    while its files are uploaded, before the script), ``ended`` as each ends. Stops at the
+    first failure, the last outcome; fewer outcomes than changes: the script was cut off."""
     changes = [change for step in steps for change in step.changes]
     for change in (change for change in changes if change.uploads):
-        began(change)
+        began(replace(change, summary=f"upload the files of: {change.summary}"))
         for upload in change.uploads:
             remote.upload(upload.local, upload.remote)
     reader = OutcomeReader(changes, began, ended)
