@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from jitsi_deploy.deploy.runner import OutcomeReader, parse_outcomes, step_script
+from jitsi_deploy.deploy.runner import OutcomeReader, parse_outcomes, run_steps, step_script
 from jitsi_deploy.errors import DeployError
 from jitsi_deploy.model.managed import File
 from jitsi_deploy.remote.commands import Command
+from jitsi_deploy.remote.transport import Output
 from jitsi_deploy.steps import STEPS
 from jitsi_deploy.steps.changes import (
     Change,
     RemoteFile,
+    Upload,
     file_change,
     file_diff,
     metadata_change,
@@ -27,6 +29,7 @@ from jitsi_deploy.steps.changes import (
 from jitsi_deploy.steps.facts import OS_RELEASE, SSH_PORTS, SYSTEM_SERVICES, parse_facts
 from jitsi_deploy.steps.files import DAEMON_JSON, LIST_AND_HASH, MANAGED, parse_files
 from jitsi_deploy.steps.handlers import PENDING, RUNNING
+from jitsi_deploy.steps.step import StepPlan
 
 CAPTURED = """\
 @@os-release
@@ -186,3 +189,31 @@ def test_each_change_is_said_as_it_ends_not_when_the_script_ends() -> None:
     assert finished - events[1][2] >= 0.9, "the quick change was said before the slow one ended"
     assert [o.status for o in outcomes] == ["changed", "changed"]
     assert outcomes[0].seconds < 0.5 <= 0.9 <= outcomes[1].seconds
+
+
+def test_a_change_with_files_to_send_says_so_while_they_upload(tmp_path: Path) -> None:
+    """Uploads go before the one script: the progress names them as uploads, then the change."""
+    archive = tmp_path / "web.tar"
+    archive.write_bytes(b"image")
+    load = Change("images", "load web", (), uploads=(Upload(archive, "/tmp/w"),))
+
+    class Recorder:
+        """Stands for the SSH transport (the e2e deploys run the real one): records uploads,
+        answers the script with the markers a host would print."""
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def upload(self, local: Path, remote: str) -> None:
+            self.sent.append(remote)
+
+        def run_script(self, script: str, on_line) -> Output:
+            for line in ("@@begin 0", "Loaded image: web"):
+                on_line(line)
+            return Output(0, "", "")
+
+    began: list[str] = []
+    host, step = Recorder(), StepPlan("images", [load])
+    outcomes = run_steps(host, [step], began=lambda change: began.append(change.summary))  # type: ignore[arg-type]
+    assert began == ["upload the files of: load web", "load web"] and host.sent == ["/tmp/w"]
+    assert [(o.status, o.output) for o in outcomes] == [("changed", "Loaded image: web")]
