@@ -91,7 +91,11 @@ def host_sizes(remote: Remote) -> HostSizes:
         elif size.isdigit():
             roots[name.strip()] = int(size)
     if result.exit_code or free < 0:
-        raise DeployError(f"{remote.host.name}: cannot measure its disk: {result.stderr.strip()}")
+        raise DeployError(
+            f"{remote.host.name}: could not measure what to back up and its free disk "
+            f"({result.stderr.strip() or 'no answer'}), so nothing was copied. Is `du` there, "
+            "and the host's disk readable? Run `fab status` to see the host."
+        )
     return HostSizes(roots, free)
 
 
@@ -118,7 +122,11 @@ def backup_host(
     try:
         manifest, output = _receive(remote, list(sizes.roots), partial, keys, host.name, now)
         if output.exit_code not in (0, 1):  # 1: a file changed while read, the copy is whole
-            raise DeployError(f"{host.name}: tar failed: {output.stderr.strip()[-2000:]}")
+            raise DeployError(
+                f"{host.name}: the archive could not be made on the host, so no backup was "
+                f"kept (the previous archives are as they were). tar said:\n"
+                f"{output.stderr.strip()[-2000:]}\nFix what it names and run `fab backup` again."
+            )
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -169,17 +177,21 @@ def verify_file(archive: Path, keys: list[Any]) -> Manifest:
 
 def restore_script(roots: tuple[str, ...]) -> str:
     """Unpack stdin into the staging folder; only when the whole stream arrived intact, stop
-    the stack and swap the restored folders in; then reload nginx when it runs."""
+    the stack and swap the restored folders in; then reload nginx when it runs. A swap that
+    fails half-way puts every folder it moved aside back: the host keeps its data."""
     quoted = shlex.join(roots)
     return (
-        f'set -eu; stage={STAGE_DIR}; rm -rf "$stage"; mkdir -p "$stage"; '
-        'trap \'rm -rf "$stage" "$stage.old"\' EXIT; '
+        f'set -eu; stage={STAGE_DIR}; rm -rf "$stage" "$stage.old"; mkdir -p "$stage"; '
+        f'undo() {{ for r in {quoted}; do if [ -e "$stage.old/$r" ]; then '
+        'rm -rf "/${r:?}"; mv "$stage.old/$r" "/$r"; fi; done; }; '
+        'swapped=; trap \'[ -n "$swapped" ] || undo; rm -rf "$stage" "$stage.old"\' EXIT; '
         'tar --numeric-owner --same-owner -p -xzf - -C "$stage"; '
         f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{paths.HEALTH_LOCK}; flock -w 600 9; "
         f"if [ -f {paths.COMPOSE_FILE} ] && command -v docker >/dev/null; then "
         f"sh -c {shlex.quote(COMPOSE)} compose stop; fi; "
         f'for r in {quoted}; do mkdir -p "$stage.old/$(dirname "$r")" "/$(dirname "$r")"; '
         'if [ -e "/$r" ]; then mv "/$r" "$stage.old/$r"; fi; mv "$stage/$r" "/$r"; done; '
+        "swapped=1; "
         "if systemctl is-active --quiet nginx; then nginx -t -q && systemctl reload nginx; fi; "
         "echo restored"
     )
@@ -227,7 +239,11 @@ def restore_to_host(
                 raise
         output = stream.finish()
     if output.exit_code or "restored" not in output.stdout:
-        raise DeployError(f"{host.name}: restoring failed: {output.stderr.strip()[-2000:]}")
+        raise DeployError(
+            f"{host.name}: the host could not put the archive's data in place; it kept its own "
+            f"data. It said:\n{output.stderr.strip()[-2000:]}\nFix what it names and run the "
+            "restore again; if the stack was stopped for the swap, `fab deploy` starts it."
+        )
 
 
 def in_place_of(deployment: Deployment, host: Host, original: str) -> Deployment:
