@@ -10,7 +10,15 @@ from jitsi_deploy.errors import DeployError
 from jitsi_deploy.remote.group_executor import whole_group
 
 from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, entry, exit_on_failure, lazy, task
-from .deploy import SETTLE_SECONDS, converge, run_smoke, smoke_results, succeeded
+from .deploy import (
+    OUTPUT_HELP,
+    SETTLE_SECONDS,
+    console_for,
+    converge,
+    run_smoke,
+    smoke_results,
+    succeeded,
+)
 
 operate = lazy("jitsi_deploy.deploy.operate")
 services = lazy("jitsi_deploy.model.services")
@@ -96,6 +104,7 @@ def _say(line: str) -> None:
         "os": "first apply each host's security updates and say whether a reboot is due",
         "drain_timeout": "seconds each bridge host's meetings get to end before its bridge is "
         f"recreated (default {DRAIN_TIMEOUT})",
+        **OUTPUT_HELP,
     }
 )
 def update(
@@ -112,9 +121,12 @@ def update(
     inventory=None,
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
+    quiet=False,
+    verbose=False,
 ):
     """Move every host to another pinned release; roll back by itself when it does not pass.
     Bridge hosts go one at a time after the core, each drained first (see fab drain)."""
+    console = console_for(quiet, verbose)
     deployment, hosts, options = connect(
         c,
         targets,
@@ -135,7 +147,7 @@ def update(
 
     def prove(target, chosen, wait):
         print("\nSmoke checks:", flush=True)
-        return smoke_results(target, chosen, options, ca_file, resolve, wait=wait)
+        return smoke_results(target, chosen, options, ca_file, resolve, wait=wait, quiet=quiet)
 
     def deploy(target, chosen):
         def drain(bridge):
@@ -144,7 +156,10 @@ def update(
             print(drained.summary(), flush=True)
             return drained
 
-        return drains.rolling(chosen, lambda some: converge(target, some, options), drain)
+        def deploy_some(some):
+            return converge(target, some, options, console=console)
+
+        return drains.rolling(chosen, deploy_some, drain)
 
     rebuilds = updates.Rebuilds(
         fetch=lambda target, chosen: refresh.fetch_all(target, chosen, options),
@@ -191,6 +206,7 @@ def _record_version(env_path: Path, deployment, version: str) -> None:
         "wait": f"seconds the stack gets to pass the smoke checks after (default {SETTLE_SECONDS})",
         "ca_file": "trust this CA file (a private CA) for the site's certificate",
         "resolve": "connect to ADDRESS:PORT instead of what DNS says for the site (curl --resolve)",
+        **OUTPUT_HELP,
     }
 )
 def rotate_secrets(
@@ -203,8 +219,11 @@ def rotate_secrets(
     inventory=None,
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
+    quiet=False,
+    verbose=False,
 ):
     """New XMPP passwords for jicofo and the bridges: set on the accounts, then on every host."""
+    console = console_for(quiet, verbose)
     if targets:
         raise Exit("rotate-secrets works on the whole inventory (every bridge needs the new "
                    "password): run it without -H.")  # fmt: skip
@@ -220,11 +239,11 @@ def rotate_secrets(
     print(f"Kept the previous secrets in {rotation.backup} (mode 0600).")
     _set_accounts(deployment.core, options, secrets_path, rotation)
     rotated = entry.load_or_exit(*entry.settings_paths(env, inventory))
-    if not succeeded(converge(rotated, hosts, options)):
+    if not succeeded(converge(rotated, hosts, options, console=console)):
         raise Exit("The accounts have the new passwords: run `fab deploy` to give them to the "
                    "hosts that failed.", code=1)  # fmt: skip
     print("\nSmoke checks:", flush=True)
-    run_smoke(rotated, hosts, options, ca_file, resolve, wait=float(wait))
+    run_smoke(rotated, hosts, options, ca_file, resolve, wait=float(wait), quiet=quiet)
 
 
 def _set_accounts(core, options, secrets_path: Path, rotation) -> None:
@@ -293,6 +312,7 @@ def backup(
         "identity": "the age identity file or OpenSSH private key of an encrypted archive",
         "bundle": "offline image bundle (docker save) for hosts with IMAGE_SOURCE=bundle",
         "no_smoke": "skip the smoke checks (fab smoke) that follow the deploy",
+        **OUTPUT_HELP,
     }
 )
 def restore(
@@ -306,8 +326,11 @@ def restore(
     known_hosts=KNOWN_HOSTS,
     trust_new_host_keys=False,
     no_smoke=False,
+    quiet=False,
+    verbose=False,
 ):
     """Verify an archive, put its data on the host it came from (or -H another), then deploy."""
+    console = console_for(quiet, verbose)
     if not from_:
         raise Exit("Name the archive to restore: fab restore --from ARCHIVE [-H HOST]")
     archive = Path(from_)
@@ -343,8 +366,8 @@ def restore(
     finally:
         remote.close()
     print(f"{host.name}: data restored; converging it with a deploy")
-    if not succeeded(converge(deployment, [host], options)):
+    if not succeeded(converge(deployment, [host], options, console=console)):
         raise Exit(code=1)
     if not no_smoke:
         print("\nSmoke checks (skip them with --no-smoke):")
-        run_smoke(deployment, [host], options, wait=SETTLE_SECONDS)
+        run_smoke(deployment, [host], options, wait=SETTLE_SECONDS, quiet=quiet)

@@ -16,13 +16,20 @@ from jitsi_deploy.remote.group_executor import whole_group
 from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, lazy, one_host, task
 
 if TYPE_CHECKING:
-    from jitsi_deploy.deploy.console import Console, Level
+    from jitsi_deploy.deploy.console import Console
     from jitsi_deploy.deploy.host import HostReport
 
 consoles = lazy("jitsi_deploy.deploy.console")
 recap = lazy("jitsi_deploy.deploy.recap")
 report = lazy("jitsi_deploy.smoke.report")
 smoke_run = lazy("jitsi_deploy.smoke.run")
+
+
+# The options of every task that converges hosts: how much of its progress it prints.
+OUTPUT_HELP = {
+    "quiet": "print no progress, only the recap (and the smoke checks' result)",
+    "verbose": "print each change's output under its line",
+}
 
 
 @whole_group
@@ -35,8 +42,7 @@ smoke_run = lazy("jitsi_deploy.smoke.run")
         "recap_json": "also write the recap as JSON to this file (for scripts and CI)",
         "yes": "go on without asking when a change would end meetings in progress",
         "parallel": f"work on at most this many hosts at once (default {MAX_PARALLEL})",
-        "quiet": "print no progress, only the recap (and the smoke checks' result)",
-        "verbose": "print each change's output under its line",
+        **OUTPUT_HELP,
     }
 )
 def deploy(
@@ -56,7 +62,7 @@ def deploy(
     verbose=False,
 ):
     """Converge every host: packages, kernel, firewall, files, TLS, stack, health checks."""
-    console = consoles.Console(level=level(quiet, verbose))
+    console = console_for(quiet, verbose)
     deployment, hosts, options = connect(
         c,
         targets,
@@ -82,11 +88,13 @@ def deploy(
         run_smoke(deployment, hosts, options, wait=SETTLE_SECONDS, quiet=quiet)
 
 
-def level(quiet: bool, verbose: bool) -> Level:
+def console_for(quiet: bool, verbose: bool) -> Console:
+    """Where a converge's progress goes, as --quiet and --verbose ask."""
     if quiet and verbose:
         raise Exit("--quiet and --verbose ask for opposite things: give one; nothing was touched.")
     chosen = consoles.Level
-    return chosen.QUIET if quiet else chosen.VERBOSE if verbose else chosen.NORMAL
+    level = chosen.QUIET if quiet else chosen.VERBOSE if verbose else chosen.NORMAL
+    return consoles.Console(level=level)
 
 
 def ask_before_ending(console: Console, host, changes, live) -> bool:
