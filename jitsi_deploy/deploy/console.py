@@ -73,7 +73,7 @@ class Console:
         self._lock = threading.Lock()
         self._working: dict[str, Working] = {}
         self._shown = 0  # live lines now under the others
-        self._redrawing: threading.Thread | None = None
+        self._redrawing = False  # a thread redraws the live lines (under the lock)
 
     def say(
         self, host: Host, change: Change, status: str, output: str = "", seconds: float = 0.0
@@ -170,8 +170,9 @@ class Console:
             ticker.join()
 
     def _start_redrawing(self) -> None:
-        """One thread redraws the live lines each second while any host works."""
-        if self._redrawing and self._redrawing.is_alive():
+        """One thread redraws the live lines each second while any host works; called, like
+        the thread's decision to end, under the lock."""
+        if self._redrawing:
             return
 
         def redraw() -> None:
@@ -179,13 +180,14 @@ class Console:
                 time.sleep(REDRAW)
                 with self._lock:
                     if not self._working:
+                        self._redrawing = False
                         return
                     self._erase()
                     self._draw()
                     self.stream.flush()
 
-        self._redrawing = threading.Thread(target=redraw, daemon=True)
-        self._redrawing.start()
+        self._redrawing = True
+        threading.Thread(target=redraw, daemon=True).start()
 
     def _draw(self) -> None:
         """The live lines, one per working host, cut to the terminal's width (a wrapped line

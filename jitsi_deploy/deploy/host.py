@@ -1,4 +1,5 @@
-"""Converge one host: facts, plan (desired vs actual), apply step by step, react to changes.
+"""Converge one host: facts, plan (desired vs actual), apply (every step's changes in order, in
+one script), react to changes.
 
 Check mode stops after the plan; deploy runs the same plan. Nothing branches on check mode
 below the plan, so what check mode shows is exactly what a deploy would do.
@@ -38,6 +39,7 @@ from . import disk_space, meetings, memory, monitoring, package_lock
 from .console import Console
 from .runner import Outcome, run_step, run_steps
 
+# The longest error line the progress shows as it happens; the recap shows the error whole.
 HEADLINE = 160
 
 
