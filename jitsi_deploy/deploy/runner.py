@@ -58,6 +58,8 @@ def run_steps(
     while its files are uploaded, before the script), ``ended`` as each ends. Stops at the
     first failure, the last outcome; fewer outcomes than changes: the script was cut off."""
     changes = [change for step in steps for change in step.changes]
+    if not changes:
+        return []  # a no-op sends nothing
     for change in (change for change in changes if change.uploads):
         began(replace(change, summary=f"upload the files of: {change.summary}"))
         for upload in change.uploads:

@@ -217,3 +217,16 @@ def test_a_change_with_files_to_send_says_so_while_they_upload(tmp_path: Path) -
     outcomes = run_steps(host, [step], began=lambda change: began.append(change.summary))  # type: ignore[arg-type]
     assert began == ["upload the files of: load web", "load web"] and host.sent == ["/tmp/w"]
     assert [(o.status, o.output) for o in outcomes] == [("changed", "Loaded image: web")]
+
+
+def test_nothing_to_apply_sends_nothing() -> None:
+    class Silent:
+        """Stands for the SSH transport: any use fails the test."""
+
+        def upload(self, local: Path, remote: str) -> None:
+            raise AssertionError("uploaded")
+
+        def run_script(self, script: str, on_line) -> Output:
+            raise AssertionError("ran a script")
+
+    assert run_steps(Silent(), []) == []  # type: ignore[arg-type]
