@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from invoke import Exit
 
-from jitsi_deploy.model.services import SERVICES
 from jitsi_deploy.remote.group_executor import whole_group
 
 from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, entry, exit_on_failure, lazy, task
@@ -30,7 +29,8 @@ def health(
 @task(
     help={
         **SHARED_HELP,
-        "service": f"a container's log instead ({', '.join(s.name for s in SERVICES)})",
+        # Not listed here: naming them loads the model for every task (a wrong name lists them).
+        "service": "a container's log instead, by service name (web, prosody, jvb, …)",
         "lines": "how many lines (default 50)",
     }
 )

@@ -171,16 +171,19 @@ def _provision(
     """Converge the host's Kuma through a tunnel over this host's SSH connection, then record
     the result on the host in one round trip. Kuma's failures are warnings, but for a refused
     claim: then the status site is closed and the deploy fails."""
-    try:
-        with kuma_tunnel(remote.connection) as url:
-            result, records = monitoring.provision(url, kuma)
-    except (paramiko.SSHException, OSError) as error:
-        result, records = Report(warnings=[f"no SSH tunnel to Uptime Kuma: {error}"]), []
-    outcomes = monitoring.outcomes(result)
+    started = time.monotonic()
+    with console.working(host) as now:
+        now(monitoring.PROVISION)
+        try:
+            with kuma_tunnel(remote.connection) as url:
+                result, records = monitoring.provision(url, kuma)
+        except (paramiko.SSHException, OSError) as error:
+            result, records = Report(warnings=[f"no SSH tunnel to Uptime Kuma: {error}"]), []
+    outcomes = monitoring.outcomes(result, time.monotonic() - started)
     if records:
         outcomes += run_step(remote, StepPlan(monitoring.STEP, records))
     for outcome in outcomes:
-        console.say(host, outcome.change, outcome.status, outcome.output)
+        console.say(host, outcome.change, outcome.status, outcome.output, outcome.seconds)
     report.outcomes += outcomes
     if result.refused:
         raise DeployError(monitoring.refusal(host.name))

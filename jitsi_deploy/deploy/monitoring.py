@@ -55,6 +55,7 @@ from ..steps.facts import Fact, fixed
 from .runner import Outcome
 
 STEP = "monitoring"
+PROVISION = Change(STEP, "provision Uptime Kuma's monitors (waiting while it starts)", ())
 ADMIN_USER = "admin"
 # Kuma has just been (re)started by the stack step; its first start migrates its database.
 RETRY = Retry(attempts=10, first_delay=1.0, max_delay=15.0)
@@ -238,14 +239,15 @@ def refusal(host: str) -> str:
     )
 
 
-def outcomes(report: Report) -> list[Outcome]:
-    """The converge as progress lines: what changed, and each warning (a recap warning)."""
+def outcomes(report: Report, seconds: float = 0.0) -> list[Outcome]:
+    """The converge as progress lines: what changed (in ``seconds``, Kuma's start included),
+    and each warning (a recap warning)."""
     counts = (
         f"Uptime Kuma: {len(report.created)} created, {len(report.edited)} edited, "
         f"{len(report.deleted)} deleted"
     )
     status = "changed" if report.changed else "ok"
-    result = [Outcome(Change(STEP, counts, ()), status)]
+    result = [Outcome(Change(STEP, counts, ()), status, seconds=seconds)]
     # A refused claim fails the deploy, with its own advice (refusal).
     advice = "" if report.refused else f". {KUMA_ADVICE}"
     result += [

@@ -27,7 +27,7 @@ from jitsi_deploy.remote.transport import SshConfig
 from tests.e2e.conftest import AUTH_SETTINGS, BRIDGE_PUBLIC_IP
 from tests.e2e.site import REPO, Site, host_state
 from tests.e2e.terminal import run_on_terminal
-from tests.rig.hosts import TestHost, host_exec
+from tests.rig.hosts import TestHost, host_exec, rig_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -335,6 +335,31 @@ def test_a_user_with_password_sudo_deploys_with_the_password(site: Site) -> None
     assert report.error == "" and report.planned == []
     without = deploy_host(deployment, target, replace(options, ssh_config=None), quiet)
     assert "pwsudo cannot sudo without a password" in without.error
+
+
+def test_ssh_config_names_and_jump_hosts_are_followed(site: Site, tmp_path: Path) -> None:
+    """What `fab -F ssh_config` sets: an alias (HostName) reached directly, and a host reached
+    only through a jump host (ProxyJump), whose connection is not a plain socket."""
+    core, bridge = site.hosts
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(
+        f"Host meet-alias\n  HostName {core.address}\n  IdentityFile {core.key_path}\n"
+        f"Host {core.address}\n  ProxyJump {bridge.user}@{bridge.address}\n"
+        f"  IdentityFile {core.key_path}\n"
+        f"Host {bridge.address}\n  IdentityFile {bridge.key_path}\n"
+    )
+    deployment = load(site.env, site.folder / "hosts")
+    options = Options(
+        site.folder / "known_hosts", check=True, ssh_config=SshConfig(runtime_ssh_path=ssh_config)
+    )
+    quiet = Console(level=Level.QUIET)
+    for address in ("meet-alias", core.address):
+        target = replace(deployment.hosts[0], address=address)
+        report = deploy_host(deployment, target, options, quiet)
+        assert report.error == "" and report.planned == [], (address, report.error)
+    logins = host_exec(core, "journalctl", "--since", "-2min", "-o", "cat").stdout
+    assert f"Accepted publickey for root from {rig_gateway()} " in logins  # the alias, direct
+    assert f"Accepted publickey for root from {bridge.address} " in logins  # through the jump
 
 
 PASSWORD_SUDO_USER = """

@@ -45,6 +45,7 @@ def test_a_script_cut_off_names_the_address_and_how_far_it_got() -> None:
     [
         (paramiko.AuthenticationException("Authentication failed."), "refused the login"),
         (paramiko.SSHException("Error reading SSH protocol banner"), "Is it an SSH server"),
+        (paramiko.SSHException("No authentication methods available"), "no key to offer"),
     ],
 )
 def test_a_refused_ssh_login_says_where_to_look(
@@ -55,6 +56,7 @@ def test_a_refused_ssh_login_says_where_to_look(
     def refuse() -> None:
         raise error
 
+    monkeypatch.setattr(remote, "_socket", lambda: None)  # no TCP connection is made
     monkeypatch.setattr(remote.connection, "open", refuse)
     with pytest.raises(ConnectError) as refused:
         remote.run_script("true")

@@ -25,6 +25,17 @@ def test_importing_the_fabfile_runs_none_of_the_deploy_machinery() -> None:
     )
     ran = json.loads(done.stdout)
     heavy = ("jitsi_deploy.steps", "jitsi_deploy.deploy.host", "jitsi_deploy.smoke.checks",
-             "jitsi_deploy.monitoring", "jitsi_deploy.operations.update")  # fmt: skip
+             "jitsi_deploy.monitoring", "jitsi_deploy.operations.update",
+             "jitsi_deploy.settings.", "jitsi_deploy.model.")  # fmt: skip
     assert not [name for name in ran if name.startswith(heavy)], ran
-    assert "jitsi_deploy.model.services" in ran  # the task help names the services
+
+
+def test_the_token_help_names_the_limit_the_token_module_enforces() -> None:
+    """The help writes the limit out rather than load the settings to read it."""
+    from jitsi_deploy.operations.tokens import MAX_HOURS
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "fabric", "--help", "token"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"1 to {MAX_HOURS} " in " ".join(shown.split())
