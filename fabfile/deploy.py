@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from jitsi_deploy.deploy.host import HostReport
 
 consoles = lazy("jitsi_deploy.deploy.console")
+order = lazy("jitsi_deploy.deploy.order")
 recap = lazy("jitsi_deploy.deploy.recap")
 report = lazy("jitsi_deploy.smoke.report")
 smoke_run = lazy("jitsi_deploy.smoke.run")
@@ -120,7 +121,14 @@ def converge(
     on ``console``; print plans and recap, and write the recap as JSON to ``recap_json``."""
     started = time.monotonic()
     console = console or consoles.Console()
-    work = partial(one_host.deploy_host, deployment, options=options, console=console)
+    hosts = order.cores_first(hosts)
+    work = partial(
+        one_host.deploy_host,
+        deployment,
+        options=options,
+        console=console,
+        order=order.CoreFirst(hosts),
+    )
     reports = run_all(hosts, work, parallel)
     seconds = time.monotonic() - started
     if options.check:

@@ -37,6 +37,7 @@ from ..steps.packages import release_of
 from ..steps.step import PlanInput, Step, StepPlan
 from . import disk_space, meetings, memory, monitoring, package_lock
 from .console import Console
+from .order import UNORDERED, WAIT_FOR_CORE, CoreFirst
 from .runner import Outcome, run_step, run_steps
 
 # The longest error line the progress shows as it happens; the recap shows the error whole.
@@ -72,10 +73,14 @@ class HostReport:
 
 
 def deploy_host(
-    deployment: Deployment, host: Host, options: Options, console: Console
+    deployment: Deployment,
+    host: Host,
+    options: Options,
+    console: Console,
+    order: CoreFirst = UNORDERED,
 ) -> HostReport:
-    """Converge ``host`` (or only plan, in check mode), saying how on ``console``; never raises
-    for a host's own failure."""
+    """Converge ``host`` (or only plan, in check mode), saying how on ``console``, a bridge's
+    containers after the core's changes (``order``); never raises for a host's own failure."""
     report = HostReport(host)
     started = time.monotonic()
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
@@ -98,13 +103,14 @@ def deploy_host(
                 meetings.ask_first(host, steps, live, options.confirm)
             if any(packages.uses_apt(step.changes) for step in steps):
                 _await_package_lock(remote, facts, options, console)
-            _apply(remote, host, steps, report, console)
+            _apply(remote, host, steps, report, console, order)
             if kuma and provisioning:
                 _provision(remote, host, kuma, report, console)
     except DeployError as error:
         report.error = str(error)
         console.say(host, Change("deploy", _headline(host, report.error), ()), "failed")
     finally:
+        order.done(host)  # also when it failed or changed nothing: its bridges go on
         report.round_trips = remote.round_trips
         report.seconds = time.monotonic() - started
         remote.close()
@@ -213,16 +219,31 @@ def _fetch_texts(remote: Remote, paths: list[str]) -> dict[str, str]:
 
 
 def _apply(
-    remote: Remote, host: Host, steps: list[StepPlan], report: HostReport, console: Console
+    remote: Remote,
+    host: Host,
+    steps: list[StepPlan],
+    report: HostReport,
+    console: Console,
+    order: CoreFirst,
 ) -> None:
-    """Every step's changes in one round trip, each said as it ends."""
+    """Every step's changes in one round trip (two for a bridge while its core applies), each
+    said as it ends."""
 
     def ended(outcome: Outcome) -> None:
         console.say(host, outcome.change, outcome.status, outcome.output, outcome.seconds)
 
     with console.working(host) as now:
-        outcomes = run_steps(remote, steps, began=now, ended=ended)
-    report.outcomes += outcomes
+        for batch, wait in order.batches(host, steps):
+            if wait:
+                now(WAIT_FOR_CORE)
+                wait()
+            outcomes = run_steps(remote, batch, began=now, ended=ended)
+            report.outcomes += outcomes
+            _refuse_incomplete(host, batch, outcomes)
+    order.done(host)  # before Kuma's provisioning: the bridges need nothing of it
+
+
+def _refuse_incomplete(host: Host, steps: list[StepPlan], outcomes: list[Outcome]) -> None:
     failed = next((o for o in outcomes if o.status == "failed"), None)
     if failed:
         raise DeployError(failure(failed))

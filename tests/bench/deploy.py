@@ -20,6 +20,7 @@ from jitsi_deploy.deploy.console import Console, Level
 from jitsi_deploy.deploy.fleet import run_all
 from jitsi_deploy.deploy.host import HostReport, Options, deploy_host
 from jitsi_deploy.deploy.monitoring import STEP as MONITORING_STEP
+from jitsi_deploy.deploy.order import CoreFirst, cores_first
 from jitsi_deploy.entry import load_or_exit
 from jitsi_deploy.steps import images as images_step
 from tests.bench import ledger
@@ -31,10 +32,12 @@ from tests.rig.hosts import cpu_seconds, start_host, stop_host
 def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
     deployment = load_or_exit(site.env, site.folder / "hosts")
     options = Options(known_hosts=site.folder / "known_hosts", bundle=bundle(site.folder))
+    hosts = cores_first(list(deployment.hosts))
+    quiet = Console(level=Level.QUIET)
     started = time.monotonic()
     reports = run_all(
-        list(deployment.hosts),
-        partial(deploy_host, deployment, options=options, console=Console(level=Level.QUIET)),
+        hosts,
+        partial(deploy_host, deployment, options=options, console=quiet, order=CoreFirst(hosts)),
     )
     failed = [r for r in reports if r.error]
     if failed:

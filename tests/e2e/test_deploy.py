@@ -85,6 +85,11 @@ def test_first_deploy_converges_both_hosts(site: Site) -> None:
     running = [i for i, line in enumerate(lines) if _says(line, core, "packages running")]
     done = [i for i, line in enumerate(lines) if _says(line, core, "packages changed")]
     assert running and done and running[0] < done[0], output
+    # The core before its bridge: the bridge starts its containers once the core's changes are
+    # in (Kuma's provisioning, after them, is not waited for).
+    core_applied = [i for i, line in enumerate(lines) if _says(line, core, "tls changed")]
+    bridge_started = [i for i, line in enumerate(lines) if _says(line, bridge, "handlers changed")]
+    assert core_applied and bridge_started and core_applied[-1] < bridge_started[0], output
     # The recap speaks in sentences: counts agree with their nouns, warnings say what they mean.
     assert not re.search(r"\b1 (round trips|warnings)\b", output), output
     warnings = [line for line in output.splitlines() if line.strip().startswith("warning:")]
@@ -276,19 +281,24 @@ def test_the_bridge_alone_reaches_the_cores_xmpp_port(site: Site) -> None:
 def test_an_unreachable_host_fails_alone(site: Site) -> None:
     bookworm = site.hosts[0]
     extra = f"ghost address={bookworm.address} port=1 key={bookworm.key_path}\n"
+    core, bridge = site.hosts
     site.write(extra_lines=extra)
     try:
         result = site.fab("deploy")
+        admitted = host_exec(core, "iptables", "-S", "JITSI-DEPLOY").stdout
     finally:
         site.write()
         # The ghost was a bridge of the core (its firewall let it in): take that back.
         restored = site.fab("deploy")
     assert result.returncode == 1
     assert "ghost: cannot connect to" in result.stdout
-    core, bridge = site.hosts
     assert "FAILED" not in recap_line(result.stdout, core)
     assert "unchanged: nothing to do" in recap_line(result.stdout, bridge)
     assert restored.returncode == 0, restored.stdout + restored.stderr
+    # A bridge removed from the inventory loses its access on the next deploy; the other keeps it.
+    assert f"-s {bookworm.address}/32" in admitted, admitted
+    rules = host_exec(core, "iptables", "-S", "JITSI-DEPLOY").stdout
+    assert f"-s {bookworm.address}/32" not in rules and f"-s {bridge.address}/32" in rules, rules
 
 
 def test_an_unknown_host_key_is_refused_with_advice(site: Site, tmp_path: Path) -> None:
@@ -382,6 +392,19 @@ def test_a_killed_container_comes_back_by_itself(site: Site) -> None:
     assert "jvb" in healthy_services(host, ["jvb"], seconds=180)
     actions = host_exec(host, "grep", " ACTION ", "/var/log/jitsi-health.log").stdout
     assert re.search(r" ACTION (restarted|recreated) jvb\b", actions), actions
+
+
+def test_a_stopped_docker_engine_is_started_and_the_stack_comes_back(site: Site) -> None:
+    """The health check's engine branch, as the product renders it (CHECK_DOCKER on): the
+    engine stopped, one run of the script starts it again, and the containers (restart:
+    unless-stopped) come back healthy by themselves."""
+    host = site.hosts[0]
+    host_exec(host, "systemctl", "stop", "docker.socket", "docker", check=True)
+    host_exec(host, "/usr/local/sbin/jitsi-health")  # a cron run may have come first: both log
+    actions = host_exec(host, "grep", " ACTION ", paths.HEALTH_LOG).stdout
+    assert re.search(r" ACTION restarted docker \(", actions), actions
+    assert host_exec(host, "systemctl", "is-active", "docker").stdout.strip() == "active"
+    assert healthy_services(host, STACK) == set(STACK)
 
 
 def test_an_interrupted_deploy_converges_on_the_next_run(auth_core: Site) -> None:

@@ -7,6 +7,8 @@ settings from /config/conf.d, and answers /health to loopback only.
 from __future__ import annotations
 
 import asyncio
+import base64
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ import slixmpp
 
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import xmpp as smoke_xmpp
-from tests.standin.standins import http_get, owned_dir, running, ship_room_policy
+from tests.standin.standins import PASSWORDS, http_get, owned_dir, running, ship_room_policy
 
 pytestmark = pytest.mark.docker
 
@@ -183,3 +185,59 @@ def test_the_focus_component_answers_at_once_while_jicofo_is_not_connected(image
             ), answer
             refusal = user.join("nobodyhome")
             assert refusal is not None and refusal.condition == "not-allowed"
+
+
+STREAM_OPEN = (
+    f"<?xml version='1.0'?><stream:stream to='{AUTH}' xmlns='jabber:client' "
+    "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+)
+SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+
+
+def _read_until(sock: socket.socket, *ends: bytes) -> bytes:
+    """What the server sends until one of ``ends`` (or it closes the connection)."""
+    seen = b""
+    while not any(end in seen for end in ends):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def plaintext_login(address: str, user: str, password: str) -> tuple[str, str]:
+    """A PLAIN login on 5222 without STARTTLS, as a careless client would send it: the stream
+    features Prosody offers first, and its answer to the login."""
+    with socket.create_connection((address, 5222), timeout=10) as sock:
+        sock.sendall(STREAM_OPEN.encode())
+        features = _read_until(sock, b"</stream:features>")
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        sock.sendall(f"<auth xmlns='{SASL}' mechanism='PLAIN'>{token}</auth>".encode())
+        answer = _read_until(sock, b"</failure>", b"<success", b"</stream:stream>")
+    return features.decode(), answer.decode()
+
+
+def test_c2s_refuses_a_login_before_starttls(images, prosody_options):
+    """c2s_require_encryption (upstream's default, PROSODY_C2S_REQUIRE_ENCRYPTION unset, as the
+    product leaves it): no password crosses 5222 in the clear, and no login succeeds that way;
+    the same account logs in over STARTTLS."""
+    password = PASSWORDS["JVB_AUTH_PASSWORD"]
+    with running(images["prosody"], prosody_options) as prosody:
+        prosody.wait_healthy()
+        address = prosody.address()
+        prosody.wait_for(lambda: login(address, f"jvb@{AUTH}", password), "jvb account", 20)
+        features, answer = plaintext_login(address, "jvb", password)
+        assert "<required/></starttls>" in features and "PLAIN" not in features
+        assert "<encryption-required/>" in answer and "<success" not in answer
+
+
+def test_with_encryption_turned_off_logins_are_offered_in_the_clear(images, prosody_options):
+    """The probe above sees the defect: the setting the product must never make lets a client
+    log in (SCRAM) without TLS. Only PLAIN stays refused, by Prosody's own default."""
+    prosody_options.env["PROSODY_C2S_REQUIRE_ENCRYPTION"] = "0"
+    with running(images["prosody"], prosody_options) as prosody:
+        prosody.wait_healthy()
+        features, answer = plaintext_login(prosody.address(), "jvb", PASSWORDS["JVB_AUTH_PASSWORD"])
+        assert "<required/>" not in features
+        assert "<mechanism>SCRAM-SHA-1</mechanism>" in features
+        assert "<encryption-required/>" in answer

@@ -69,12 +69,22 @@ def test_jicofo_counts_each_bridge_nickname_once(images, prosody, net):
         assert bridges(jicofo) == 2
 
 
-def test_without_the_xmpp_alias_nobody_reaches_prosody(images, prosody_options, net):
+@pytest.mark.parametrize("service", ["jvb", "jicofo"])
+def test_without_the_xmpp_alias_nobody_reaches_prosody(images, prosody_options, net, service):
     prosody_options.network = net
+    env = jvb_env("jvb1") if service == "jvb" else jicofo_env()
     with ExitStack() as stack:
         stack.enter_context(running(images["prosody"], prosody_options)).wait_healthy()
-        jvb = start(stack, images["jvb"], net, **jvb_env("jvb1"))
-        jvb.wait_for(lambda: f"cannot log in at {ALIAS}:5222" in jvb.logs(), "failed login")
+        client = start(stack, images[service], net, **env)
+        client.wait_for(lambda: f"cannot log in at {ALIAS}:5222" in client.logs(), "no login")
+
+
+def test_jicofo_with_another_password_never_logs_in(images, prosody, net):
+    """Prosody refuses focus with a password other than the one its account was made with."""
+    with ExitStack() as stack:
+        jicofo = start(stack, images["jicofo"], net, **jicofo_env(JICOFO_AUTH_PASSWORD="other"))
+        jicofo.wait_for(lambda: "authentication refused" in jicofo.logs(), "refused login")
+        assert "logged in" not in jicofo.logs()
 
 
 def test_a_bridge_with_another_password_never_joins(images, prosody, net):
