@@ -21,8 +21,13 @@ CASES = [
     ("prosody", {"ENABLE_VISITORS": "1"}, "does not implement ENABLE_VISITORS"),
     (
         "prosody",
-        {"ENABLE_AUTH": "1", "AUTH_TYPE": "jwt"},
-        "implements AUTH_TYPE=internal only, not 'jwt'",
+        {"ENABLE_AUTH": "1", "AUTH_TYPE": "ldap"},
+        "implements AUTH_TYPE internal and jwt, not 'ldap'",
+    ),
+    (
+        "prosody",
+        {"ENABLE_AUTH": "1", "AUTH_TYPE": "jwt", "JWT_APP_ID": "jitsi-deploy"},
+        "AUTH_TYPE=jwt needs JWT_APP_ID and JWT_APP_SECRET",
     ),
     ("web", {"ENABLE_HTTP_REDIRECT": "on"}, f"ENABLE_HTTP_REDIRECT='on' {NOT_A_BOOLEAN}"),
     ("jvb", {"JVB_DISABLE_STUN": "no"}, f"JVB_DISABLE_STUN='no' {NOT_A_BOOLEAN}"),

@@ -11,7 +11,9 @@ breakout.XMPP_DOMAIN (unless ENABLE_BREAKOUT_ROOMS is false; XMPP_BREAKOUT_MUC_M
 Jitsi's own muc_breakout_rooms module that links its rooms to their main rooms is not here), the
 component
 focus.XMPP_DOMAIN that hands IQs to focus@XMPP_AUTH_DOMAIN (plugins/mod_client_proxy.lua), plugins
-from /prosody-plugins-custom, and conf.d/*.cfg.lua included last. Variables the stand-in cannot
+from /prosody-plugins-custom, and conf.d/*.cfg.lua included last. AUTH_TYPE=jwt logins are
+checked by the stand-in's own token modules (plugins/mod_auth_standin_token.lua,
+mod_standin_token_room.lua). Variables the stand-in cannot
 honour are refused rather than ignored.
 """
 
@@ -39,9 +41,19 @@ def refuse_unsupported() -> None:
         raise Refusal(f"the stand-in runs PROSODY_MODE=client only, not {mode!r}")
     if env_bool("ENABLE_VISITORS", "0"):
         raise Refusal("the stand-in does not implement ENABLE_VISITORS")
-    auth_type = env("PROSODY_AUTH_TYPE", env("AUTH_TYPE", "internal"))
-    if env_bool("ENABLE_AUTH", "0") and auth_type != "internal":
-        raise Refusal(f"the stand-in implements AUTH_TYPE=internal only, not {auth_type!r}")
+    if not env_bool("ENABLE_AUTH", "0"):
+        return
+    if auth_type() not in ("internal", "jwt"):
+        raise Refusal(f"the stand-in implements AUTH_TYPE internal and jwt, not {auth_type()!r}")
+    if auth_type() == "jwt" and not (env("JWT_APP_ID") and env("JWT_APP_SECRET")):
+        raise Refusal(
+            "AUTH_TYPE=jwt needs JWT_APP_ID and JWT_APP_SECRET: without them no token can be "
+            "checked, and nobody logs in"
+        )
+
+
+def auth_type() -> str:
+    return env("PROSODY_AUTH_TYPE", env("AUTH_TYPE", "internal"))
 
 
 def global_config() -> str:
@@ -103,11 +115,13 @@ def site_config() -> str:
     encrypt = str(env_bool("PROSODY_C2S_REQUIRE_ENCRYPTION", "1")).lower()
     websocket = env_bool("ENABLE_XMPP_WEBSOCKET", "1")
     auth_on = env_bool("ENABLE_AUTH", "0")
+    tokens = auth_on and auth_type() == "jwt"
     guests = auth_on and env_bool("ENABLE_GUESTS", "0")
     site_modules = ["bosh", *(["websocket", "smacks"] if websocket else [])]
     site_modules += env_list("XMPP_MODULES")
     breakouts = env_bool("ENABLE_BREAKOUT_ROOMS", "true")
     breakout_muc = "breakout." + domain
+    muc_modules = [*(["standin_token_room"] if tokens else []), *env_list("XMPP_MUC_MODULES")]
 
     def ssl(host: str) -> str:
         path = "/run/prosody/config/certs/" + host
@@ -137,9 +151,10 @@ def site_config() -> str:
         "consider_websocket_secure = true",
         *(smacks if websocket else []),
         'storage = { smacks_h = "memory" }',
+        *(accepted_claims() if tokens else []),
         "",
         f"VirtualHost {lua(domain)}",
-        *(internal_auth() if auth_on else ['    authentication = "anonymous"']),
+        *site_auth(auth_on, tokens),
         ssl(domain),
         f"    modules_enabled = {lua_list(site_modules)}",
         f"    main_muc = {lua(muc)}",
@@ -174,7 +189,7 @@ def site_config() -> str:
         f'Component {lua(muc)} "muc"',
         "    restrict_room_creation = true",
         '    storage = "memory"',
-        f"    modules_enabled = {lua_list(env_list('XMPP_MUC_MODULES'))}",
+        f"    modules_enabled = {lua_list(muc_modules)}",
         "    muc_room_cache_size = 10000",
         *muc_room_options(),
         # XMPP_MUC_CONFIGURATION is split on commas, one option per item, as the template does.
@@ -203,6 +218,36 @@ def breakout_component(host: str) -> list[str]:
         "    muc_room_allow_persistent = false",
         f"    modules_enabled = {lua_list(env_list('XMPP_BREAKOUT_MUC_MODULES'))}",
         "",
+    ]
+
+
+def site_auth(auth_on: bool, tokens: bool) -> list[str]:
+    if tokens:
+        return token_auth()
+    return internal_auth() if auth_on else ['    authentication = "anonymous"']
+
+
+def accepted_claims() -> list[str]:
+    """The issuers and audiences a token may name, set server-wide as the template does (only
+    when given: the token module then accepts any)."""
+    lines = []
+    for variable, option in (
+        ("JWT_ACCEPTED_ISSUERS", "asap_accepted_issuers"),
+        ("JWT_ACCEPTED_AUDIENCES", "asap_accepted_audiences"),
+    ):
+        if env(variable):
+            lines.append(f"{option} = {lua_list(env_list(variable))}")
+    return lines
+
+
+def token_auth() -> list[str]:
+    """AUTH_TYPE=jwt: logins with a token on the page's URL, checked by the stand-in's own
+    token module (plugins/mod_auth_standin_token.lua), with the template's options."""
+    return [
+        '    authentication = "standin_token"',
+        f"    app_id = {lua(env('JWT_APP_ID'))}",
+        f"    app_secret = {lua(env('JWT_APP_SECRET'))}",
+        f"    allow_empty_token = {str(env_bool('JWT_ALLOW_EMPTY', '0')).lower()}",
     ]
 
 
