@@ -27,7 +27,7 @@ from ..steps.facts import split_sections
 from . import xmpp
 
 Status = Literal["pass", "fail", "skip"]
-Login = Literal["anonymous", "guest", "account"]
+Login = Literal["anonymous", "guest", "token", "account"]
 MIN_DAYS_LEFT = 14  # certbot renews 30 days ahead: under 14 days left, renewal is failing
 
 
@@ -49,7 +49,8 @@ class Target:
     + core_address: the core's public address, where 5222 must not answer.
     + bridge_addresses: the addresses of the extra bridges, which may reach 5222.
     + login: how the page logs in: "anonymous" (no ENABLE_AUTH), "guest" (anonymous on the
-      guest domain; rooms need a user to open them) or "account" (nobody without one).
+      guest domain; rooms need a user to open them), "token" (AUTH_TYPE=jwt: anonymous with
+      ``token`` on the URL) or "account" (nobody without one).
     """
 
     public_url: str
@@ -61,6 +62,7 @@ class Target:
     bridge_addresses: tuple[str, ...] = ()
     xmpp_port: int = 5222
     login: Login = "anonymous"
+    token: str = ""
 
     @property
     def endpoint(self) -> xmpp.Endpoint:
@@ -68,7 +70,7 @@ class Target:
         # re-refused by every later check.
         verify: str | bool = self.ca_file or not self.self_signed_ok
         domain = xmpp.GUEST_DOMAIN if self.login == "guest" else xmpp.XMPP_DOMAIN
-        return xmpp.Endpoint(self.public_url, self.connect_to, verify, domain)
+        return xmpp.Endpoint(self.public_url, self.connect_to, verify, domain, self.token)
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,8 @@ def _login(transport: str) -> Callable[[Target], str]:
                 if not anonymous:
                     offered = ", ".join(user.mechanisms)
                     return f"stream open, login with an account ({offered}){_retried(user)}"
-                return f"anonymous session {user.jid}{_retried(user)}"
+                how = "token" if target.login == "token" else "anonymous"
+                return f"{how} session {user.jid}{_retried(user)}"
         except xmpp.XmppError as error:
             raise Failed(f"no session: {error}") from None
 
@@ -200,7 +203,7 @@ def _retried(user: xmpp.Session) -> str:
 
 def _join(target: Target, room: str, password: str | None) -> tuple[xmpp.Refusal | None, str]:
     """Join as the page does (ask focus, then enter); the refusal if any, and focus's answer."""
-    if target.login != "anonymous":
+    if target.login not in ("anonymous", "token"):
         raise Skipped("ENABLE_AUTH=1: only a logged-in user opens rooms, and smoke has no account")
     try:
         with xmpp.session("websocket", target.endpoint) as user:

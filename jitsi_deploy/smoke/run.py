@@ -12,11 +12,12 @@ from ..deploy.host import Options
 from ..errors import ConfigError, Problem
 from ..model.brewery import expected_bridges
 from ..model.services import placement_of
+from ..operations import tokens
 from ..remote.transport import Remote
 from ..settings.inventory import Host, is_host_name
 from ..settings.reader import is_port
-from ..settings.site import Deployment
-from .checks import Result, Target, host_checks, host_results, web_results
+from ..settings.site import Deployment, Site
+from .checks import Login, Result, Target, host_checks, host_results, web_results
 
 
 def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") -> Target:
@@ -26,6 +27,7 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
         raise ConfigError([Problem("hosts", "[core]", "no core host: nothing serves the site.")])
     _check_options(ca_file, connect_to)
     site = deployment.sites[core.name]
+    login = _login(site)
     jvbs = [h for h in deployment.hosts if h.role == "jvb"]
     bridges = {a for h in jvbs for a in (h.address, h.public_ip, h.private_ip)}
     return Target(
@@ -35,9 +37,18 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
         connect_to=connect_to,
         ca_file=ca_file,
         self_signed_ok=site.tls.mode == "selfsigned",
-        login="anonymous" if not site.auth.enabled else "guest" if site.auth.guests else "account",
+        login=login,
+        token=tokens.smoke_token(site) if login == "token" else "",
         bridge_addresses=tuple(sorted(bridges)),
     )
+
+
+def _login(site: Site) -> Login:
+    if not site.auth.enabled:
+        return "anonymous"
+    if site.auth.type == "jwt":
+        return "token"
+    return "guest" if site.auth.guests else "account"
 
 
 def _check_options(ca_file: str, connect_to: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3
@@ -59,12 +59,15 @@ class Endpoint:
     + verify: a CA file, True for the system's CAs, or False (the certificate was judged by the
       TLS check already and the user accepted a self-signed one).
     + domain: the XMPP domain the stream is opened to.
+    + token: a signed token (AUTH_TYPE=jwt) sent as the page sends it, on the BOSH and websocket
+      URLs; never in a message, as it lets its holder in.
     """
 
     public_url: str
     connect_to: str = ""
     verify: str | bool = True
     domain: str = XMPP_DOMAIN
+    token: str = ""
 
     @property
     def name(self) -> str:
@@ -91,6 +94,10 @@ class Endpoint:
 
     def url(self, path: str) -> str:
         return self.public_url.rstrip("/") + path
+
+    def query(self) -> dict[str, str]:
+        """What the page adds to the BOSH and websocket URLs."""
+        return {"token": self.token} if self.token else {}
 
     def http(self) -> requests.Session:
         """A requests session whose connections go to ``connect_to`` when set."""
@@ -159,6 +166,7 @@ class Bosh:
     def __init__(self, endpoint: Endpoint, wait: int = 5) -> None:
         self.http = endpoint.http()
         self.url = endpoint.url("/http-bind")
+        self.query = endpoint.query()
         self.domain = endpoint.domain
         self.rid = itertools.count(random.randint(1 << 20, 1 << 30))
         self.sid = ""
@@ -172,6 +180,7 @@ class Bosh:
         try:
             answer = self.http.post(
                 self.url,
+                params=self.query,
                 data=ET.tostring(body),
                 headers={"Content-Type": "text/xml; charset=utf-8"},
                 timeout=self.wait + TIMEOUT,
@@ -223,6 +232,7 @@ class Websocket:
 
     def __init__(self, endpoint: Endpoint) -> None:
         url = endpoint.url("/xmpp-websocket").replace("https://", "wss://", 1)
+        query = f"?{urlencode(endpoint.query())}" if endpoint.query() else ""
         self.domain = endpoint.domain
         self._open = ExitStack()  # the socket and the websocket, closed together
         try:
@@ -231,7 +241,7 @@ class Websocket:
             )
             self.connection: ClientConnection = self._open.enter_context(
                 connect(
-                    url,
+                    url + query,
                     sock=raw,
                     ssl=endpoint.ssl_context(),
                     server_hostname=endpoint.name,
