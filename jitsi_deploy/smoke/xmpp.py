@@ -99,6 +99,10 @@ class Endpoint:
         """What the page adds to the BOSH and websocket URLs."""
         return {"token": self.token} if self.token else {}
 
+    def hidden(self, error: Exception) -> str:
+        """An error's text without the token, which a library may quote with the URL."""
+        return str(error).replace(self.token, "<token>") if self.token else str(error)
+
     def http(self) -> requests.Session:
         """A requests session whose connections go to ``connect_to`` when set."""
         session = requests.Session()
@@ -167,6 +171,7 @@ class Bosh:
         self.http = endpoint.http()
         self.url = endpoint.url("/http-bind")
         self.query = endpoint.query()
+        self.hidden = endpoint.hidden
         self.domain = endpoint.domain
         self.rid = itertools.count(random.randint(1 << 20, 1 << 30))
         self.sid = ""
@@ -186,7 +191,7 @@ class Bosh:
                 timeout=self.wait + TIMEOUT,
             )
         except requests.RequestException as error:
-            raise XmppError(f"POST {self.url} failed: {error}") from None
+            raise XmppError(f"POST {self.url} failed: {self.hidden(error)}") from None
         if answer.status_code != 200:
             raise XmppError(f"POST {self.url} answered HTTP {answer.status_code}")
         reply = _parse(answer.content, "the BOSH reply")
@@ -252,7 +257,7 @@ class Websocket:
             )
         except (OSError, WebSocketException) as error:
             self._open.close()
-            raise XmppError(f"websocket {url} did not open: {error}") from None
+            raise XmppError(f"websocket {url} did not open: {endpoint.hidden(error)}") from None
         if self.connection.subprotocol != "xmpp":
             self._open.close()
             raise XmppError(f"websocket {url} did not agree to the xmpp subprotocol")
