@@ -143,7 +143,7 @@ def update(
     except DeployError as error:
         raise Exit(str(error)) from None
     if os:
-        _security_updates(hosts, options)
+        _security_updates(hosts, options, console)
 
     def prove(target, chosen, wait):
         print("\nSmoke checks:", flush=True)
@@ -175,14 +175,10 @@ def update(
     _record_version(entry.settings_paths(env, inventory)[0], deployment, version)
 
 
-def _security_updates(hosts, options) -> None:
+def _security_updates(hosts, options, console) -> None:
     """The hosts' security updates before the release moves; a host that failed stops here."""
     print(f"Applying the security updates of {len(hosts)} host(s).", flush=True)
-
-    def say(host, change, status, output=""):
-        print(f"{host.name}: {change.summary}", flush=True)
-
-    results = os_updates.apply_all(hosts, options, say)
+    results = os_updates.apply_all(hosts, options, console.say)
     for result in results:
         print(result.summary())
         print("".join(f"  {package}\n" for package in result.changed), end="", flush=True)
