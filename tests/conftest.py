@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rig.hosts import TestHost, start_host, stop_host
+from tests.rig.hosts import TestHost, start_host, stop_hosts
 
 MakeHost = Callable[..., TestHost]
 
@@ -64,8 +64,7 @@ def make_host() -> Iterator[MakeHost]:
         return start_host(name, suite)
 
     yield make
-    for name in started:
-        stop_host(name)
+    stop_hosts(started)
 
 
 def _require_docker() -> None:

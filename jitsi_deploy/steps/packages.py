@@ -367,13 +367,16 @@ def lock_probe(wait_seconds: int = 0) -> str:
     """Shell printing `path pid program` for each held package lock, read from /proc/locks
     (device:inode of the lock file); with ``wait_seconds``, it first waits up to that long,
     looking each second, for every lock to be free. Prints nothing where apt is absent."""
+    # One stat and one awk: each lock file's device:inode as /proc/locks writes it (major and
+    # minor in hex, from the kernel's dev_t encoding), then the processes holding one.
     holders = (
-        f'for f in {" ".join(APT_LOCKS)}; do [ -e "$f" ] || continue; '
-        'set -- $(stat -c "%d %i" "$f"); '
-        "id=$(printf '%02x:%02x:%s' $(( ($1 >> 8) & 0xfff )) "
-        '$(( ($1 & 0xff) | (($1 >> 12) & 0xfff00) )) "$2"); '
-        'for p in $(awk -v id="$id" \'$2 != "->" && $6 == id {print $5}\' /proc/locks | sort -u); '
-        'do echo "$f $p $(cat /proc/$p/comm 2>/dev/null || echo unknown)"; done; done'
+        f"stat -c '%d %i %n' {' '.join(APT_LOCKS)} 2>/dev/null | awk '"
+        'NR == FNR { d = int($1 / 4096); files[sprintf("%02x:%02x:%s", int($1 / 256) % 4096, '
+        "$1 % 256 + (d - d % 256) % 1048576, $2)] = $3; next } "
+        '$2 != "->" && ($6 in files) && !seen[$6 " " $5]++ { '
+        'comm = "unknown"; proc = "/proc/" $5 "/comm"; '
+        "if ((getline line < proc) > 0) comm = line; close(proc); "
+        "print files[$6], $5, comm }' - /proc/locks"
     )
     return (
         f"held() {{ {holders}; }}; end=$(( $(date +%s) + {int(wait_seconds)} )); "
@@ -393,7 +396,9 @@ def parse_holders(output: list[str]) -> tuple[LockHolder, ...]:
         path, pid, program = [*line.split(" ", 2), "", ""][:3]
         if path.startswith("/") and pid.lstrip("-").isdigit():
             found.append(LockHolder(path, int(pid), program.strip() or "unknown"))
-    return tuple(found)
+    # In the order apt takes its locks (the probe lists them as the kernel does).
+    order = {path: index for index, path in enumerate(APT_LOCKS)}
+    return tuple(sorted(found, key=lambda held: (order.get(held.path, len(order)), held.pid)))
 
 
 LOCK_HOLDERS = Fact("package-locks", fixed(lock_probe()), parse_holders)

@@ -13,21 +13,21 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from jitsi_deploy.smoke import xmpp
+from tests.e2e.conftest import AUTH_SETTINGS
 from tests.e2e.site import REPO, Site
 
 pytestmark = pytest.mark.slow
 
-JWT_SETTINGS = {"ENABLE_AUTH": "1", "AUTH_TYPE": "jwt", "ENABLE_MONITORING": "0"}
-
 
 @pytest.fixture(scope="module")
-def jwt_site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    site = Site(tmp_path_factory.mktemp("jwt"), [make_host("bookworm")])
-    site.write(JWT_SETTINGS)
-    site.trust()
-    first = site.fab("deploy")
-    assert first.returncode == 0, first.stdout + first.stderr
-    return site
+def jwt_site(auth_core: Site) -> Site:
+    """auth_core, once its account tests are done (they run in earlier modules), made a jwt
+    site: a redeploy recreates prosody and web, far cheaper than a host of its own. fail2ban
+    stays on, as the last of those tests left it."""
+    auth_core.write({**AUTH_SETTINGS, "AUTH_TYPE": "jwt", "ENABLE_FAIL2BAN": "1"})
+    switched = auth_core.fab("deploy")
+    assert switched.returncode == 0, switched.stdout + switched.stderr
+    return auth_core
 
 
 def endpoint(site: Site, token: str) -> xmpp.Endpoint:
