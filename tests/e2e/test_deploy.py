@@ -27,7 +27,7 @@ from jitsi_deploy.remote.transport import SshConfig
 from tests.e2e.conftest import AUTH_SETTINGS, BRIDGE_PUBLIC_IP
 from tests.e2e.site import REPO, Site, host_state
 from tests.e2e.terminal import run_on_terminal
-from tests.rig.hosts import TestHost, host_exec, rig_gateway
+from tests.rig.hosts import TestHost, host_exec
 
 pytestmark = pytest.mark.slow
 
@@ -279,9 +279,8 @@ def test_the_bridge_alone_reaches_the_cores_xmpp_port(site: Site) -> None:
 
 
 def test_an_unreachable_host_fails_alone(site: Site) -> None:
-    bookworm = site.hosts[0]
-    extra = f"ghost address={bookworm.address} port=1 key={bookworm.key_path}\n"
     core, bridge = site.hosts
+    extra = f"ghost address={core.address} port=1 key={core.key_path}\n"
     site.write(extra_lines=extra)
     try:
         result = site.fab("deploy")
@@ -296,9 +295,9 @@ def test_an_unreachable_host_fails_alone(site: Site) -> None:
     assert "unchanged: nothing to do" in recap_line(result.stdout, bridge)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     # A bridge removed from the inventory loses its access on the next deploy; the other keeps it.
-    assert f"-s {bookworm.address}/32" in admitted, admitted
+    assert f"-s {core.address}/32" in admitted, admitted
     rules = host_exec(core, "iptables", "-S", "JITSI-DEPLOY").stdout
-    assert f"-s {bookworm.address}/32" not in rules and f"-s {bridge.address}/32" in rules, rules
+    assert f"-s {core.address}/32" not in rules and f"-s {bridge.address}/32" in rules, rules
 
 
 def test_an_unknown_host_key_is_refused_with_advice(site: Site, tmp_path: Path) -> None:
@@ -367,9 +366,9 @@ def test_ssh_config_names_and_jump_hosts_are_followed(site: Site, tmp_path: Path
         target = replace(deployment.hosts[0], address=address)
         report = deploy_host(deployment, target, options, quiet)
         assert report.error == "" and report.planned == [], (address, report.error)
+    # "meet-alias" resolves nowhere but in the config; the jump shows in the core's sshd log.
     logins = host_exec(core, "journalctl", "--since", "-2min", "-o", "cat").stdout
-    assert f"Accepted publickey for root from {rig_gateway()} " in logins  # the alias, direct
-    assert f"Accepted publickey for root from {bridge.address} " in logins  # through the jump
+    assert f"Accepted publickey for root from {bridge.address} " in logins
 
 
 PASSWORD_SUDO_USER = """
