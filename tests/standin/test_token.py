@@ -151,3 +151,22 @@ def test_a_login_without_a_good_token_is_refused(
     }[case]
     said = refusal(token_site, token)
     assert "not-authorized" in said and reason in said, said
+
+
+def test_without_accepted_claims_set_only_the_app_id_is_issuer_and_audience(
+    images, prosody_options, tmp_path
+) -> None:
+    """JWT_ACCEPTED_ISSUERS and _AUDIENCES unset: Jitsi's plugin takes the app id as issuer and
+    no longer any audience; the stand-in holds both to the app id, never to "any"."""
+    site, jwt_env = product_environment(tmp_path)
+    unset = {k: v for k, v in jwt_env.items() if not k.startswith("JWT_ACCEPTED_")}
+    prosody_options.env.update(unset)
+    secret = site.secrets[services.JWT_SECRET.name]
+    claims = tokens.claims(site, "lobby", 1, time.time())
+    with running(images["prosody"], prosody_options) as prosody:
+        prosody.wait_healthy()
+        alone = TokenSite(site, prosody, prosody)
+        assert refusal(alone, tokens.sign_hs256(claims, secret)) == ""
+        for other in ({"iss": "someone-else"}, {"aud": "someone-else"}):
+            said = refusal(alone, tokens.sign_hs256({**claims, **other}, secret))
+            assert "not-authorized" in said, (other, said)

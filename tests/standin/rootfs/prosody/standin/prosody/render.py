@@ -229,7 +229,7 @@ def site_auth(auth_on: bool, tokens: bool) -> list[str]:
 
 def accepted_claims() -> list[str]:
     """The issuers and audiences a token may name, set server-wide as the template does (only
-    when given: the token module then accepts any)."""
+    when given: the token module then takes the app id for both)."""
     lines = []
     for variable, option in (
         ("JWT_ACCEPTED_ISSUERS", "asap_accepted_issuers"),

@@ -4,8 +4,8 @@
 --
 -- The page opens BOSH or the websocket with ?token=JWT and logs in with SASL ANONYMOUS. The
 -- login succeeds only with a token signed HS256 with app_secret, `iss` among
--- asap_accepted_issuers and `aud` among asap_accepted_audiences ("*": any), not expired and
--- already valid (exp, nbf), and with a `room` claim; without a token only when
+-- asap_accepted_issuers and `aud` among asap_accepted_audiences ("*": any; app_id when unset),
+-- not expired and already valid (exp, nbf), and with a `room` claim; without a token only when
 -- allow_empty_token. A refused login gets SASL's not-authorized with the reason, as Jitsi's does.
 -- The session keeps the room claim for mod_standin_token_room on the conference MUC.
 
@@ -15,10 +15,13 @@ local hashes = require "prosody.util.hashes";
 local json = require "prosody.util.json";
 local formdecode = require "prosody.util.http".formdecode;
 
+local app_id = module:get_option_string("app_id", "");
 local app_secret = module:get_option_string("app_secret", "");
 local allow_empty = module:get_option_boolean("allow_empty_token", false);
-local issuers = module:get_option_set("asap_accepted_issuers", { "*" });
-local audiences = module:get_option_set("asap_accepted_audiences", { "*" });
+-- Unset, Jitsi's plugin takes its app id as issuer; its audience default was "*" and is no
+-- longer: the app id for both is the strictest reading.
+local issuers = module:get_option_set("asap_accepted_issuers", { app_id });
+local audiences = module:get_option_set("asap_accepted_audiences", { app_id });
 
 local function base64url_decode(text)
 	local padded = text:gsub("-", "+"):gsub("_", "/");
