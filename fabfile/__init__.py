@@ -12,7 +12,7 @@ from pathlib import Path
 # jitsi_deploy package (a fabfile.py beside it got the project's folder for free).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from .care import backup, drain, restart, restore, rotate_secrets, update
+from .care import backup, drain, restart, restore, rotate_secrets, uninstall, update
 from .deploy import check, deploy, smoke
 from .look import health, logs, monitor_login, status
 from .people import token, user_add, user_list, user_passwd, user_remove
@@ -31,6 +31,7 @@ __all__ = [
     "smoke",
     "status",
     "token",
+    "uninstall",
     "update",
     "user_add",
     "user_list",

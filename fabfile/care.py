@@ -1,4 +1,4 @@
-"""Look after running hosts: restart, drain, update, rotate-secrets, backup, restore."""
+"""Look after running hosts: restart, drain, update, rotate-secrets, backup, restore, uninstall."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ drains = lazy("jitsi_deploy.operations.drain")
 os_updates = lazy("jitsi_deploy.operations.os_updates")
 refresh = lazy("jitsi_deploy.operations.refresh")
 rotation_ops = lazy("jitsi_deploy.operations.rotation")
+uninstalls = lazy("jitsi_deploy.operations.uninstall")
 updates = lazy("jitsi_deploy.operations.update")
 transport = lazy("jitsi_deploy.remote.transport")
 envfile = lazy("jitsi_deploy.settings.envfile")
@@ -367,3 +368,35 @@ def restore(
     if not no_smoke:
         print("\nSmoke checks (skip them with --no-smoke):")
         run_smoke(deployment, [host], options, wait=SETTLE_SECONDS, quiet=quiet)
+
+
+@whole_group
+@task(
+    help={
+        **SHARED_HELP,
+        "purge": "also remove the settings, secrets, accounts, volumes, archives, logs and "
+        "certificates the uninstall keeps",
+        "check": "show what would be removed and remove nothing",
+    }
+)
+def uninstall(
+    c,
+    targets="",
+    purge=False,
+    check=False,
+    env=None,
+    inventory=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """Take the site off the hosts named with -H (every meeting on them ends); SSH stays open."""
+    if not targets:
+        raise Exit("Name the host(s) to uninstall: fab -H HOST uninstall; nothing was touched.")
+    deployment, hosts, options = connect(
+        c, targets, env, inventory, known_hosts, trust_new_host_keys
+    )
+    results = uninstalls.uninstall_hosts(deployment, hosts, options, purge, check)
+    for result in results:
+        print(uninstalls.report(result, check), flush=True)
+    if any(result.error for result in results):
+        raise Exit(code=1)

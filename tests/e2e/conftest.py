@@ -38,8 +38,9 @@ AUTH_SETTINGS = {"ENABLE_AUTH": "1", "AUTH_TYPE": "internal"}
 @pytest.fixture(scope="session")
 def auth_core(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
     """A second core of its own (Debian 12, root), for what the shared site must not have:
-    accounts (ENABLE_AUTH=1, AUTH_TYPE=internal), later fail2ban, last AUTH_TYPE=jwt
-    (test_tokens.py, after the modules that need accounts). Its first deploy is cut off
+    accounts (ENABLE_AUTH=1, AUTH_TYPE=internal), later fail2ban, then AUTH_TYPE=jwt
+    (test_tokens.py, after the modules that need accounts), last `fab uninstall`
+    (test_uninstall.py). Its first deploy is cut off
     in the middle of its files step (the process killed) and run again: the resumed run's output
     is kept for test_deploy.py, which checks that the host converged."""
     site = Site(tmp_path_factory.mktemp("auth"), [make_host("bookworm")])
