@@ -77,7 +77,7 @@ def service_entry(service: Service, placement: Placement, running: list[Service]
         entry["volumes"] = volumes
     entry["environment"] = environment(service, placement)
     if service.container_health:
-        entry["healthcheck"] = _healthcheck(service)
+        entry["healthcheck"] = _healthcheck(service, site.monitoring.container_health_interval)
     names = {s.name for s in running}
     if depends := [name for name in service.depends_on if name in names]:
         entry["depends_on"] = depends
@@ -96,12 +96,12 @@ def environment(service: Service, placement: Placement) -> dict[str, str | EnvRe
     return values
 
 
-def _healthcheck(service: Service) -> dict[str, Any]:
+def _healthcheck(service: Service, interval: int) -> dict[str, Any]:
     # JVMs take longer to come up than the others.
     start = "60s" if service.heap_variable else "30s"
     return {
         "test": list(service.container_health),
-        "interval": "30s",
+        "interval": f"{interval}s",
         "timeout": "5s",
         "retries": 3,
         "start_period": start,

@@ -256,6 +256,14 @@ KEYS: tuple[Key, ...] = (
         grammar=integer(1, 60),
     ),
     Key(
+        "CONTAINER_HEALTH_INTERVAL",
+        "monitoring",
+        "30",
+        "seconds between Docker's health probes of each container: how soon one counts as "
+        "healthy after it starts, or unhealthy after a fault",
+        grammar=integer(2, 300),
+    ),
+    Key(
         "KUMA_NOTIFY_WEBHOOK_URL",
         "monitoring",
         "",

@@ -102,6 +102,7 @@ class Monitoring:
     webhook_url: str
     failures_before_action: int
     max_restarts_per_hour: int
+    container_health_interval: int
     kuma_webhook_url: str = ""
     kuma_smtp: KumaSmtp | None = None
 
@@ -419,6 +420,7 @@ def _monitoring(reader: Reader) -> Monitoring:
         ),
         failures_before_action=reader.integer("HEALTH_FAILURES_BEFORE_ACTION", 1, 60),
         max_restarts_per_hour=reader.integer("HEALTH_MAX_RESTARTS_PER_HOUR", 1, 60),
+        container_health_interval=reader.integer("CONTAINER_HEALTH_INTERVAL", 2, 300),
         kuma_webhook_url=reader.url(
             "KUMA_NOTIFY_WEBHOOK_URL", ("http", "https"), "https://hooks.example.org/kuma"
         ),

@@ -17,7 +17,7 @@ from jitsi_deploy.model.managed import File
 from jitsi_deploy.render.host import render_host
 from jitsi_deploy.render.validate import validate
 from jitsi_deploy.settings.site import Deployment
-from tests.unit.sites import REPO, TWO_HOSTS, rendered, two_hosts
+from tests.unit.sites import REPO, TWO_HOSTS, rendered, site_with, two_hosts
 
 
 @pytest.fixture
@@ -147,3 +147,12 @@ def test_fail2ban_jails_follow_the_switch(tmp_path: Path) -> None:
         load(REPO / ".env.example", tmp_path / "hosts", tmp_path / ".s2"), "jvb1.example.org"
     )
     assert paths.FAIL2BAN_JAILS not in [f.path for f in off.files]
+
+
+def test_docker_probes_each_container_at_the_interval_set(tmp_path: Path) -> None:
+    """CONTAINER_HEALTH_INTERVAL reaches every healthcheck; the start periods stay (the JVMs'
+    longer), so a fault is seen sooner without a slow start counting as one."""
+    compose = rendered(site_with(tmp_path, CONTAINER_HEALTH_INTERVAL="5"), "meet.example.org")
+    text = compose.file(paths.COMPOSE_FILE).content.decode()
+    assert text.count('interval: "5s"') == 4 and 'interval: "30s"' not in text
+    assert text.count('start_period: "60s"') == 2 and text.count('start_period: "30s"') == 2
