@@ -9,6 +9,10 @@ COMPOSE_PROJECT = "jitsi"
 
 PROSODY_PLUGINS_DIR = f"{CONFIG_DIR}/prosody/prosody-plugins-custom"
 PROSODY_CONF_D = f"{CONFIG_DIR}/prosody/config/conf.d"
+# The image copies these into its runtime config and makes a certificate only for a name
+# without one here (prosody/rootfs/etc/s6-overlay/scripts/config at stable-11146-2).
+PROSODY_CERTS_DIR = f"{CONFIG_DIR}/prosody/config/certs"
+JVB_CONFIG_DIR = f"{CONFIG_DIR}/jvb"
 
 ETC_DIR = "/etc/jitsi-deploy"
 FIREWALL_PLAN = f"{ETC_DIR}/firewall.rules"

@@ -20,8 +20,9 @@ from ..settings.inventory import Host
 from ..settings.reader import size_mib
 from ..settings.secrets import Secret
 from ..settings.site import Deployment, Images, MemoryKey, Site
-from . import paths
+from . import paths, xmpp_tls
 from .managed import Directory, container_directory
+from .xmpp_tls import XMPP_AUTH_DOMAIN, XMPP_TLS_KEY
 
 # The Jitsi containers share one network; Kuma has one of its own, so none of them reaches it
 # past nginx's gate (Docker drops traffic between two bridge networks).
@@ -44,12 +45,14 @@ class ConfigFile:
     """A file the service reads from a mounted folder; a change restarts the service.
 
     ``source`` is under templates/: a name ending in `.j2` is rendered with the placement,
-    any other file is sent as it is.
+    any other file is sent as it is. ``make``, instead, makes the content from the placement
+    (a certificate from the site's key).
     """
 
     path: str
-    source: str
+    source: str = ""
     mode: int = 0o644
+    make: Callable[[Placement], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,9 @@ class Service:
     + memory: its memory-limit setting; ``heap_variable`` gets a JVM heap that fits in it.
     + jitsi_contract: the Jitsi images' runtime needs (read-only root, exec /run, uid 1000).
     + ports, volumes, environment: compose entries for a placement; secrets reach the
-      environment through the env file, never the compose file; ``api_secrets`` are the
-      ones the deploy itself uses (an admin account it creates).
+      environment through the env file, never the compose file; ``deploy_secrets`` are the
+      ones the deploy itself uses (an admin account it creates, the key of a certificate it
+      makes), never in the env file.
     + directories: folders under the config dir its volumes need, owned by the container user
       (the folders above them are root's).
     + files: config files it reads; ``data_dirs``: other folders it keeps data in.
@@ -109,7 +113,7 @@ class Service:
     restarts_after: tuple[str, ...] = ()
     network_aliases: tuple[str, ...] = ()
     network: str = STACK_NETWORK
-    api_secrets: tuple[Secret, ...] = ()
+    deploy_secrets: tuple[Secret, ...] = ()
 
     def runs_on(self, placement: Placement) -> bool:
         return placement.host.role in self.roles and self.enabled(placement.site)
@@ -121,9 +125,9 @@ def _xmpp_password() -> str:
 
 JICOFO_PASSWORD = Secret("JICOFO_AUTH_PASSWORD", _xmpp_password)
 JVB_PASSWORD = Secret("JVB_AUTH_PASSWORD", _xmpp_password)
-# The accounts those passwords log in to, on the images' default auth domain. The prosody image
-# creates them once and keeps them: a changed password reaches them only when set explicitly.
-XMPP_AUTH_DOMAIN = "auth.meet.jitsi"
+# The accounts those passwords log in to, on the images' default auth domain (XMPP_AUTH_DOMAIN).
+# The prosody image creates them once and keeps them: a changed password reaches them only when
+# set explicitly.
 SERVICE_ACCOUNTS = {
     JICOFO_PASSWORD.name: f"focus@{XMPP_AUTH_DOMAIN}",
     JVB_PASSWORD.name: f"jvb@{XMPP_AUTH_DOMAIN}",
@@ -220,9 +224,18 @@ def bridge_nickname(host: Host) -> str:
     return host.name
 
 
+def _from_tls_key(make: Callable[[str], bytes]) -> Callable[[Placement], bytes]:
+    """A file made from the site's XMPP TLS key (model/xmpp_tls.py)."""
+    return lambda placement: make(placement.site.secrets[XMPP_TLS_KEY.name])
+
+
 def _jvb_environment(placement: Placement) -> dict[str, str]:
     host = placement.host
-    environment = {"JVB_ADVERTISE_IPS": host.public_ip, "JVB_MUC_NICKNAME": bridge_nickname(host)}
+    environment = {
+        "JVB_ADVERTISE_IPS": host.public_ip,
+        "JVB_MUC_NICKNAME": bridge_nickname(host),
+        "JAVA_TOOL_OPTIONS": xmpp_tls.java_options(),
+    }
     if host.role == "jvb" and placement.core:
         environment |= {"XMPP_SERVER": placement.core.private_ip, "XMPP_PORT": "5222"}
     return environment
@@ -259,6 +272,7 @@ PROSODY = Service(
     directories=(
         "prosody/config",
         "prosody/config/conf.d",
+        "prosody/config/certs",
         "prosody/prosody-plugins-custom",
         "storage/prosody",
     ),
@@ -269,7 +283,18 @@ PROSODY = Service(
         ConfigFile(
             f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua", "prosody/room-policy.cfg.lua.j2", 0o600
         ),
+        # What the bridges log in to shows the site's certificate, which they verify.
+        ConfigFile(
+            f"{paths.PROSODY_CERTS_DIR}/{XMPP_AUTH_DOMAIN}.crt",
+            make=_from_tls_key(xmpp_tls.certificate_pem),
+        ),
+        ConfigFile(
+            f"{paths.PROSODY_CERTS_DIR}/{XMPP_AUTH_DOMAIN}.key",
+            mode=0o600,
+            make=_from_tls_key(xmpp_tls.key_pem),
+        ),
     ),
+    deploy_secrets=(XMPP_TLS_KEY,),
     health=(
         HealthCheck("prosody-health", "container"),
         # The room policy fails closed: broken settings close every room, and say so here.
@@ -308,6 +333,16 @@ JVB = Service(
     environment=_jvb_environment,
     secrets=(JVB_PASSWORD,),
     directories=("jvb",),
+    # Its XMPP login verifies the core's certificate (model/xmpp_tls.py): the truststore holds
+    # that certificate alone, never the key.
+    files=(
+        ConfigFile(f"{paths.JVB_CONFIG_DIR}/custom-jvb.conf", "jvb/custom-jvb.conf"),
+        ConfigFile(
+            f"{paths.JVB_CONFIG_DIR}/{xmpp_tls.TRUSTSTORE_NAME}",
+            make=_from_tls_key(xmpp_tls.truststore),
+        ),
+    ),
+    deploy_secrets=(XMPP_TLS_KEY,),
     health=(HealthCheck("jvb-health", "http", f"{JVB_REST}/about/health"),),
     depends_on=("prosody",),
     restarts_after=("prosody",),
@@ -328,7 +363,7 @@ UPTIME_KUMA = Service(
     data_dirs=(Directory(paths.KUMA_DATA_DIR, 0o700),),
     container_health=(),  # the image has its own HEALTHCHECK
     network=KUMA_NETWORK,
-    api_secrets=(KUMA_ADMIN_PASSWORD,),
+    deploy_secrets=(KUMA_ADMIN_PASSWORD,),
 )
 
 SERVICES: tuple[Service, ...] = (WEB, PROSODY, JICOFO, JVB, UPTIME_KUMA)
@@ -344,7 +379,7 @@ def memory_keys(catalog: tuple[Service, ...] = SERVICES) -> Mapping[str, MemoryK
 
 
 def all_secrets(catalog: tuple[Service, ...] = SERVICES) -> tuple[Secret, ...]:
-    found = (secret for s in catalog for secret in (*s.secrets, *s.api_secrets))
+    found = (secret for s in catalog for secret in (*s.secrets, *s.deploy_secrets))
     return tuple({secret.name: secret for secret in found}.values())
 
 

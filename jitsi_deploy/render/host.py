@@ -105,7 +105,9 @@ def _stack_files(placement: Placement, services: list[Service]) -> list[File]:
 
 
 def _config_file(service: Service, config: ConfigFile, placement: Placement) -> File:
-    if config.source.endswith(".j2"):
+    if config.make:
+        content = config.make(placement)
+    elif config.source.endswith(".j2"):
         context = {"host": placement.host, "site": placement.site, "paths": paths}
         content = template(config.source, context)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,6 +161,8 @@ def file_change(step: str, file: File, actual: RemoteFile | None) -> Change:
 # A webhook's URL is often its own secret (a chat service's hook path).
 _SECRET_KEY = re.compile(r"(?i)password|secret|token|webhook")
 _PUSH_TOKEN = re.compile(r"(/api/push/)[^\s'\"?&]+")
+# A private key's body, up to its END line (or the end of a file cut short).
+_PEM_KEY = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----\n)(.*?)(?=-----END |\Z)", re.S)
 MASK = "********"
 _COMMENTS = ("#", "--")  # shell and Lua comments name secrets, never hold them
 
@@ -178,10 +181,10 @@ def file_diff(file: File, old_text: str) -> str:
 
 
 def mask_secrets(text: str) -> str:
-    """Each secret's value masked: on its key's line, or over the block that line opens (a
-    Lua table of room passwords) up to its closing brace."""
+    """Each secret's value masked: on its key's line, over the block that line opens (a Lua
+    table of room passwords) up to its closing brace, or a PEM private key's body."""
     masked, inside = [], False
-    for line in text.splitlines(keepends=True):
+    for line in _PEM_KEY.sub(_pem_key_masked, text).splitlines(keepends=True):
         if inside:
             inside = line.strip() != "}"
             masked.append(_value_masked(line) if inside else line)
@@ -193,6 +196,12 @@ def mask_secrets(text: str) -> str:
         else:
             masked.append(line)
     return "".join(masked)
+
+
+def _pem_key_masked(found: re.Match[str]) -> str:
+    """A key's body as one line with a digest of it, so a new key shows as a changed line."""
+    digest = hashlib.sha256(found.group(2).encode()).hexdigest()[:12]
+    return f"{found.group(1)}{MASK} (sha256 {digest})\n"
 
 
 def _value_masked(line: str) -> str:

@@ -22,7 +22,8 @@ import pytest
 from jitsi_deploy.deploy.console import Console, Level
 from jitsi_deploy.deploy.host import Options, deploy_host
 from jitsi_deploy.entry import load_or_exit as load
-from jitsi_deploy.model import paths
+from jitsi_deploy.model import paths, xmpp_tls
+from jitsi_deploy.model.services import XMPP_AUTH_DOMAIN
 from jitsi_deploy.remote.transport import SshConfig
 from tests.e2e.conftest import AUTH_SETTINGS, BRIDGE_PUBLIC_IP
 from tests.e2e.site import REPO, Site, host_state
@@ -276,6 +277,27 @@ def test_the_bridge_alone_reaches_the_cores_xmpp_port(site: Site) -> None:
     while host_exec(bridge, "timeout", "3", "bash", "-c", probe).returncode != 0:
         assert time.monotonic() < deadline, "the bridge cannot reach 5222 after a Docker restart"
         time.sleep(2)
+
+
+def test_the_bridge_logs_in_to_the_cores_prosody_only_with_the_sites_certificate(site: Site):
+    """Seen from the bridge host: the core's 5222 shows the certificate made from the site's
+    key, which verifies for the XMPP domain; the bridge's jvb logged in there (it verifies the
+    same way: tests/standin/test_xmpp_tls.py) and refused no certificate."""
+    core, bridge = site.hosts
+    deployment = load(site.env, site.folder / "hosts", save=False)
+    secret = deployment.sites[core.name].secrets[xmpp_tls.XMPP_TLS_KEY.name]
+    host_exec(bridge, "sh", "-c", "cat > /tmp/site-xmpp.crt",
+              input=xmpp_tls.certificate_pem(secret).decode(), check=True)  # fmt: skip
+    shown = host_exec(
+        bridge, "timeout", "20", "openssl", "s_client", "-starttls", "xmpp",
+        "-xmpphost", XMPP_AUTH_DOMAIN, "-servername", XMPP_AUTH_DOMAIN,
+        "-connect", f"{core.address}:5222", "-CAfile", "/tmp/site-xmpp.crt",
+        "-verify_return_error", "-verify_hostname", XMPP_AUTH_DOMAIN, input="",
+    )  # fmt: skip
+    assert "Verify return code: 0 (ok)" in shown.stdout, shown.stdout + shown.stderr
+    logs = host_exec(bridge, "docker", "logs", "jitsi-jvb")
+    assert f"logged in at {core.address}:5222" in logs.stdout + logs.stderr
+    assert "is refused" not in logs.stdout + logs.stderr
 
 
 def test_an_unreachable_host_fails_alone(site: Site) -> None:

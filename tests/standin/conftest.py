@@ -3,12 +3,13 @@ engine between sessions), and host folders for their volumes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.standin import build
-from tests.standin.standins import PASSWORDS, Options, owned_dir
+from tests.standin.standins import PASSWORDS, Options, network, owned_dir
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,3 +34,10 @@ def prosody_options(tmp_path: Path) -> Options:
         ],
         env=dict(PASSWORDS),
     )
+
+
+@pytest.fixture
+def net() -> Iterator[str]:
+    """A Docker network of its own for the containers of one test."""
+    with network() as name:
+        yield name

@@ -12,17 +12,11 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.standin.standins import PASSWORDS, Container, Options, docker, network, running
+from tests.standin.standins import PASSWORDS, Container, Options, docker, running
 
 pytestmark = pytest.mark.docker
 
 ALIAS = "xmpp.meet.jitsi"
-
-
-@pytest.fixture
-def net() -> Iterator[str]:
-    with network() as name:
-        yield name
 
 
 @pytest.fixture

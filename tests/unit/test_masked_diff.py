@@ -3,6 +3,7 @@ them shows, a changed secret shows as a changed line without its value, old or n
 
 from __future__ import annotations
 
+from jitsi_deploy.model import xmpp_tls
 from jitsi_deploy.model.managed import File
 from jitsi_deploy.steps.changes import MASK, file_diff, mask_secrets
 
@@ -51,3 +52,13 @@ def test_push_tokens_are_masked_inside_their_urls() -> None:
 def test_a_public_file_diffs_as_it_is() -> None:
     diff = file_diff(File("/etc/x.conf", b"password=shown\n", 0o644), "password=old\n")
     assert "+password=shown" in diff and "-password=old" in diff
+
+
+def test_a_private_key_shows_no_line_of_its_own() -> None:
+    """The core's XMPP key (model/xmpp_tls.py): a new key is a changed file, never its body."""
+    old, new = (xmpp_tls.key_pem(xmpp_tls.XMPP_TLS_KEY.make()) for _ in range(2))
+    diff = file_diff(File("/x/auth.meet.jitsi.key", new, 0o600), old.decode())
+    body = [line for text in (old, new) for line in text.decode().splitlines()[1:-1]]
+    assert body and not any(line in diff for line in body)
+    assert " -----BEGIN PRIVATE KEY-----\n" in diff
+    assert f"-{MASK} (sha256 " in diff and f"+{MASK} (sha256 " in diff, "a new key shows"

@@ -22,19 +22,31 @@ POLL_SECONDS = 0.25
 
 
 class Session(slixmpp.ClientXMPP):
-    """One login that keeps reconnecting, like the Smack connections of jicofo and jvb: STARTTLS
-    without certificate verification (DISABLE_CERTIFICATE_VERIFICATION / disable-certificate-
-    verification in jvb.conf and jicofo.conf), retried every half second while the server is
-    away, and stream management with resumption (Smack's default), so Prosody keeps a session
-    that ends without a goodbye for smacks_hibernation_time (15 s on auth.meet.jitsi)."""
+    """One login that keeps reconnecting, like the Smack connections of jicofo and jvb: STARTTLS,
+    without certificate verification unless ``trust`` is given (DISABLE_CERTIFICATE_VERIFICATION
+    / disable-certificate-verification in jvb.conf and jicofo.conf; with ``trust``, the
+    certificate must chain to it and name the login's domain), retried every half second while
+    the server is away, and stream management with resumption (Smack's default), so Prosody
+    keeps a session that ends without a goodbye for smacks_hibernation_time (15 s on
+    auth.meet.jitsi)."""
 
-    def __init__(self, jid: str, password: str, address: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        jid: str,
+        password: str,
+        address: tuple[str, int],
+        trust: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(jid, password)
         self.address = address
         self.enable_direct_tls = False
         self.enable_plaintext = False
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
+        if trust is None:
+            self.ssl_context.check_hostname = False
+            self.ssl_context.verify_mode = ssl.CERT_NONE
+        else:
+            self.ssl_context = trust
+            self.add_event_handler("ssl_invalid_chain", self._refused_certificate)
         self.online = False
         self._unreachable_reported = False
         self._down = asyncio.Event()
@@ -69,6 +81,13 @@ class Session(slixmpp.ClientXMPP):
         self.online = False
         self.session_ended()
         self._down.set()
+
+    def _refused_certificate(self, error: ssl.SSLError) -> None:
+        log.error(
+            "%s: the certificate of %s:%d is refused (%s)", self.boundjid.bare, *self.address,
+            getattr(error, "verify_message", "") or error,
+        )  # fmt: skip
+        self.disconnect()
 
     def _auth_failed(self, _event: object) -> None:
         log.error("%s: authentication refused by %s:%d", self.boundjid.bare, *self.address)

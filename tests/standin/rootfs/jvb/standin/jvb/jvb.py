@@ -28,6 +28,7 @@ it stops on SIGTERM without closing its sessions.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from standin import (
     setup_logging,
     xmpp_servers,
 )
+from trust import trust_context, verified_shards
 
 CONFERENCES_FILE = "/tmp/conferences"
 # The booleans jvb.conf passes through toBool, with their defaults.
@@ -77,6 +79,8 @@ class Settings:
     brewery: str
     nickname: str
     servers: list[tuple[str, int]]
+    # Per server: the trust its login verifies the certificate with, None for none (trust.py).
+    trust: list[ssl.SSLContext | None]
 
 
 def settings() -> Settings:
@@ -85,13 +89,17 @@ def settings() -> Settings:
         raise Refusal("the stand-in does not implement ENABLE_JVB_XMPP_SERVER (a brewery server)")
     domain = env("XMPP_AUTH_DOMAIN", "auth.meet.jitsi")
     muc = env("XMPP_INTERNAL_MUC_DOMAIN", "internal-muc.meet.jitsi")
+    servers = xmpp_servers()
+    verified = verified_shards()
+    context = trust_context(env("JAVA_TOOL_OPTIONS")) if verified else None
     return Settings(
         xmpp=not flags["JVB_DISABLE_XMPP"],
         jid=f"{env('JVB_AUTH_USER', 'jvb')}@{domain}",
         password=env("JVB_AUTH_PASSWORD"),
         brewery=f"{env('JVB_BREWERY_MUC', 'jvbbrewery')}@{muc}",
         nickname=env("JVB_MUC_NICKNAME", env("HOSTNAME")),
-        servers=xmpp_servers(),
+        servers=servers,
+        trust=[context if shard in verified else None for shard in range(len(servers))],
     )
 
 
@@ -168,7 +176,8 @@ def main() -> None:
         asyncio.run(asyncio.Event().wait())
     from xmpp_bridge import run_bridges  # slixmpp takes a third of a second to load: REST first
 
-    session = (config.jid, config.password, config.brewery, config.nickname, config.servers)
+    session = (config.jid, config.password, config.brewery, config.nickname)
+    session += (config.servers, config.trust)
     asyncio.run(run_bridges(*session, lambda: rest.drain, rest.on_drain))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
@@ -30,8 +31,9 @@ class Bridge(Session):
         brewery: str,
         nickname: str,
         draining: Callable[[], bool],
+        trust: ssl.SSLContext | None,
     ) -> None:
-        super().__init__(jid, password, address)
+        super().__init__(jid, password, address, trust)
         self.brewery = brewery
         self.nickname = nickname
         self.draining = draining
@@ -64,12 +66,17 @@ async def run_bridges(
     brewery: str,
     nickname: str,
     servers: list[tuple[str, int]],
+    trust: list[ssl.SSLContext | None],
     draining: Callable[[], bool],
     on_drain: Callable[[Callable[[], None]], None],
 ) -> None:
-    """One session per server; ``on_drain`` registers what the REST thread calls when drain
-    mode changes: a new presence from each session that is up."""
-    bridges = [Bridge(jid, password, a, brewery, nickname, draining) for a in servers]
+    """One session per server (``trust``: how each verifies its certificate); ``on_drain``
+    registers what the REST thread calls when drain mode changes: a new presence from each
+    session that is up."""
+    bridges = [
+        Bridge(jid, password, address, brewery, nickname, draining, verify)
+        for address, verify in zip(servers, trust, strict=True)
+    ]
     loop = asyncio.get_running_loop()
 
     def announce_all() -> None:
