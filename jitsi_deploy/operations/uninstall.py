@@ -123,8 +123,10 @@ def steps(purge: bool) -> tuple[Step, ...]:
         Step("cron", (PRESENT,), _cron),
         Step("stack", (PRESENT, CONTAINERS), lambda given: _stack(given, purge)),
         Step("docker-user", (PRESENT, CHAIN), _docker_user),
-        Step("nginx", (PRESENT,), _nginx),
-        Step("fail2ban", (PRESENT,), _fail2ban),
+        _read_without("nginx", paths.NGINX_SITE, "remove the site from nginx", NGINX_RELOAD),
+        _read_without(
+            "fail2ban", paths.FAIL2BAN_JAILS, "remove its jails from fail2ban", FAIL2BAN_RESTART
+        ),
         Step("firewall", (OS_RELEASE, SSH_PORTS, firewall.FIREWALL_STATE), _firewall),
         Step("files", (PRESENT,), lambda given: _files(given, purge)),
     )
@@ -163,20 +165,17 @@ def _docker_user(given: PlanInput) -> list[Change]:
     return [Change(NAME, "remove the DOCKER-USER rules for the bridges' XMPP", (command,))]
 
 
-def _nginx(given: PlanInput) -> list[Change]:
-    if paths.NGINX_SITE not in given.facts[PRESENT]:
-        return []
-    remove = Command(("rm", "-f", "--", paths.NGINX_SITE), "remove the site")
-    reload = sh(NGINX_RELOAD, "reload nginx")
-    return [Change(NAME, "remove the nginx site and reload nginx", (remove, reload))]
+def _read_without(program: str, path: str, summary: str, reread: str) -> Step:
+    """A step removing a file ``program`` reads, then having it read its files again (when it
+    runs): the nginx site, fail2ban's jails."""
 
+    def plan(given: PlanInput) -> list[Change]:
+        if path not in given.facts[PRESENT]:
+            return []
+        remove = Command(("rm", "-f", "--", path), f"remove {path}")
+        return [Change(NAME, summary, (remove, sh(reread, "read the configuration again")))]
 
-def _fail2ban(given: PlanInput) -> list[Change]:
-    if paths.FAIL2BAN_JAILS not in given.facts[PRESENT]:
-        return []
-    remove = Command(("rm", "-f", "--", paths.FAIL2BAN_JAILS), "remove the jails")
-    restart = sh(FAIL2BAN_RESTART, "restart fail2ban")
-    return [Change(NAME, "remove fail2ban's jails for the site", (remove, restart))]
+    return Step(program, (PRESENT,), plan)
 
 
 def _firewall(given: PlanInput) -> list[Change]:

@@ -135,12 +135,7 @@ class Stack:
         return self._report_until(lambda code: code != 0, limit)
 
     def _report_until(self, wanted: Callable[[int], bool], limit: float) -> bool:
-        deadline = time.monotonic() + limit
-        while not wanted(self.run("--report").returncode):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(1)
-        return True
+        return report_until(lambda: self.run("--report").returncode, wanted, limit)
 
     def container(self, service: str) -> str:
         out = docker(
@@ -202,6 +197,17 @@ class Stack:
         if not self.log.exists():
             return []
         return [line for line in self.log.read_text().splitlines() if f" {word} " in line]
+
+
+def report_until(report: Callable[[], int], wanted: Callable[[int], bool], limit: float) -> bool:
+    """Whether the exit code of ``report`` (a `--report` run) becomes ``wanted`` within
+    ``limit`` seconds, asked each second."""
+    deadline = time.monotonic() + limit
+    while not wanted(report()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
 
 
 def _status(url: str) -> int:

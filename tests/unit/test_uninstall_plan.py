@@ -87,8 +87,8 @@ def test_a_deployed_host_is_disarmed_first_then_taken_down_and_its_files_removed
     planned = summaries(core, facts(deployed(core)))
     assert planned[0] == "stop the health check and the nightly backup"
     assert planned[1] == "take the stack down: its containers (volumes kept)"
-    assert "remove the nginx site and reload nginx" in planned
-    assert "remove fail2ban's jails for the site" in planned
+    assert "remove the site from nginx" in planned
+    assert "remove its jails from fail2ban" in planned
     assert planned[-1].startswith("remove the deploy's ")
     shell = commands(core, facts(deployed(core)))
     assert not any(paths.STACK_DIR in c and c.startswith("rm") for c in shell), "data kept"
