@@ -4,6 +4,8 @@ It logs in the way jvb.conf (jvb/rootfs/defaults/jvb.conf at stable-11146-2) con
 bridge: user JVB_AUTH_USER (jvb) on XMPP_AUTH_DOMAIN (auth.meet.jitsi) with JVB_AUTH_PASSWORD, at
 each XMPP_SERVER (default xmpp.meet.jitsi) on XMPP_PORT (5222), and joins the brewery
 JVB_BREWERY_MUC@XMPP_INTERNAL_MUC_DOMAIN as JVB_MUC_NICKNAME (default: the container's hostname).
+The login checks the server's certificate only where custom-jvb.conf turns the image's
+verification back on, against the truststore JAVA_TOOL_OPTIONS names (trust.py).
 /about/health on 8080 (all interfaces, as the bridge's private HTTP server) stays green while the
 XMPP session is lost: the real bridge's known trap.
 
