@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import time
-import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -175,15 +174,6 @@ class Stack:
     def health(self, service: str) -> str:
         return docker("inspect", "-f", "{{.State.Health.Status}}", self.container(service)).strip()
 
-    def wait_jicofo_health(self, status: int, limit: float = 30.0) -> None:
-        """Wait until jicofo's /about/health answers ``status`` (its checks run every 10 s)."""
-        url = f"http://127.0.0.1:{self.ports['jicofo']}/about/health"
-        deadline = time.monotonic() + limit
-        while (answer := _status(url)) != status:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"jicofo's health answers {answer}, not {status}")
-            time.sleep(0.5)
-
     def bridges(self) -> int:
         """jicofo's operational bridge count, -1 while it does not answer."""
         url = f"http://127.0.0.1:{self.ports['jicofo']}/stats"
@@ -208,14 +198,3 @@ def report_until(report: Callable[[], int], wanted: Callable[[int], bool], limit
             return False
         time.sleep(1)
     return True
-
-
-def _status(url: str) -> int:
-    """The HTTP status of ``url``, 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0

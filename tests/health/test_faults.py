@@ -1,7 +1,7 @@
-"""The health check's own bookkeeping on a local compose stack: back-off, the breaker, the lock
-between runs, arming, a bridge-only host. None of it depends on the compose file; the faults of
-the services themselves are repaired on the stack the product deployed, with its compose file
-and health.conf (tests/e2e/test_health_faults.py).
+"""The health check's own bookkeeping on a local compose stack: a hundred quiet runs, back-off,
+the breaker, the lock between runs, arming, a bridge-only host. None of it depends on the
+compose file; the faults of the services themselves are repaired on the stack the product
+deployed, with its compose file and health.conf (tests/e2e/test_health_faults.py).
 
 The stack runs stand-in images (tests/standin) because the real Jitsi images cannot be fetched
 here; they answer the same endpoints, run the same healthcheck.sh and fail on command.
@@ -18,6 +18,16 @@ from healthstack import SCRIPT, SERVICES, docker
 
 def restarted(before: dict[str, str], after: dict[str, str]) -> set[str]:
     return {s for s in SERVICES if before[s] != after[s]}
+
+
+def test_healthy_stack_sees_no_action_over_a_hundred_runs(stack):
+    """A false alarm restarts a meeting service for nothing: a hundred runs back to back on
+    the healthy stack (its real XMPP sessions included) must all pass and do nothing."""
+    before = stack.started_at()
+    codes = [stack.run().returncode for _ in range(100)]
+    assert codes == [0] * 100
+    assert not stack.log.exists() or stack.log.read_text() == ""
+    assert stack.started_at() == before
 
 
 def test_backoff_doubles_between_restarts(stack):
