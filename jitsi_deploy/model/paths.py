@@ -39,6 +39,14 @@ PENDING_REACTIONS = "/var/lib/jitsi-deploy/pending-reactions"
 # steps/changes.py): nginx's site is put back from here when `nginx -t` refuses the new one.
 PREVIOUS_FILES_DIR = "/var/lib/jitsi-deploy/previous"
 
+# TURN (model/turn.py): coturn's settings, root's alone (systemd hands them to the service),
+# the drop-in that points Debian's unit at them, and nginx's TLS split by name on 443. Files in
+# modules-enabled are read at nginx's top level, after the stream module loads (50-mod-stream):
+# Debian's nginx.conf has no other place for a stream block.
+TURN_CONFIG = f"{ETC_DIR}/turnserver.conf"
+COTURN_DROPIN = "/etc/systemd/system/coturn.service.d/60-jitsi-deploy.conf"
+NGINX_STREAM = "/etc/nginx/modules-enabled/60-jitsi-deploy-stream.conf"
+
 FAIL2BAN_JAILS = "/etc/fail2ban/jail.d/jitsi-deploy.local"
 SYSCTL_FILE = "/etc/sysctl.d/60-jitsi-deploy.conf"
 LIMITS_FILE = "/etc/security/limits.d/60-jitsi-deploy.conf"

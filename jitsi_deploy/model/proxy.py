@@ -13,6 +13,7 @@ from typing import Literal
 
 from ..settings.site import Site
 from . import paths
+from .turn import SITE_BEHIND_SPLIT
 
 Http2Style = Literal["listen", "directive"]
 
@@ -49,6 +50,9 @@ class ProxySettings:
     + names_bucket_size: server_names_hash_bucket_size for the names (set above 64 only).
     + fail2ban: write this site's errors, among them nginx's "limiting requests" refusals, to
       `fail2ban_log` for a jail with fail2ban's stock nginx-limit-req filter.
+    + turn_host: the TURN server's name ("" = none). With one, 443 belongs to nginx's stream
+      split (model/turn.py, `stream_config`): the sites listen behind it on loopback and learn
+      each client's address from the split's PROXY header.
     """
 
     meet_host: str
@@ -70,9 +74,18 @@ class ProxySettings:
     frame_ancestors: tuple[str, ...] = ()
     fail2ban: bool = False
     fail2ban_log: str = "/var/log/nginx/jitsi-meet.error.log"
+    turn_host: str = ""
 
     def host_names(self) -> tuple[str, ...]:
-        return (self.meet_host, self.monitor_host) if self.monitor_host else (self.meet_host,)
+        """Every name with a certificate: the sites' and the TURN server's."""
+        return tuple(filter(None, (self.meet_host, self.monitor_host, self.turn_host)))
+
+    @property
+    def site_listen(self) -> tuple[str, ...]:
+        """Where the https sites listen: 443 itself, or behind the stream split."""
+        if self.turn_host:
+            return (f"{SITE_BEHIND_SPLIT} proxy_protocol",)
+        return self.https_listen
 
     @property
     def names_bucket_size(self) -> int:
@@ -109,4 +122,5 @@ def proxy_settings(site: Site, nginx_http2: Http2Style = "listen") -> ProxySetti
         hsts_max_age=0 if site.tls.mode == "selfsigned" else ProxySettings.hsts_max_age,
         fail2ban=site.tuning.fail2ban,
         frame_ancestors=site.frame_ancestors,
+        turn_host=site.turn.hostname,
     )

@@ -20,7 +20,7 @@ from ..settings.inventory import Host
 from ..settings.reader import size_mib
 from ..settings.secrets import Secret
 from ..settings.site import Deployment, Images, MemoryKey, Site
-from . import paths, xmpp_tls
+from . import paths, turn, xmpp_tls
 from .managed import Directory, container_directory
 from .xmpp_tls import XMPP_AUTH_DOMAIN, XMPP_TLS_KEY
 
@@ -190,6 +190,7 @@ def _prosody_environment(placement: Placement) -> dict[str, str]:
         # Breakout rooms (on by default in the image) live on their own MUC component, joined
         # by name: without the policy there they would open private rooms to anyone.
         "XMPP_BREAKOUT_MUC_MODULES": "room_policy",
+        **turn.prosody_environment(placement.site),
     }
 
 
@@ -266,9 +267,10 @@ PROSODY = Service(
         "storage/prosody:/var/lib/prosody",
     ),
     environment=_prosody_environment,
-    # The JWT secret goes to prosody whatever AUTH_TYPE is, as upstream's compose passes it;
-    # the image reads it only with AUTH_TYPE=jwt, and switching to jwt needs no new secret.
-    secrets=(JICOFO_PASSWORD, JVB_PASSWORD, JWT_SECRET),
+    # The JWT and TURN secrets go to prosody whatever AUTH_TYPE and TURN_HOSTNAME are, as
+    # upstream's compose passes them; the image reads each only when its feature is on, and
+    # switching one on needs no new secret.
+    secrets=(JICOFO_PASSWORD, JVB_PASSWORD, JWT_SECRET, turn.TURN_SECRET),
     directories=(
         "prosody/config",
         "prosody/config/conf.d",

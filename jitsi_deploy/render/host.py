@@ -33,6 +33,7 @@ from ..model.services import (
     placement_of,
     services_at,
 )
+from ..model.turn import DENIED_PEERS, SITE_BEHIND_SPLIT, TLS_END, TurnServer, turn_server
 from ..settings.inventory import Host
 from ..settings.site import Deployment, Site
 from .compose import compose_file, env_file
@@ -82,6 +83,8 @@ def render_host(
         files.append(_fail2ban_jails(host, site))
     if host.role == "core":
         files.append(_nginx_site(proxy_settings(site, nginx_http2)))
+    if turn := turn_server(placement):
+        files += _turn_files(turn, proxy_settings(site, nginx_http2))
     return Rendered(host, site, tuple(services), _directories(host, services), tuple(files), rules)
 
 
@@ -221,6 +224,27 @@ SITE_TEMPLATE = "nginx/jitsi.conf.j2"
 
 def render_site(proxy: ProxySettings) -> str:
     return render_template(SITE_TEMPLATE, proxy=proxy)
+
+
+def _turn_files(turn: TurnServer, proxy: ProxySettings) -> list[File]:
+    """coturn's settings and unit drop-in, and nginx's split of 443 between site and TURN."""
+    settings = template("turn/turnserver.conf.j2", {"turn": turn, "denied": DENIED_PEERS})
+    dropin = template("turn/coturn-dropin.conf.j2", {"config": paths.TURN_CONFIG})
+    split = {
+        "proxy": proxy,
+        "turn_end": TLS_END,
+        "site": SITE_BEHIND_SPLIT,
+        "coturn": f"127.0.0.1:{turn.port}",
+    }
+    reacts = ("turn",)
+    return [
+        File(paths.TURN_CONFIG, settings, 0o600, reacts=reacts),
+        File(paths.COTURN_DROPIN, dropin, reacts=reacts),
+        File(paths.NGINX_STREAM, template(STREAM_TEMPLATE, split), reacts=("reload:nginx",)),
+    ]
+
+
+STREAM_TEMPLATE = "nginx/jitsi-stream.conf.j2"
 
 
 def _directories(host: Host, services: list[Service]) -> tuple[Directory, ...]:

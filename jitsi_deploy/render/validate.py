@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = {
     "docker-compose": "docker-compose",
     "nginx": "nginx-light",
+    "nginx stream module": "libnginx-mod-stream",
     "openssl": "openssl",
     "luacheck": "lua-check",
     "shellcheck": "shellcheck",
@@ -60,7 +61,10 @@ def _checks(tree: Path) -> list[tuple[str, Callable[[], None]]]:
         return f"{tool} /{file.relative_to(tree)}"
 
     checks = [("compose config", partial(_compose, tree / paths.STACK_DIR.lstrip("/")))]
-    checks += [(label("nginx -t", f), partial(_nginx, f)) for f in _under(tree, paths.NGINX_SITE)]
+    stream = tree / paths.NGINX_STREAM.lstrip("/")
+    checks += [
+        (label("nginx -t", f), partial(_nginx, f, stream)) for f in _under(tree, paths.NGINX_SITE)
+    ]
     checks += [(label("luacheck", f), partial(_luacheck, f)) for f in sorted(tree.rglob("*.lua"))]
     checks += [(label("shellcheck", f), partial(_shellcheck, f)) for f in _shell_scripts(tree)]
     return checks
@@ -70,45 +74,56 @@ def _compose(stack: Path) -> None:
     _run([*compose_command(), "config", "--quiet"], "compose config", cwd=stack)
 
 
-def _nginx(site: Path) -> None:
-    """`nginx -t` on the site inside a minimal main config, under a scratch prefix.
+def _nginx(site: Path, stream: Path) -> None:
+    """`nginx -t` on the site, and the TLS split on 443 when there is one, inside a minimal
+    main config under a scratch prefix.
 
-    The site names the certificate links the deploy manages on the host; here they point at a
+    The files name the certificate links the deploy manages on the host; here they point at a
     throwaway self-signed pair, since nginx loads the certificates when it tests a config.
     """
     scratch = site.parent / ".nginx-test"
     certs = scratch / "tls"
     certs.mkdir(parents=True)
-    pair = ("fullchain.pem", "privkey.pem")
-    _run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=validate",
-            "-keyout",
-            str(certs / pair[1]),
-            "-out",
-            str(certs / pair[0]),
-        ],
-        "openssl",
-    )
-    text = site.read_text()
-    for link in sorted(set(re.findall(rf"{re.escape(paths.TLS_ROOT)}/[^;\s]+", text))):
-        text = text.replace(link, str(certs / (pair[0] if "fullchain" in link else pair[1])))
-    (scratch / "site.conf").write_text(text)
-    (scratch / "nginx.conf").write_text(
-        f"pid {scratch}/nginx.pid;\nerror_log {scratch}/error.log;\nevents {{}}\n"
-        f"http {{ include /etc/nginx/mime.types; include {scratch}/site.conf; }}\n"
-    )
+    _throwaway_pair(certs)
+    main = f"pid {scratch}/nginx.pid;\nerror_log {scratch}/error.log;\n"
+    if stream.exists():
+        if not Path(STREAM_MODULE).exists():
+            raise _missing("nginx stream module")
+        _with_test_certs(stream, scratch / "stream.conf", certs)
+        main += f"load_module {STREAM_MODULE};\ninclude {scratch}/stream.conf;\n"
+    _with_test_certs(site, scratch / "site.conf", certs)
+    main += f"events {{}}\nhttp {{ include /etc/nginx/mime.types; include {scratch}/site.conf; }}\n"
+    (scratch / "nginx.conf").write_text(main)
     nginx = ["nginx", "-t", "-q", "-e", str(scratch / "error.log"), "-p", str(scratch)]
     _run([*nginx, "-c", str(scratch / "nginx.conf")], "nginx -t")
+
+
+# Where Debian's libnginx-mod-stream puts the module the TLS split needs.
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+PAIR = ("fullchain.pem", "privkey.pem")
+
+
+def _throwaway_pair(certs: Path) -> None:
+    subject = (
+        "-subj",
+        "/CN=validate",
+        "-keyout",
+        str(certs / PAIR[1]),
+        "-out",
+        str(certs / PAIR[0]),
+    )
+    _run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *subject],
+        "openssl",
+    )
+
+
+def _with_test_certs(source: Path, target: Path, certs: Path) -> None:
+    """``source`` copied to ``target`` with every certificate link replaced by the pair."""
+    text = source.read_text()
+    for link in sorted(set(re.findall(rf"{re.escape(paths.TLS_ROOT)}/[^;\s]+", text))):
+        text = text.replace(link, str(certs / (PAIR[0] if "fullchain" in link else PAIR[1])))
+    target.write_text(text)
 
 
 def _luacheck(file: Path) -> None:

@@ -94,6 +94,23 @@ KEYS: tuple[Key, ...] = (
         grammar=HOSTNAME + "; not the meeting's",
     ),
     Key(
+        "TURN_HOSTNAME",
+        "site",
+        "",
+        "host name of the TURN server on the core host, for participants behind firewalls "
+        "that allow only 443 (empty = no TURN server)",
+        example="turn.example.org",
+        grammar="empty, or " + HOSTNAME + "; not the meeting's or the monitor's",
+    ),
+    Key(
+        "TURN_RELAY_PORTS",
+        "site",
+        "49152-49651",
+        "UDP ports the TURN server relays media from (opened in the firewall)",
+        grammar="FIRST-LAST: two port numbers, the first at least 1024, the last at most 65535 "
+        "and not below the first; at most 10000 ports, holding neither 3478 nor 10000",
+    ),
+    Key(
         "TZ",
         "site",
         "UTC",

@@ -19,6 +19,7 @@ from .reader import (
     is_hostname,
     is_image_path,
     is_ip,
+    is_number,
     is_port,
     is_size,
     size_mib,
@@ -108,6 +109,20 @@ class Monitoring:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """The TURN server of the core host: off while ``hostname`` is empty; it relays media from
+    UDP ports ``first_port`` to ``last_port``."""
+
+    hostname: str = ""
+    first_port: int = 49152
+    last_port: int = 49651
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.hostname)
+
+
+@dataclass(frozen=True)
 class HostBackup:
     """The nightly job on each host: at ``hour``:30, keeping ``daily`` and ``weekly``."""
 
@@ -146,6 +161,7 @@ class Site:
     host_backup: HostBackup
     # CSP frame-ancestors sources of the meeting site; () = no restriction, as upstream.
     frame_ancestors: tuple[str, ...] = ()
+    turn: Turn = Turn()
 
 
 @dataclass(frozen=True)
@@ -245,7 +261,50 @@ def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
         secrets=secrets,
         host_backup=_host_backup(reader),
         frame_ancestors=_frame_ancestors(reader),
+        turn=_turn(reader, (meet_hostname, monitor_hostname)),
     )
+
+
+# Ports the relay range must leave alone: the bridge's media and the TURN server's own.
+_NOT_RELAY_PORTS = (3478, 10000)
+_MAX_RELAY_PORTS = 10000
+
+
+def _turn(reader: Reader, site_names: tuple[str, ...]) -> Turn:
+    hostname = reader.text("TURN_HOSTNAME").lower()
+    if hostname and not is_hostname(hostname):
+        reader.fail(
+            "TURN_HOSTNAME", f"{hostname!r} is not a valid host name, e.g. turn.example.org."
+        )
+    elif hostname and hostname in site_names:
+        reader.fail(
+            "TURN_HOSTNAME",
+            f"{hostname!r} is a name of the site already: nginx routes TLS on 443 by name, so the "
+            "TURN server needs a name of its own (e.g. turn.example.org, in DNS like the others).",
+        )
+    first, last = _relay_ports(reader)
+    return Turn(hostname, first, last)
+
+
+def _relay_ports(reader: Reader) -> tuple[int, int]:
+    value = reader.text("TURN_RELAY_PORTS")
+    first, _, last = value.partition("-")
+    if not (is_number(first) and is_number(last)) or not 1024 <= int(first) <= int(last) <= 65535:
+        reader.fail(
+            "TURN_RELAY_PORTS",
+            f"{value!r} is not a port range. Write FIRST-LAST from 1024 to 65535, "
+            "e.g. 49152-49651.",
+        )
+        return Turn.first_port, Turn.last_port
+    ports = range(int(first), int(last) + 1)
+    if len(ports) > _MAX_RELAY_PORTS or any(p in ports for p in _NOT_RELAY_PORTS):
+        reader.fail(
+            "TURN_RELAY_PORTS",
+            f"{value!r} holds more than {_MAX_RELAY_PORTS} ports or one of "
+            f"{', '.join(map(str, _NOT_RELAY_PORTS))} (the bridge's and the TURN server's own). "
+            "Choose a range above them, e.g. 49152-49651.",
+        )
+    return ports.start, ports.stop - 1
 
 
 def _host_backup(reader: Reader) -> HostBackup:

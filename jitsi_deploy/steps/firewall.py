@@ -69,8 +69,15 @@ UFW_RULE = re.compile(
 PORT_SPEC = re.compile(r"^(?P<ports>[\d,:-]+)(?:/(?P<protocol>tcp|udp))?$")
 
 
-def opening(rule: Rule) -> Opening:
-    return Opening(rule.port, rule.protocol, rule.source)
+def openings(rule: Rule) -> frozenset[Opening]:
+    return frozenset(Opening(port, rule.protocol, rule.source) for port in rule.ports)
+
+
+def port_spec(rule: Rule, dash: str = ":") -> str:
+    """The rule's port or range as a firewall writes it: 3478, 49152:49651 (ufw) or
+    49152-49651 (firewalld)."""
+    ports = rule.ports
+    return str(ports.start) if len(ports) == 1 else f"{ports.start}{dash}{ports.stop - 1}"
 
 
 def port_openings(spec: str, source: str) -> set[Opening]:
@@ -195,20 +202,20 @@ def wanted_rules(ssh_ports: tuple[int, ...], rules: tuple[Rule, ...]) -> tuple[R
     """``rules`` with the ports sshd listens on first, each opening once: a host whose sshd
     moved away from the inventory port must not be locked out."""
     listening = (Rule(port, "tcp", "any", "ssh: a port sshd listens on") for port in ssh_ports)
-    by_opening: dict[Opening, Rule] = {}
+    by_opening: dict[frozenset[Opening], Rule] = {}
     for rule in (*rules, *listening):
-        by_opening.setdefault(opening(rule), rule)
+        by_opening.setdefault(openings(rule), rule)
     ssh_first = sorted(by_opening.values(), key=lambda r: r.port not in ssh_ports)
     return tuple(ssh_first)
 
 
 def describe(rule: Rule) -> str:
-    return f"{rule.port}/{rule.protocol} from {rule.source} ({rule.purpose})"
+    return f"{port_spec(rule)}/{rule.protocol} from {rule.source} ({rule.purpose})"
 
 
 def ufw_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[Change]:
     state = parse_ufw_status(lines)
-    missing = [rule for rule in wanted if opening(rule) not in state.allowed]
+    missing = [rule for rule in wanted if not openings(rule) <= state.allowed]
     commands = [ufw_allow(rule) for rule in missing]
     detail = [f"allow {describe(rule)}" for rule in missing]
     if not state.active or state.default_allows:
@@ -226,14 +233,14 @@ def ufw_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[Change
                 NAME, f"{summary}: {len(missing)} rules to add", tuple(commands), "\n".join(detail)
             )
         )
-    stale = sorted(state.ours - {opening(rule) for rule in wanted})
+    stale = stale_rules(state.ours - frozenset().union(*map(openings, wanted)))
     if stale:
         changes.append(
             Change(
                 NAME,
                 f"remove {len(stale)} ufw rules jitsi-deploy added and no longer wants",
-                tuple(ufw_delete(o) for o in stale),
-                "\n".join(f"remove {o.port}/{o.protocol} from {o.source}" for o in stale),
+                tuple(ufw_delete(rule) for rule in stale),
+                "\n".join(f"remove {port_spec(r)}/{r.protocol} from {r.source}" for r in stale),
             )
         )
     return changes
@@ -243,26 +250,41 @@ def ufw_allow(rule: Rule) -> Command:
     return Command(
         (
             *("ufw", "allow", "proto", rule.protocol, "from", rule.source),
-            *("to", "any", "port", str(rule.port), "comment", f"{OUR_MARK} {rule.purpose}"),
+            *("to", "any", "port", port_spec(rule), "comment", f"{OUR_MARK} {rule.purpose}"),
         ),
         f"allow {describe(rule)}",
     )
 
 
-def ufw_delete(found: Opening) -> Command:
+def stale_rules(stale: frozenset[Opening]) -> list[Rule]:
+    """The rules of ours to delete, each run of neighbouring ports one range again: ufw
+    deletes a rule as it was added (a relay range is one rule, not a rule per port)."""
+    rules: list[Rule] = []
+    for found in sorted(stale, key=lambda o: (o.protocol, o.source, o.port)):
+        last = rules[-1] if rules else None
+        same_rule = last and (last.protocol, last.source) == (found.protocol, found.source)
+        if last and same_rule and found.port == last.ports.stop:
+            rules[-1] = Rule(last.port, last.protocol, last.source, "", found.port)
+            continue
+        rules.append(Rule(found.port, found.protocol, found.source, ""))
+    return rules
+
+
+def ufw_delete(rule: Rule) -> Command:
     # ufw matches the rule without its comment and removes the IPv6 twin along with it.
+    spec = f"{port_spec(rule)}/{rule.protocol} from {rule.source}"
     return Command(
         (
-            *("ufw", "delete", "allow", "proto", found.protocol, "from", found.source),
-            *("to", "any", "port", str(found.port)),
+            *("ufw", "delete", "allow", "proto", rule.protocol, "from", rule.source),
+            *("to", "any", "port", port_spec(rule)),
         ),
-        f"remove the rule allowing {found.port}/{found.protocol} from {found.source}",
+        f"remove the rule allowing {spec}",
     )
 
 
 def firewalld_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[Change]:
     state = parse_firewalld(lines)
-    missing = [rule for rule in wanted if opening(rule) not in state.allowed]
+    missing = [rule for rule in wanted if not openings(rule) <= state.allowed]
     detail = [f"allow {describe(rule)}" for rule in missing]
     if state.active:
         # Runtime and permanent alike: a reload would drop the runtime rules a person added.
@@ -299,11 +321,11 @@ def firewalld_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[
 
 def firewalld_option(rule: Rule) -> str:
     if rule.source == "any":
-        return f"--add-port={rule.port}/{rule.protocol}"
+        return f"--add-port={port_spec(rule, '-')}/{rule.protocol}"
     family = "ipv6" if ":" in rule.source else "ipv4"
     return (
         f'--add-rich-rule=rule family="{family}" source address="{rule.source}" '
-        f'port port="{rule.port}" protocol="{rule.protocol}" accept'
+        f'port port="{port_spec(rule, "-")}" protocol="{rule.protocol}" accept'
     )
 
 

@@ -33,6 +33,7 @@ HOST_ORDER = (
     "restart:docker",
     "docker-user",
     "reload:nginx",
+    "turn",
     "restart:fail2ban",
     "pull:images",
     "up:stack",
@@ -184,6 +185,8 @@ def _reaction(
         )
     if name == "reload:nginx":
         return Change(NAME, "test and reload nginx", (reload_nginx(nginx_files),))
+    if name == "turn":
+        return Change(NAME, "restart the TURN server with its new settings", turn_restart())
     if name == "restart:fail2ban":
         restart = Command(("systemctl", "restart", "fail2ban"), "restart fail2ban")
         return Change(NAME, "restart fail2ban for its new jails", (restart,))
@@ -208,6 +211,17 @@ def _reaction(
         summary = f"restart {service} for its new settings{ends}"
         return Change(NAME, summary, (restart,), ends_meetings=meeting)
     raise ValueError(f"unknown reaction {name!r}")
+
+
+def turn_restart() -> tuple[Command, ...]:
+    """coturn with the site's settings: its package leaves the unit masked (steps/packages.py),
+    so that it never runs on the package's defaults, an open relay."""
+    return (
+        Command(("systemctl", "daemon-reload"), "reload systemd units"),
+        Command(("systemctl", "unmask", "coturn"), "let coturn run"),
+        Command(("systemctl", "enable", "coturn"), "start coturn at boot"),
+        Command(("systemctl", "restart", "coturn"), "restart coturn"),
+    )
 
 
 def _kernel_refused(output: str) -> str:

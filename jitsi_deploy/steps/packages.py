@@ -34,7 +34,11 @@ ENGINE = {"official": "docker-ce", "distro": "docker.io"}
 ALTERNATIVES = {"curl": ("curl-minimal",)}
 
 # Packages of features a setting switches on (same name in every family; fail2ban is in EPEL).
-OPTIONAL = ("fail2ban",)
+OPTIONAL = ("fail2ban", "coturn", "libnginx-mod-stream")
+# Packages whose service would start at install with the package's own settings: coturn's make
+# an open relay. Their unit is masked first (Debian's maintainer scripts leave a mask they did
+# not make alone); the feature's reaction starts it with the deploy's settings.
+MASKED_AT_INSTALL = {"coturn": "coturn.service"}
 
 # Keep the host's edited configuration files when a package brings a new version of one.
 APT_KEEP_CONFIG = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
@@ -243,6 +247,8 @@ def package_changes(
 def plan(given: PlanInput) -> list[Change]:
     tuning = given.rendered.site.tuning
     features = ("fail2ban",) if tuning.fail2ban else ()
+    if given.rendered.host.role == "core" and given.rendered.site.turn.enabled:
+        features += ("coturn", "libnginx-mod-stream")
     return package_changes(given.facts, tuning.docker_source, features)
 
 
@@ -257,6 +263,7 @@ def install_change(release: Release, docker_source: str, missing: tuple[str, ...
         commands = (*install(first), *repositories, *install(rest))
     else:
         commands = install(missing)
+    commands = (*mask_first(missing), *commands)
     return Change(
         NAME,
         f"install {len(missing)} packages: {' '.join(missing)}",
@@ -264,6 +271,14 @@ def install_change(release: Release, docker_source: str, missing: tuple[str, ...
         detail="\n".join(f"install {p}" for p in missing),
         explain=explain_install_failure,
     )
+
+
+def mask_first(missing: tuple[str, ...]) -> tuple[Command, ...]:
+    units = [MASKED_AT_INSTALL[p] for p in missing if p in MASKED_AT_INSTALL]
+    if not units:
+        return ()
+    names = " ".join(units)
+    return (Command(("systemctl", "mask", *units), f"keep {names} stopped until configured"),)
 
 
 def repository_commands(
