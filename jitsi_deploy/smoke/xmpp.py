@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -42,6 +43,9 @@ XBOSH = "urn:xmpp:xbosh"
 MUC = "http://jabber.org/protocol/muc"
 FOCUS = "http://jitsi.org/protocol/focus"
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+# External service discovery (XEP-0215): Prosody's mod_external_services answers both versions.
+EXTDISCO = "urn:xmpp:extdisco:2"
+EXTDISCO_OLD = "urn:xmpp:extdisco:1"
 FEATURES = "{http://etherx.jabber.org/streams}features"
 
 
@@ -150,6 +154,52 @@ class Refusal:
     def __str__(self) -> str:
         text = f" ({self.text})" if self.text else ""
         return f"{self.type}/{self.condition}{text}"
+
+
+@dataclass(frozen=True)
+class ExternalService:
+    """A STUN or TURN server the site hands its users (one XEP-0215 <service/>).
+
+    With a shared secret (coturn's use-auth-secret), ``username`` is the expiry time in Unix
+    seconds and ``password`` the base64 HMAC-SHA1 of it: both stop working at ``expires``.
+    ``port`` is None when the server named none.
+    """
+
+    type: str
+    host: str
+    port: int | None
+    transport: str
+    username: str = ""
+    password: str = ""
+    expires: datetime | None = None
+    restricted: bool = False
+
+
+def external_services(answer: ET.Element, namespace: str = EXTDISCO) -> list[ExternalService]:
+    """The services in an extdisco <iq type="result"/> (its <services/> echoes the namespace
+    asked in)."""
+    found = answer.find(f"{{{namespace}}}services")
+    if found is None:
+        raise XmppError(f"the external services answer has no <services xmlns='{namespace}'/>")
+    return [_external_service(item) for item in found.findall(f"{{{namespace}}}service")]
+
+
+def _external_service(item: ET.Element) -> ExternalService:
+    port, expires = item.get("port"), item.get("expires")
+    try:
+        return ExternalService(
+            type=item.get("type", ""),
+            host=item.get("host", ""),
+            port=int(port) if port else None,
+            transport=item.get("transport", ""),
+            username=item.get("username", ""),
+            password=item.get("password", ""),
+            # XEP-0082 time; "Z" is spelled out for Pythons before 3.11.
+            expires=datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None,
+            restricted=item.get("restricted") in ("1", "true"),
+        )
+    except ValueError:
+        raise XmppError(f"unreadable external service: {ET.tostring(item)[:200]!r}") from None
 
 
 class Transport(Protocol):
@@ -381,6 +431,17 @@ class Session:
             return str(error)
         ready = answer.find(f"{{{FOCUS}}}conference")
         return "ready" if ready is not None and ready.get("ready") == "true" else "not ready"
+
+    def external_services(self, namespace: str = EXTDISCO) -> list[ExternalService]:
+        """The STUN/TURN servers the site hands this user (XEP-0215), as the page asks for them
+        after login; an XmppError when the server answers with an error (Prosody without
+        mod_external_services: cancel/service-unavailable)."""
+        # Asked of the user's own server: mod_external_services answers logged-in sessions only.
+        domain = self.jid.partition("@")[2].partition("/")[0]
+        if not domain:
+            raise XmppError("external services are handed to logged-in users only: log in first")
+        answer = self._iq("get", domain, ET.Element(f"{{{namespace}}}services"))
+        return external_services(answer, namespace)
 
     def join(self, room: str, password: str | None = None) -> Refusal | None:
         """Join ``room``; None when in, else the refusal the server sent."""

@@ -13,12 +13,14 @@ component
 focus.XMPP_DOMAIN that hands IQs to focus@XMPP_AUTH_DOMAIN (plugins/mod_client_proxy.lua), plugins
 from /prosody-plugins-custom, and conf.d/*.cfg.lua included last. AUTH_TYPE=jwt logins are
 checked by the stand-in's own token modules (plugins/mod_auth_standin_token.lua,
-mod_standin_token_room.lua). Variables the stand-in cannot
-honour are refused rather than ignored.
+mod_standin_token_room.lua). TURN and STUN servers are handed to clients (XEP-0215, Prosody's
+own mod_external_services) from STUN_*, TURN_* and TURNS_* as the global template lines 31-41,
+138, 352-414 do. Variables the stand-in cannot honour are refused rather than ignored.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -61,7 +63,10 @@ def global_config() -> str:
     ipv6 = env_bool("ENABLE_IPV6", "true")
     interfaces = lua_list(["*", "::"] if ipv6 else ["*"])
     modules = ["roster", "saslauth", "tls", "disco", "admin_shell", "private", "limits"]
-    modules += ["version", "ping", "posix", "http_health", *env_list("GLOBAL_MODULES")]
+    modules += ["version", "ping", "posix", "http_health"]
+    # Line 138: the module is loaded for TURN_HOST or TURNS_HOST only, not for STUN_HOST.
+    modules += ["external_services"] if turn_hosts() else []
+    modules += env_list("GLOBAL_MODULES")
     limits = []
     if not env_bool("PROSODY_DISABLE_C2S_LIMIT", "0"):
         limits.append(f"c2s = {{ rate = {lua(env('PROSODY_C2S_LIMIT', '10kb/s'))} }};")
@@ -90,6 +95,7 @@ def global_config() -> str:
             "log = { { levels = { min = "
             + lua(env("LOG_LEVEL", "info"))
             + ' }, timestamps = "%Y-%m-%d %X", to = "console" } }',
+            *external_services_config(),
             # GLOBAL_CONFIG is split on a literal backslash-n, as the template does.
             *[line for line in env("GLOBAL_CONFIG").split("\\n") if line],
             'network_backend = "epoll"',
@@ -260,10 +266,109 @@ def internal_auth() -> list[str]:
     ]
 
 
+def turn_hosts() -> bool:
+    """`or .Env.TURN_HOST .Env.TURNS_HOST` (lines 138, 356): set and not empty."""
+    return bool(env("TURN_HOST") or env("TURNS_HOST"))
+
+
+# Lines 31-41: the defaults (an empty variable takes them too) and the comma lists.
+NUMBERS = {"STUN_PORT": "443", "TURNS_PORT": "443", "TURN_PORT": "443", "TURN_TTL": "86400"}
+
+
+def number(name: str) -> int:
+    """A port or the TTL, which the template writes into the Lua file as they are (lines 359,
+    368, 370, 395, 397): anything but a decimal number is refused, since Lua either fails to
+    load the file (`3478a`), reads a name (`port = abc` is nil: the service goes out without
+    its port, the TTL falls back to a day) or takes a spelling the product never means (0x…)."""
+    value = env(name, NUMBERS[name])
+    limit = 65535 if name.endswith("_PORT") else 10**9
+    if not re.fullmatch(r"[0-9]+", value) or not 1 <= int(value) <= limit:
+        what = "a port (1-65535)" if name.endswith("_PORT") else "a number of seconds"
+        raise Refusal(
+            f"{name}={value!r} is not {what}: the prosody template writes it into "
+            "prosody.cfg.lua as Lua, where it breaks the configuration or the TURN service"
+        )
+    return int(value)
+
+
+def quoted(name: str, value: str) -> str:
+    """A value the template puts between double quotes unescaped (lines 353, 359, 367, 369,
+    378, 382, 394): a quote, a backslash or a line break ends the Lua string early, fails to
+    load or silently changes the value (`\\n` is a line break in Lua: the secret Prosody signs
+    with would not be coturn's). Refused; the rest is written exactly as the template does."""
+    if re.search(r'["\\\n\r]', value):
+        raise Refusal(
+            f"{name} contains a quote, backslash or line break, which the prosody template "
+            "writes unescaped into a Lua string of prosody.cfg.lua"
+        )
+    return lua(value)
+
+
+def refuse_turn_mistakes() -> None:
+    """Without TURN_HOST or TURNS_HOST the image loads no external_services (line 138): a
+    TURN_CREDENTIALS, TURN_USERNAME, TURN_PASSWORD or STUN_HOST would reach no client, and
+    the meetings of users behind a firewall would fail without a word. Stricter than the image,
+    which starts."""
+    idle = [
+        n for n in ("TURN_CREDENTIALS", "TURN_USERNAME", "TURN_PASSWORD", "STUN_HOST") if env(n)
+    ]
+    if idle and not turn_hosts():
+        raise Refusal(
+            f"{', '.join(idle)} set without TURN_HOST or TURNS_HOST: the prosody image loads "
+            "mod_external_services only with one of them, so no client would get the service"
+        )
+
+
+def external_services_config() -> list[str]:
+    """Lines 352-414: the shared secret, and the services handed out, in the template's order
+    (stun; turn per host and transport; turns per host, always tcp). Prosody's
+    mod_external_services makes each client's credentials from them (username: the expiry
+    time, password: base64 of HMAC-SHA1 over it with the secret, as coturn's use-auth-secret
+    checks)."""
+    lines = []
+    if env("TURN_CREDENTIALS"):
+        lines.append(
+            f"external_service_secret = {quoted('TURN_CREDENTIALS', env('TURN_CREDENTIALS'))};"
+        )
+    if not (env("STUN_HOST") or turn_hosts()):
+        return lines
+    services = []
+    if env("STUN_HOST"):
+        stun = quoted("STUN_HOST", env("STUN_HOST"))
+        services.append(
+            f'type = "stun", host = {stun}, port = {number("STUN_PORT")}, transport = "udp"'
+        )
+    for host in env_list("TURN_HOST"):
+        for transport in env_list("TURN_TRANSPORT", "tcp"):
+            services.append(turn_entry("turn", host, number("TURN_PORT"), transport))
+    for host in env_list("TURNS_HOST"):
+        services.append(turn_entry("turns", host, number("TURNS_PORT"), "tcp"))
+    body = ",\n".join(f"    {{ {service} }}" for service in services)
+    return [*lines, "external_services = {", *([body] if body else []), "};"]
+
+
+def turn_entry(kind: str, host: str, port: int, transport: str) -> str:
+    """One turn or turns entry (lines 365-384, 392-411)."""
+    fields = [
+        f'type = "{kind}"',
+        f"host = {quoted(kind.upper() + '_HOST', host)}",
+        f"port = {port}",
+        f"transport = {quoted('TURN_TRANSPORT', transport)}",
+        f"ttl = {number('TURN_TTL')}",
+    ]
+    if env("TURN_CREDENTIALS"):
+        fields += ["secret = true", 'algorithm = "turn"']
+    for name, field in (("TURN_USERNAME", "username"), ("TURN_PASSWORD", "password")):
+        if env(name):
+            fields.append(f"{field} = {quoted(name, env(name))}")
+    return ", ".join(fields)
+
+
 def main() -> None:
     folder = Path(sys.argv[1])
     try:
         refuse_unsupported()
+        refuse_turn_mistakes()
         (folder / "prosody.cfg.lua").write_text(global_config())
         (folder / "conf.d" / "jitsi-meet.cfg.lua").write_text(site_config())
     except Refusal as error:
