@@ -39,8 +39,8 @@ PENDING_REACTIONS = "/var/lib/jitsi-deploy/pending-reactions"
 # steps/changes.py): nginx's site is put back from here when `nginx -t` refuses the new one.
 PREVIOUS_FILES_DIR = "/var/lib/jitsi-deploy/previous"
 
-# TURN (model/turn.py): coturn's settings, root's alone (systemd hands them to the service),
-# the drop-in that points Debian's unit at them, and nginx's TLS split by name on 443. Files in
+# TURN (model/turn.py): coturn's settings (its secret readable by coturn's group alone), the
+# drop-in that points Debian's unit at them, and nginx's TLS split by name on 443. Files in
 # modules-enabled are read at nginx's top level, after the stream module loads (50-mod-stream):
 # Debian's nginx.conf has no other place for a stream block.
 TURN_CONFIG = f"{ETC_DIR}/turnserver.conf"

@@ -24,6 +24,8 @@ from ..settings.site import Site
 if TYPE_CHECKING:
     from .services import Placement
 
+# Debian's coturn package makes this group and runs the service with it.
+COTURN_GROUP = "turnserver"
 TURN_SECRET = Secret("TURN_CREDENTIALS", lambda: secrets.token_urlsafe(32))
 TURN_PORT = 3478
 TURNS_PORT = 443

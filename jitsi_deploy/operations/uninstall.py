@@ -3,9 +3,10 @@ trip, a plan of changes, one script (check mode shows the plan and runs nothing)
 
 Removed: the health check's and the nightly backup's cron entries (first, so no run restarts
 what is being stopped), the stack's containers and network, the DOCKER-USER chain and its unit,
-the nginx site, fail2ban's jails, the ufw rules this project added except SSH's, and every file
-and folder the deploy writes outside the stack's folder (render_host lists them, so what a new
-step writes is removed without a line here).
+the nginx site and its TLS split, the TURN server (stopped and masked: Debian's package would
+run it as an open relay without the deploy's settings), fail2ban's jails, the ufw rules this
+project added except SSH's, and every file and folder the deploy writes outside the stack's
+folder (render_host lists them, so what a new step writes is removed without a line here).
 
 Kept, unless purged: the stack's folder (settings, secrets, accounts, the monitors' history)
 and its volumes, the nightly archives, the logs and the certificates: what people made, and
@@ -48,6 +49,7 @@ STATE_PATHS = ("/var/lib/jitsi-deploy", CERTBOT.hook)
 KEPT = (paths.STACK_DIR, paths.HOST_BACKUP_DIR, paths.HEALTH_LOG, paths.HOST_BACKUP_LOG)
 NGINX_RELOAD = "if systemctl is-active -q nginx; then nginx -t -q && systemctl reload nginx; fi"
 FAIL2BAN_RESTART = "if systemctl is-active -q fail2ban; then systemctl restart fail2ban; fi"
+TURN_STOP = "systemctl disable --now coturn 2>/dev/null; systemctl mask coturn"
 # The jump from DOCKER-USER goes first: the chain can be deleted once nothing refers to it.
 CHAIN_REMOVAL = (
     f"systemctl disable --now {PurePosixPath(paths.DOCKER_USER_UNIT).name} 2>/dev/null; "
@@ -123,9 +125,15 @@ def steps(purge: bool) -> tuple[Step, ...]:
         Step("cron", (PRESENT,), _cron),
         Step("stack", (PRESENT, CONTAINERS), lambda given: _stack(given, purge)),
         Step("docker-user", (PRESENT, CHAIN), _docker_user),
-        _read_without("nginx", paths.NGINX_SITE, "remove the site from nginx", NGINX_RELOAD),
         _read_without(
-            "fail2ban", paths.FAIL2BAN_JAILS, "remove its jails from fail2ban", FAIL2BAN_RESTART
+            "nginx",
+            (paths.NGINX_SITE, paths.NGINX_STREAM),
+            "remove the site from nginx",
+            NGINX_RELOAD,
+        ),
+        _read_without("turn", (paths.COTURN_DROPIN,), "stop and mask the TURN server", TURN_STOP),
+        _read_without(
+            "fail2ban", (paths.FAIL2BAN_JAILS,), "remove its jails from fail2ban", FAIL2BAN_RESTART
         ),
         Step("firewall", (OS_RELEASE, SSH_PORTS, firewall.FIREWALL_STATE), _firewall),
         Step("files", (PRESENT,), lambda given: _files(given, purge)),
@@ -165,15 +173,16 @@ def _docker_user(given: PlanInput) -> list[Change]:
     return [Change(NAME, "remove the DOCKER-USER rules for the bridges' XMPP", (command,))]
 
 
-def _read_without(program: str, path: str, summary: str, reread: str) -> Step:
-    """A step removing a file ``program`` reads, then having it read its files again (when it
-    runs): the nginx site, fail2ban's jails."""
+def _read_without(program: str, files: tuple[str, ...], summary: str, reread: str) -> Step:
+    """A step removing the files ``program`` reads, then having it read its files again or
+    stop (when it runs): the nginx site and split, coturn's unit drop-in, fail2ban's jails."""
 
     def plan(given: PlanInput) -> list[Change]:
-        if path not in given.facts[PRESENT]:
+        found = _present(given, files)
+        if not found:
             return []
-        remove = Command(("rm", "-f", "--", path), f"remove {path}")
-        return [Change(NAME, summary, (remove, sh(reread, "read the configuration again")))]
+        remove = Command(("rm", "-f", "--", *found), f"remove {' '.join(found)}")
+        return [Change(NAME, summary, (remove, sh(reread, f"tell {program}")))]
 
     return Step(program, (PRESENT,), plan)
 

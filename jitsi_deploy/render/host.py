@@ -33,7 +33,14 @@ from ..model.services import (
     placement_of,
     services_at,
 )
-from ..model.turn import DENIED_PEERS, SITE_BEHIND_SPLIT, TLS_END, TurnServer, turn_server
+from ..model.turn import (
+    COTURN_GROUP,
+    DENIED_PEERS,
+    SITE_BEHIND_SPLIT,
+    TLS_END,
+    TurnServer,
+    turn_server,
+)
 from ..settings.inventory import Host
 from ..settings.site import Deployment, Site
 from .compose import compose_file, env_file
@@ -238,7 +245,8 @@ def _turn_files(turn: TurnServer, proxy: ProxySettings) -> list[File]:
     }
     reacts = ("turn",)
     return [
-        File(paths.TURN_CONFIG, settings, 0o600, reacts=reacts),
+        # The shared secret: root's to write, coturn's user's alone to read.
+        File(paths.TURN_CONFIG, settings, 0o640, group=COTURN_GROUP, reacts=reacts),
         File(paths.COTURN_DROPIN, dropin, reacts=reacts),
         File(paths.NGINX_STREAM, template(STREAM_TEMPLATE, split), reacts=("reload:nginx",)),
     ]

@@ -98,8 +98,7 @@ KEYS: tuple[Key, ...] = (
         "site",
         "",
         "host name of the TURN server on the core host, for participants behind firewalls "
-        "that allow only 443 (empty = no TURN server)",
-        example="turn.example.org",
+        "that allow only 443, e.g. turn.example.org (empty = no TURN server)",
         grammar="empty, or " + HOSTNAME + "; not the meeting's or the monitor's",
     ),
     Key(

@@ -21,10 +21,11 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from ..errors import DeployError
 from ..model.brewery import JICOFO_DEBUG_URL, parse_debug
 from ..model.services import SERVICES, container_name
+from ..model.turn import TURN_PORT
 from ..remote.transport import ConnectError, Output, Remote
 from ..settings.rooms import RoomPolicy
 from ..steps.facts import split_sections
-from . import xmpp
+from . import turn, xmpp
 
 Status = Literal["pass", "fail", "skip"]
 Login = Literal["anonymous", "guest", "token", "account"]
@@ -51,6 +52,7 @@ class Target:
     + login: how the page logs in: "anonymous" (no ENABLE_AUTH), "guest" (anonymous on the
       guest domain; rooms need a user to open them), "token" (AUTH_TYPE=jwt: anonymous with
       ``token`` on the URL) or "account" (nobody without one).
+    + turn_host: the TURN server's name ("" = the site has none).
     """
 
     public_url: str
@@ -63,6 +65,7 @@ class Target:
     xmpp_port: int = 5222
     login: Login = "anonymous"
     token: str = ""
+    turn_host: str = ""
 
     @property
     def endpoint(self) -> xmpp.Endpoint:
@@ -297,6 +300,73 @@ def check_xmpp_port(target: Target) -> str:
     raise Failed(f"{address}:{port} accepted a connection from {source}")
 
 
+# --- TURN ---------------------------------------------------------------------------------------
+
+# Peers no relay may reach (coturn's denied-peer-ip): this host's loopback and a private network.
+FORBIDDEN_PEERS = ("127.0.0.1", "10.0.0.1")
+
+
+def _turn_service(target: Target, kind: str, transport: str) -> xmpp.ExternalService:
+    """The TURN service Prosody hands a participant, with fresh credentials."""
+    if not target.turn_host:
+        raise Skipped("TURN_HOSTNAME is empty: the site has no TURN server")
+    if target.login == "account":
+        raise Skipped("ENABLE_AUTH=1: Prosody hands TURN servers to logged-in users alone")
+    try:
+        with xmpp.session("websocket", target.endpoint) as user:
+            services = user.external_services()
+    except xmpp.XmppError as error:
+        raise Failed(f"Prosody handed out no TURN servers: {error}") from None
+    found = [s for s in services if (s.type, s.transport) == (kind, transport)]
+    if not found or found[0].host != target.turn_host:
+        offered = ", ".join(f"{s.type}:{s.host}:{s.port}/{s.transport}" for s in services)
+        raise Failed(f"no {kind} server over {transport} for {target.turn_host} ({offered})")
+    return found[0]
+
+
+def _turn_server(target: Target, service: xmpp.ExternalService) -> turn.Server:
+    """Where the service is reached from here: at --resolve's address when given (the TURN name
+    is the site's host, its TLS name checked as a browser does), else where DNS says."""
+    address = target.connect_to.rpartition(":")[0].strip("[]") or service.host
+    transport = "tls" if service.type == "turns" else service.transport
+    verify = bool(target.ca_file) or not target.self_signed_ok
+    return turn.Server(
+        address, service.port or TURN_PORT, transport, service.host,
+        target.ca_file or None, verify,
+    )  # fmt: skip
+
+
+def _allocation(kind: str, transport: str) -> Callable[[Target], str]:
+    def check(target: Target) -> str:
+        service = _turn_service(target, kind, transport)
+        found = turn.probe(_turn_server(target, service), service.username, service.password)
+        if not found.ok:
+            raise Failed(found.message)
+        return found.message
+
+    return check
+
+
+def check_turn_refusals(target: Target) -> str:
+    """A wrong password is refused; a relay to this host's loopback or a private network too."""
+    service = _turn_service(target, "turn", "udp")
+    server = _turn_server(target, service)
+    wrong = turn.probe(server, service.username, service.password[::-1])
+    if wrong.ok or wrong.error_code != 401:
+        raise Failed(f"a wrong password was not refused: {wrong.message}")
+    with turn.TurnClient(server) as client:
+        client.allocate(service.username, service.password)
+        for peer in FORBIDDEN_PEERS:
+            try:
+                client.create_permission(peer)
+            except turn.TurnError as error:
+                if error.code != 403:
+                    raise Failed(f"a relay to {peer}: {error}, not 403 Forbidden") from None
+                continue
+            raise Failed(f"the TURN server relays to {peer}: anyone can reach this network")
+    return f"wrong password refused (401); relays to {', '.join(FORBIDDEN_PEERS)} refused (403)"
+
+
 WEB_CHECKS = (
     Check(
         "TLS certificate",
@@ -342,6 +412,24 @@ WEB_CHECKS = (
         "unknown room refused",
         check_unknown_room,
         "OTHER_ROOMS=deny is not enforced: anyone can open any room",
+    ),
+    Check(
+        "TURN over TLS on 443",
+        _allocation("turns", "tcp"),
+        "participants whose network lets only 443 out join but get no audio or video: coturn, "
+        "the TLS split on 443 (nginx's stream site) or the TURN name's certificate is wrong",
+    ),
+    Check(
+        "TURN over UDP",
+        _allocation("turn", "udp"),
+        "participants behind a firewall that blocks the bridge's port get no media: coturn is "
+        "down, 3478/udp is closed, or its secret is not Prosody's",
+    ),
+    Check(
+        "TURN refusals",
+        check_turn_refusals,
+        "the TURN server relays for anyone or into the host's own networks (its settings are "
+        "not the deploy's): stop coturn and deploy again",
     ),
     Check(
         "XMPP port 5222 closed",

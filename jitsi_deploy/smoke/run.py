@@ -40,6 +40,7 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
         login=login,
         token=tokens.smoke_token(site) if login == "token" else "",
         bridge_addresses=tuple(sorted(bridges)),
+        turn_host=site.turn.hostname,
     )
 
 

@@ -12,16 +12,20 @@ from tests.e2e.site import REPO, Site
 
 # A documentation address (RFC 5737): clients would reach the bridge there; nothing does here.
 BRIDGE_PUBLIC_IP = "203.0.113.61"
+# The shared site's TURN server: its every test reaches the site through the TLS split on 443.
+TURN_NAME = "turn.example.org"
 
 
 @pytest.fixture(scope="session")
 def site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    """Two fresh hosts deployed once: the core as root on Debian 12, an extra video bridge as a
-    sudo user on Debian 13. The bridge's public address (advertised to clients) is not the one
-    it connects from, as with SSH on a private network: private_ip names that one."""
+    """Two fresh hosts deployed once: the core as root on Debian 12 with a TURN server, an extra
+    video bridge as a sudo user on Debian 13. The bridge's public address (advertised to
+    clients) is not the one it connects from, as with SSH on a private network: private_ip
+    names that one."""
     bookworm = make_host("bookworm")
     trixie = make_host("trixie").as_user("deploy")
     site = Site(tmp_path_factory.mktemp("site"), [bookworm, trixie])
+    site.settings["TURN_HOSTNAME"] = TURN_NAME
     site.host_values[trixie.name] = f"public_ip={BRIDGE_PUBLIC_IP} private_ip={trixie.address}"
     site.write()
     site.trust()

@@ -37,6 +37,8 @@ class Site:
     hosts: list[TestHost]
     # Inventory keys beyond the SSH ones, per host name, kept by every write.
     host_values: dict[str, str] = field(default_factory=dict)
+    # Settings of this site beyond TEST_SETTINGS, kept by every write.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> Path:
@@ -44,7 +46,7 @@ class Site:
 
     def write(self, settings: dict[str, str] | None = None, extra_lines: str = "") -> None:
         example = (REPO / ".env.example").read_text().splitlines()
-        wanted = {**TEST_SETTINGS, **(settings or {})}
+        wanted = {**TEST_SETTINGS, **self.settings, **(settings or {})}
         lines = [line for line in example if line.partition("=")[0] not in wanted]
         self.env.write_text("\n".join(lines + [f"{k}={v}" for k, v in wanted.items()]) + "\n")
         # The first host is the core, any others its extra video bridges.

@@ -155,7 +155,8 @@ def test_fab_smoke_proves_the_site_and_names_a_broken_part(site: Site) -> None:
     resolve = ("--resolve", f"{core.address}:443")
     passed = site.fab("smoke", *resolve, "--wait", "120")
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    for check in ("BOSH", "websocket", "public room", "private room with password"):
+    for check in ("BOSH", "websocket", "public room", "private room with password",
+                  "TURN over TLS on 443", "TURN over UDP", "TURN refusals"):  # fmt: skip
         assert re.search(rf"^ok\s+{check}:", passed.stdout, re.M), passed.stdout
 
     host_exec(core, "docker", "stop", "-t", "1", "jitsi-web", check=True)
@@ -247,15 +248,16 @@ def test_only_the_public_ports_answer_from_another_host(site: Site, make_host) -
     target = site.hosts[0]
     answering = {
         port
-        for port in (22, 80, 443, 3001, 5222, 5280, 8000, 8080, 8888)
+        for port in (22, 80, 443, 3001, 3478, 4443, 5222, 5280, 5349, 8000, 8080, 8888)
         if host_exec(
             prober, "timeout", "3", "bash", "-c", f"echo > /dev/tcp/{target.address}/{port}"
         ).returncode
         == 0
     }
-    # The deployed site answers on exactly its public ports: nothing private, and the XMPP
-    # port the core publishes for its bridge stays closed to everyone else.
-    assert answering == {22, 80, 443}
+    # The deployed site answers on exactly its public ports: nothing private (the site behind
+    # the TLS split and the TURN server's TLS end listen on loopback), and the XMPP port the
+    # core publishes for its bridge stays closed to everyone else. 3478: TURN over TCP.
+    assert answering == {22, 80, 443, 3478}
 
 
 def test_the_bridge_alone_reaches_the_cores_xmpp_port(site: Site) -> None:
