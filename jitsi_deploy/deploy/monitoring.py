@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 from ..model import paths
 from ..model.brewery import expected_bridges
-from ..model.health import pushed_services
+from ..model.health import TURN_MONITOR, pushed_services
 from ..model.services import KUMA_ADMIN_PASSWORD, placement_of, services_at
 from ..monitoring.monitors import (
     HostSpec,
@@ -117,6 +117,7 @@ def wanted(deployment: Deployment, rendered: Rendered) -> Wanted | None:
         replace(
             core,
             bridges=tuple((b, push_token(secret, this.name, bridge_subject(b))) for b in bridges),
+            turn=push_token(secret, this.name, TURN_MONITOR) if site.turn.enabled else "",
         ),
         *(_host_spec(secret, h.name, h.role, _service_names(deployment, h)) for h in others),
     ]

@@ -11,6 +11,10 @@ from ..settings.site import Site
 from . import paths
 from .brewery import JICOFO_DEBUG_URL
 from .services import KUMA_ADMIN_PASSWORD, KUMA_PORT, UPTIME_KUMA, Service
+from .turn import TURN_PORT, TURN_SECRET, TURNS_PORT
+
+# The subject of the TURN server's push monitor (monitoring/monitors.py).
+TURN_MONITOR = "turn"
 
 WebhookMode = Literal["json", "kuma"]
 WEBHOOK_MODES: tuple[WebhookMode, ...] = ("json", "kuma")
@@ -39,6 +43,9 @@ class HealthSettings:
       checked nor restarted until the next deploy starts it and removes the file.
     + check_nginx: core hosts check the site through nginx (https, BOSH, websocket).
     + tls_ca_file / tls_insecure: how curl trusts the site's certificate (e.g. a test CA).
+    + turn_probes: "TRANSPORT PORT" per way into the core's TURN server (none without one),
+      each allocated as ``turn_name`` with credentials from ``turn_secret``, by the project's
+      TURN client under ``turn_library``; ``turn_push``: the TURN monitor's Kuma push URL.
     """
 
     compose_project: str = "jitsi"
@@ -68,6 +75,12 @@ class HealthSettings:
     docker_restart_cmd: str = "systemctl restart docker"
     nginx_check_cmd: str = "systemctl is-active --quiet nginx"
     nginx_restart_cmd: str = "systemctl restart nginx"
+    turn_probes: tuple[str, ...] = ()
+    turn_name: str = ""
+    turn_secret: str = ""
+    turn_library: str = paths.HOST_BACKUP_LIBRARY
+    turn_push: str = ""
+    turn_restart_cmd: str = "systemctl restart coturn"
     state_dir: str = paths.HEALTH_STATE_DIR
     armed_file: str = paths.HEALTH_ARMED
     drained_file: str = paths.BRIDGE_DRAINED
@@ -112,7 +125,20 @@ def health_settings(
         container_pushes=tuple(f"{service} {url}" for service, url in pushes if url),
         bridge_pushes=tuple(f"{bridge} {url}" for bridge, url in about if url),
         kuma_url=KUMA_LOCAL_URL if UPTIME_KUMA.name in services else "",
+        **_turn(site, role, host_name),
     )
+
+
+def _turn(site: Site, role: str, host_name: str) -> dict[str, object]:
+    """The TURN probes of a core with a TURN server: over UDP on 3478, over TLS on 443."""
+    if role != "core" or not site.turn.enabled:
+        return {}
+    return {
+        "turn_probes": (f"udp {TURN_PORT}", f"tls {TURNS_PORT}"),
+        "turn_name": site.turn.hostname,
+        "turn_secret": site.secrets[TURN_SECRET.name],
+        "turn_push": kuma_push_url(site, role, host_name, TURN_MONITOR),
+    }
 
 
 KUMA_LOCAL_URL = f"http://127.0.0.1:{KUMA_PORT}"

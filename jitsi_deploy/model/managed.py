@@ -30,6 +30,15 @@ class File:
 
 
 @dataclass(frozen=True)
+class Absent:
+    """A path the deploy writes only while a feature is on: with the feature off, it is removed
+    where present, and ``reacts`` happens (e.g. the TURN server's files, TURN_HOSTNAME emptied)."""
+
+    path: str
+    reacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Directory:
     path: str
     mode: int = 0o755

@@ -29,6 +29,8 @@ COTURN_GROUP = "turnserver"
 TURN_SECRET = Secret("TURN_CREDENTIALS", lambda: secrets.token_urlsafe(32))
 TURN_PORT = 3478
 TURNS_PORT = 443
+# The modules of the health check's TURN probe, shipped to the host (render/host.py).
+TURN_PROBE_LIBRARY = ("__init__.py", "smoke/__init__.py", "smoke/turn.py")
 # Where nginx ends TLS for the TURN name, and where the site listens behind the split.
 TLS_END = "127.0.0.1:5349"
 SITE_BEHIND_SPLIT = "127.0.0.1:4443"

@@ -76,7 +76,9 @@ class HostSpec:
     ``push_token``: its health check's heartbeat; ``containers``: (service, push token) per
     container whose state the health check pushes (Kuma holds no Docker socket: whoever
     controls Kuma would be root on the host); ``bridges``: (nickname, push token) per bridge
-    of the inventory whose presence in jicofo's brewery the core's health check pushes.
+    of the inventory whose presence in jicofo's brewery the core's health check pushes;
+    ``turn``: the token of its TURN server's monitor, fed by the health check's allocations
+    ("" = no TURN server; Kuma speaks no TURN itself).
     """
 
     name: str
@@ -84,6 +86,7 @@ class HostSpec:
     push_token: str
     containers: tuple[tuple[str, str], ...] = ()
     bridges: tuple[tuple[str, str], ...] = ()
+    turn: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ def wanted_monitors(
             _push_monitor(_name(host.name, f"bridge {nickname} in jicofo"), token)
             for nickname, token in host.bridges
         ]
+        if host.turn:
+            wanted.append(_push_monitor(_name(host.name, "TURN server"), host.turn))
     return wanted
 
 

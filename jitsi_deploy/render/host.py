@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
@@ -21,7 +21,7 @@ from ..model.firewall_rules import (
     firewall_rules,
 )
 from ..model.health import check_entries, health_settings, restart_after_entries
-from ..model.managed import CONTAINER_USER, Directory, File
+from ..model.managed import CONTAINER_USER, Absent, Directory, File
 from ..model.proxy import Http2Style, ProxySettings, proxy_settings
 from ..model.services import (
     JICOFO,
@@ -38,6 +38,7 @@ from ..model.turn import (
     DENIED_PEERS,
     SITE_BEHIND_SPLIT,
     TLS_END,
+    TURN_PROBE_LIBRARY,
     TurnServer,
     turn_server,
 )
@@ -62,6 +63,7 @@ class Rendered:
     directories: tuple[Directory, ...]
     files: tuple[File, ...]
     firewall: tuple[Rule, ...] = ()
+    absent: tuple[Absent, ...] = ()
 
     def file(self, path: str) -> File:
         return next(f for f in self.files if f.path == path)
@@ -86,13 +88,17 @@ def render_host(
     files = [*_stack_files(placement, services), *_kernel_files(site)]
     files += [*_plan_files(host, rules), *_health_files(placement, services)]
     files += _backup_files(site, host)
+    files += _library_files(LIBRARY + (TURN_PROBE_LIBRARY if turn_server(placement) else ()))
     if site.tuning.fail2ban:
         files.append(_fail2ban_jails(host, site))
     if host.role == "core":
         files.append(_nginx_site(proxy_settings(site, nginx_http2)))
-    if turn := turn_server(placement):
+    turn = turn_server(placement)
+    if turn:
         files += _turn_files(turn, proxy_settings(site, nginx_http2))
-    return Rendered(host, site, tuple(services), _directories(host, services), tuple(files), rules)
+    folders = _directories(host, services, files)
+    absent = () if turn else TURN_ABSENT
+    return Rendered(host, site, tuple(services), folders, tuple(files), rules, absent)
 
 
 def template(name: str, context: dict[str, Any]) -> bytes:
@@ -203,15 +209,19 @@ def _backup_files(site: Site, host: Host) -> list[File]:
         "config": paths.HOST_BACKUP_CONFIG,
         "log": paths.HOST_BACKUP_LOG,
     }
-    library = [
-        File(f"{LIBRARY_PACKAGE}/{module}", (PACKAGE_DIR / module).read_bytes())
-        for module in LIBRARY
-    ]
     return [
-        *library,
         File(paths.HOST_BACKUP_SCRIPT, (SCRIPTS_DIR / "jitsi-backup").read_bytes(), 0o755),
         File(paths.HOST_BACKUP_CONFIG, backup_job(site, host).config(), 0o600),
         File(paths.HOST_BACKUP_CRON, template("backup/cron.j2", context)),
+    ]
+
+
+def _library_files(modules: tuple[str, ...]) -> list[File]:
+    """The project's modules the host runs, as the package lays them out: the nightly backup's
+    archive code, and on a TURN server the TURN client of the health check's probes."""
+    return [
+        File(f"{LIBRARY_PACKAGE}/{module}", (PACKAGE_DIR / module).read_bytes())
+        for module in dict.fromkeys(modules)
     ]
 
 
@@ -253,13 +263,19 @@ def _turn_files(turn: TurnServer, proxy: ProxySettings) -> list[File]:
 
 
 STREAM_TEMPLATE = "nginx/jitsi-stream.conf.j2"
+# What a TURN server leaves behind once TURN_HOSTNAME is emptied: coturn stops, nginx gives 443
+# back to the site.
+TURN_ABSENT = (
+    Absent(paths.TURN_CONFIG, ("turn:off",)),
+    Absent(paths.COTURN_DROPIN, ("turn:off",)),
+    Absent(paths.NGINX_STREAM, ("reload:nginx",)),
+)
 
 
-def _directories(host: Host, services: list[Service]) -> tuple[Directory, ...]:
+def _directories(host: Host, services: list[Service], files: list[File]) -> tuple[Directory, ...]:
     dirs = [Directory(paths.STACK_DIR), Directory(paths.ETC_DIR), Directory(paths.CONFIG_DIR)]
     dirs.append(Directory(paths.HEALTH_STATE_DIR))  # holds the lock the deploy shares with it
-    library = (paths.HOST_BACKUP_LIBRARY, LIBRARY_PACKAGE, f"{LIBRARY_PACKAGE}/operations")
-    dirs += [*map(Directory, library), Directory(paths.HOST_BACKUP_DIR, 0o700)]
+    dirs += [*map(Directory, _library_folders(files)), Directory(paths.HOST_BACKUP_DIR, 0o700)]
     dirs += [d for service in services for d in directories(service)]
     if host.role == "core":
         webroot = paths.ACME_WEBROOT  # served on port 80 for ACME HTTP-01 challenges
@@ -268,6 +284,17 @@ def _directories(host: Host, services: list[Service]) -> tuple[Directory, ...]:
             for sub in ("", "/.well-known", "/.well-known/acme-challenge")
         ]
     return tuple(dict.fromkeys(dirs))
+
+
+def _library_folders(files: list[File]) -> list[str]:
+    """The library's folders, each above the ones within it."""
+    root = PurePosixPath(paths.HOST_BACKUP_LIBRARY)
+    found = {root}
+    for file in files:
+        path = PurePosixPath(file.path)
+        if path.is_relative_to(root):
+            found.update(p for p in path.parents if p.is_relative_to(root))
+    return sorted(map(str, found), key=lambda p: (p.count("/"), p))
 
 
 def _json(value: Any) -> bytes:

@@ -1,4 +1,5 @@
-"""A minimal TURN client (RFC 5389 STUN, RFC 5766 TURN) for `fab smoke`: allocate a UDP relay
+"""A minimal TURN client (RFC 5389 STUN, RFC 5766 TURN) for `fab smoke` and the host's health
+check (`main`; standard library alone, as the hosts' Python runs it): allocate a UDP relay
 with the "TURN REST API" credentials coturn's use-auth-secret accepts and Prosody's
 mod_external_services hands out, permit a peer and bounce a datagram off it through the relay.
 Over udp, tcp and tls; on a stream the messages follow each other, the header gives the length.
@@ -10,10 +11,12 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import os
 import secrets
 import socket
 import ssl
 import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,8 +80,9 @@ class Message:
 
     def address(self, attr: int) -> Address:
         value = self.attrs[attr]
-        ip = bytes(a ^ b for a, b in zip(value[4:], COOKIE_BYTES + self.tid, strict=False))
-        port = int.from_bytes(value[2:4]) ^ PORT_MASK
+        mask = COOKIE_BYTES + self.tid
+        ip = bytes(byte ^ mask[i] for i, byte in enumerate(value[4:]))
+        port = int.from_bytes(value[2:4], "big") ^ PORT_MASK
         return Address(str(ipaddress.ip_address(ip)), port)
 
 
@@ -117,7 +121,8 @@ def decode(data: bytes) -> Message | None:
 
 def xor_address(address: Address, tid: bytes) -> bytes:
     ip = ipaddress.ip_address(address.ip)
-    masked = bytes(a ^ b for a, b in zip(ip.packed, COOKIE_BYTES + tid, strict=False))
+    mask = COOKIE_BYTES + tid  # an IPv4 address uses the cookie alone
+    masked = bytes(byte ^ mask[i] for i, byte in enumerate(ip.packed))
     return struct.pack("!BBH", 0, 1 if ip.version == 4 else 2, address.port ^ PORT_MASK) + masked
 
 
@@ -241,7 +246,7 @@ class TurnClient:
         header = self.stream.read(20)
         if len(header) == 20 and header[4:8] != COOKIE_BYTES:  # out of step from here on
             raise TurnError(None, "the server does not speak STUN/TURN on this port")
-        data = header + self.stream.read(length := int.from_bytes(header[2:4]))
+        data = header + self.stream.read(length := int.from_bytes(header[2:4], "big"))
         if len(data) < 20 + length:
             raise ConnectionError("the TURN server closed the connection")
         return data
@@ -288,3 +293,19 @@ def _describe(error: Exception) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"its certificate is refused ({error.verify_message})"
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def main(argv: list[str]) -> int:
+    """`python3 -m jitsi_deploy.smoke.turn TRANSPORT HOST PORT NAME`, the host's health check:
+    an allocation with fresh credentials, as a participant gets them. The secret comes in the
+    environment (TURN_SECRET), never on the command line, which every user can read."""
+    transport, host, port, name = argv
+    # Whether coturn relays is the question; the certificate is smoke's and status's to judge.
+    server = Server(host, int(port), transport, name, verify=False)
+    found = probe(server, *rest_credentials(os.environ["TURN_SECRET"], 300))
+    print(found.message)
+    return 0 if found.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -157,7 +157,7 @@ def file_change(step: str, file: File, actual: RemoteFile | None) -> Change:
     )
 
 
-# In a secret file (no group or other access), a line naming one of these holds a secret.
+# In a private file (others cannot read it), a line naming one of these holds a secret.
 # A webhook's URL is often its own secret (a chat service's hook path).
 _SECRET_KEY = re.compile(r"(?i)password|secret|token|webhook")
 _PUSH_TOKEN = re.compile(r"(/api/push/)[^\s'\"?&]+")
@@ -168,12 +168,12 @@ _COMMENTS = ("#", "--")  # shell and Lua comments name secrets, never hold them
 
 
 def file_diff(file: File, old_text: str) -> str:
-    """A unified diff; in a secret file (no group or other access) the values of the lines
+    """A unified diff; in a private file (others cannot read it) the values of the lines
     that hold secrets are masked on both sides, so a change of another line shows, and a
     changed secret shows as a changed line without its value. Masking goes by key, as the
     host's copy may hold old secrets this side never knew."""
     new = file.content.decode(errors="replace")
-    if file.mode & 0o077 == 0:
+    if file.mode & 0o007 == 0:
         new, old_text = mask_secrets(new), mask_secrets(old_text)
     old_lines, new_lines = old_text.splitlines(keepends=True), new.splitlines(keepends=True)
     host, wanted = f"{file.path} (host)", f"{file.path} (wanted)"

@@ -14,6 +14,7 @@ from ..errors import DeployError
 from ..model import paths
 from ..model.docker_daemon import docker_daemon_settings
 from ..model.managed import File
+from ..remote.commands import Command
 from ..render.host import Rendered
 from .changes import Change, RemoteFile, file_change, make_directory, metadata_change
 from .facts import Fact, HostFacts, quoted
@@ -24,7 +25,9 @@ NAME = "files"
 
 
 def managed_paths(rendered: Rendered) -> list[str]:
-    return [d.path for d in rendered.directories] + [f.path for f in rendered.files]
+    """Every path the plan compares: what must be there, and what must not (``absent``)."""
+    items = (*rendered.directories, *rendered.files, *rendered.absent)
+    return [item.path for item in items]
 
 
 # find lists each managed path as it is (a link is not followed, a missing path is not listed)
@@ -92,6 +95,11 @@ def file_changes(rendered: Rendered, facts: HostFacts) -> list[Change]:
             changes.append(file_change(NAME, file, actual))
         elif fix := metadata_change(NAME, file, actual):
             changes.append(fix)
+    for absent in rendered.absent:
+        if actual_files.get(absent.path) is not None:
+            remove = Command(("rm", "-f", "--", absent.path), f"remove {absent.path}")
+            summary = f"remove {absent.path} (its feature is off)"
+            changes.append(Change(NAME, summary, (remove,), reacts=absent.reacts))
     return changes
 
 

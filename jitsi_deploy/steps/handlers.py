@@ -34,6 +34,7 @@ HOST_ORDER = (
     "docker-user",
     "reload:nginx",
     "turn",
+    "turn:off",
     "restart:fail2ban",
     "pull:images",
     "up:stack",
@@ -187,6 +188,11 @@ def _reaction(
         return Change(NAME, "test and reload nginx", (reload_nginx(nginx_files),))
     if name == "turn":
         return Change(NAME, "restart the TURN server with its new settings", turn_restart())
+    if name == "turn:off":
+        stop = Command(("systemctl", "disable", "--now", "coturn"), "stop coturn")
+        # Masked again: without the deploy's settings it would start as an open relay.
+        mask = Command(("systemctl", "mask", "coturn"), "keep coturn from starting")
+        return Change(NAME, "stop the TURN server: TURN_HOSTNAME is empty", (stop, mask))
     if name == "restart:fail2ban":
         restart = Command(("systemctl", "restart", "fail2ban"), "restart fail2ban")
         return Change(NAME, "restart fail2ban for its new jails", (restart,))

@@ -103,6 +103,26 @@ def test_a_removed_container_is_made_again_from_the_products_compose_file(stack)
     }
 
 
+def test_a_stopped_turn_server_is_restarted_and_nginx_left_alone(stack: DeployedStack) -> None:
+    """Both TURN probes fail (the TLS one goes through nginx's split on 443) while the site's
+    own checks pass: the health check restarts coturn, not nginx."""
+    stack.sh("systemctl stop coturn")
+    try:
+        report = stack.run("--report").stdout
+        assert "FAIL  turn-udp:" in report and "FAIL  turn-tls:" in report, report
+        assert "ok    site-root" in report, report
+        stack.configure(FAILS_BEFORE_ACTION=1)
+        stack.run()
+        actions = stack.log_lines("ACTION")
+        assert any("restarted coturn" in a for a in actions), actions
+        assert not any("nginx" in a for a in actions), actions
+        assert stack.sh("systemctl is-active coturn").strip() == "active"
+        again = stack.run("--report").stdout
+        assert "ok    turn-udp" in again and "ok    turn-tls" in again, again
+    finally:
+        stack.sh("systemctl start coturn")
+
+
 @contextmanager
 def every_bridge_lost(site: Site, stack: DeployedStack) -> Iterator[None]:
     """Both bridges of the site lose their XMPP session (the stand-in's fault flag), so jicofo

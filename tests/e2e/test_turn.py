@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from jitsi_deploy.model import paths
 from jitsi_deploy.settings.envfile import parse_env
 from jitsi_deploy.smoke import turn, xmpp
 from tests.e2e.conftest import TURN_NAME
@@ -164,3 +165,48 @@ def test_smoke_names_turn_when_coturn_is_down(site: Site) -> None:
     for check in ("TURN over TLS on 443", "TURN over UDP"):
         assert re.search(rf"^FAIL\s+{check}:", failed.stdout, re.M), failed.stdout
     assert re.search(r"^ok\s+page:", failed.stdout, re.M), "the site itself is unaffected"
+
+
+KUMA_BEATS = (
+    "import sqlite3, sys\n"
+    "db = sqlite3.connect(f'file:{sys.argv[1]}?mode=ro', uri=True)\n"
+    "query = ('SELECT h.status, h.msg FROM heartbeat h JOIN monitor m ON m.id = h.monitor_id '\n"
+    "         'WHERE m.name = ? ORDER BY h.id DESC LIMIT 1')\n"
+    "print(*db.execute(query, (sys.argv[2],)).fetchone() or ('none', ''), sep='|')\n"
+)
+
+
+def test_kuma_has_a_turn_monitor_fed_by_the_health_checks_allocations(site: Site) -> None:
+    core = site.hosts[0]
+    name = f"jitsi-deploy: {core.name}: TURN server"
+    database = f"{paths.KUMA_DATA_DIR}/kuma.db"
+    host_exec(core, paths.HEALTH_SCRIPT)  # one push now, not at the next minute
+    beat = host_exec(core, "python3", "-c", KUMA_BEATS, database, name, check=True).stdout
+    status, _, message = beat.strip().partition("|")
+    assert status == "1", beat
+    assert "relays allocated over 2 ways in" in message, beat
+
+
+def test_an_emptied_turn_hostname_takes_the_turn_server_off_and_gives_443_back(
+    site: Site,
+) -> None:
+    """Last of the module: the shared site goes on without TURN (no later module needs it)."""
+    core = site.hosts[0]
+    site.settings.pop("TURN_HOSTNAME")
+    site.write()
+    off = site.fab("deploy")
+    assert off.returncode == 0, off.stdout + off.stderr
+    assert "stop the TURN server" in off.stdout, off.stdout
+    enabled = host_exec(core, "systemctl", "is-enabled", "coturn").stdout.strip()
+    assert enabled == "masked", "never left to start on the package's open settings"
+    for path in (paths.TURN_CONFIG, paths.COTURN_DROPIN, paths.NGINX_STREAM):
+        assert host_exec(core, "test", "-e", path).returncode != 0, path
+    rules = host_exec(core, "ufw", "status").stdout
+    assert "3478" not in rules and "49152:49651" not in rules, rules
+    page = host_exec(core, "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                     "--resolve", f"meet.example.org:443:{core.address}",
+                     "https://meet.example.org/")  # fmt: skip
+    assert page.stdout == "200"
+    assert not turn.probe(server(site, "udp"), "0", "0").relayed
+    again = site.fab("deploy")
+    assert again.returncode == 0 and "0 changed, 2 unchanged" in again.stdout, again.stdout

@@ -62,3 +62,13 @@ def test_a_private_key_shows_no_line_of_its_own() -> None:
     assert body and not any(line in diff for line in body)
     assert " -----BEGIN PRIVATE KEY-----\n" in diff
     assert f"-{MASK} (sha256 " in diff and f"+{MASK} (sha256 " in diff, "a new key shows"
+
+
+def test_a_file_its_group_reads_is_private_too() -> None:
+    """coturn's settings: root:turnserver 0640, the shared secret inside."""
+    old = "realm=turn.example.org\nstatic-auth-secret=old-turn-6\n"
+    new = "realm=turn.example.net\nstatic-auth-secret=new-turn-7\n"
+    diff = file_diff(File("/etc/jitsi-deploy/turnserver.conf", new.encode(), 0o640), old)
+    assert "+realm=turn.example.net\n" in diff
+    assert "turn-6" not in diff and "turn-7" not in diff
+    assert f"+static-auth-secret={MASK}\n" not in diff, "the same masked line: no change shown"

@@ -7,16 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.deploy import monitoring
 from jitsi_deploy.errors import ConfigError
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.firewall_rules import Rule
 from jitsi_deploy.operations.uninstall import machinery
 from jitsi_deploy.render.host import Rendered
+from jitsi_deploy.steps.changes import RemoteFile
 from jitsi_deploy.steps.facts import OS_RELEASE, SYSTEM_SERVICES, HostFacts, OsRelease
+from jitsi_deploy.steps.files import DAEMON_JSON, MANAGED, file_changes
 from jitsi_deploy.steps.firewall import firewall_changes
-from jitsi_deploy.steps.handlers import HOST_ORDER
+from jitsi_deploy.steps.handlers import HOST_ORDER, reaction_changes
 from jitsi_deploy.steps.packages import INSTALLED, package_changes
-from tests.unit.sites import rendered, site_with
+from tests.unit.sites import REPO, rendered, site_with
 from tests.unit.test_firewall_plan import host
 
 CORE, BRIDGE = "meet.example.org", "jvb1.example.org"
@@ -167,3 +170,42 @@ def test_bad_turn_settings_are_refused_with_the_key(tmp_path: Path, settings, fr
         site_with(tmp_path, **{"TURN_HOSTNAME": TURN, **settings})
     message = str(refused.value)
     assert next(iter(settings)) in message and fragment in message
+
+
+def test_the_cores_health_check_allocates_over_udp_and_tls_with_the_shipped_client(turned_on):
+    core, bridge = turned_on
+    conf = text(core, paths.HEALTH_CONFIG)
+    assert "TURN_PROBES=(\n  'udp 3478'\n  'tls 443'\n)" in conf
+    assert f"TURN_NAME={TURN}" in conf and "TURN_PUSH=" in conf
+    assert core.file(paths.HEALTH_CONFIG).mode == 0o600, "it holds the TURN secret"
+    library = f"{paths.HOST_BACKUP_LIBRARY}/jitsi_deploy/smoke/turn.py"
+    assert core.file(library).content == (REPO / "jitsi_deploy/smoke/turn.py").read_bytes()
+    assert f"{paths.HOST_BACKUP_LIBRARY}/jitsi_deploy/smoke" in [d.path for d in core.directories]
+    assert "TURN_PROBES=(\n)" in text(bridge, paths.HEALTH_CONFIG)
+    assert library not in [f.path for f in bridge.files]
+
+
+def test_kuma_gets_a_turn_monitor_on_the_core(tmp_path: Path):
+    deployment = site_with(tmp_path, TURN_HOSTNAME=TURN, ENABLE_MONITORING="1")
+    kuma = monitoring.wanted(deployment, rendered(deployment, CORE))
+    assert kuma is not None
+    monitor = next(m for m in kuma.monitors if m.name.endswith("TURN server"))
+    conf = text(rendered(deployment, CORE), paths.HEALTH_CONFIG)
+    assert monitor.type == "push" and f"/api/push/{monitor.push_token}" in conf
+
+
+def test_turn_switched_off_removes_its_files_stops_coturn_and_gives_443_back(tmp_path: Path):
+    deployment = site_with(tmp_path)  # TURN_HOSTNAME empty again
+    core = rendered(deployment, CORE)
+    left = RemoteFile("0" * 64, 0o640, "root:0", "turnserver:998")
+    actual = {path: left for path in TURN_FILES}
+    facts = HostFacts({MANAGED.name: actual, DAEMON_JSON.name: None})
+    removals = [c for c in file_changes(core, facts) if c.summary.startswith("remove ")]
+    assert sorted(c.commands[0].argv[-1] for c in removals) == sorted(TURN_FILES)
+    reacts = {r for c in removals for r in c.reacts}
+    assert reacts == {"turn:off", "reload:nginx"}
+    stop = reaction_changes(reacts, [paths.NGINX_SITE])
+    argvs = [c.argv for change in stop for c in change.commands]
+    assert ("systemctl", "mask", "coturn") in argvs, "never left to start on its own settings"
+    untouched = file_changes(core, HostFacts({MANAGED.name: {}, DAEMON_JSON.name: None}))
+    assert not [c for c in untouched if c.summary.startswith("remove ")], "none were there"
