@@ -35,8 +35,10 @@ def site(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
     return site
 
 
-# The second core's settings: accounts on, which the shared site must not have.
-AUTH_SETTINGS = {"ENABLE_AUTH": "1", "AUTH_TYPE": "internal"}
+# The second core's settings: accounts on, which the shared site must not have, and a TURN
+# server of its own, for `fab uninstall` to take off (test_uninstall.py).
+AUTH_TURN_NAME = "turn.auth.test"
+AUTH_SETTINGS = {"ENABLE_AUTH": "1", "AUTH_TYPE": "internal", "TURN_HOSTNAME": AUTH_TURN_NAME}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +46,7 @@ def auth_core(make_host, tmp_path_factory: pytest.TempPathFactory) -> Site:
     """A second core of its own (Debian 12, root), for what the shared site must not have:
     accounts (ENABLE_AUTH=1, AUTH_TYPE=internal), later fail2ban, then AUTH_TYPE=jwt
     (test_tokens.py, after the modules that need accounts), last `fab uninstall`
-    (test_uninstall.py). Its first deploy is cut off
+    (test_uninstall.py), which takes its TURN server off too. Its first deploy is cut off
     in the middle of its files step (the process killed) and run again: the resumed run's output
     is kept for test_deploy.py, which checks that the host converged."""
     site = Site(tmp_path_factory.mktemp("auth"), [make_host("bookworm")])

@@ -4,6 +4,10 @@ Debian's pebble plays the CA (its directory given as ACME_SERVER, as for any pri
 listens on this machine's address on the test hosts' network, and pebble-challtestsrv resolves
 the site's names to the test host, so the HTTP-01 challenge reaches the host's nginx for real.
 The host trusts pebble's API certificate the way a server trusts a private CA: in its store.
+
+The site has a TURN server too (TURN_HOSTNAME): its name gets a certificate from the same CA by
+the same machinery, nginx's stream split on 443 sends it to nginx's own TLS end for TURN, and
+the site's names reach the sites behind the split.
 """
 
 from __future__ import annotations
@@ -13,16 +17,21 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.model import paths
+from jitsi_deploy.settings.envfile import parse_env
+from jitsi_deploy.smoke import turn
 from tests.e2e.site import Site
 from tests.rig.hosts import TestHost, host_exec, rig_gateway
 from tests.tls.acme_rig import Pebble, pebble
 
 pytestmark = pytest.mark.slow
 NAMES = ("meet.test", "status.test")
+TURN_NAME = "turn.test"
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +39,7 @@ def deployed(make_host, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     host = make_host("bookworm")
     folder = tmp_path_factory.mktemp("tls-site")
     with pebble(folder / "pebble", listen=rig_gateway()) as ca:
-        for name in NAMES:
+        for name in (*NAMES, TURN_NAME):
             ca.point(name, host.address)
         trust_api_certificate(host, ca)
         site = Site(folder, [host])
@@ -38,6 +47,7 @@ def deployed(make_host, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
             {
                 "PUBLIC_URL": "https://meet.test",
                 "MONITOR_HOSTNAME": "status.test",
+                "TURN_HOSTNAME": TURN_NAME,
                 "TLS_MODE": "letsencrypt",
                 "LETSENCRYPT_EMAIL": "admin@example.org",
                 "ACME_SERVER": ca.directory,
@@ -75,18 +85,49 @@ def served_certificate(host: TestHost, name: str, root_pem: str) -> dict:
     raise AssertionError(f"{name}: nginx never served a certificate from the test CA")
 
 
+def names(certificate: dict) -> set[str]:
+    """The names a certificate is for: its common name and its DNS alternative names."""
+    common = {value for rdn in certificate["subject"] for key, value in rdn if key == "commonName"}
+    return common | {value for key, value in certificate.get("subjectAltName", ()) if key == "DNS"}
+
+
 def test_the_deploy_ends_with_certificates_from_the_acme_server(deployed: tuple) -> None:
+    """The site's names get theirs on 443 through the TLS split (the TURN server's is in place)."""
     host, ca, _, first = deployed
     assert first.returncode == 0, first.stdout + first.stderr
     assert "obtain a certificate for meet.test (ACME HTTP-01)" in first.stdout
+    assert host_exec(host, "test", "-f", paths.NGINX_STREAM).returncode == 0, "no TLS split"
     for name in NAMES:
         certificate = served_certificate(host, name, ca.root_pem())
-        assert ("commonName", name) in [pair for rdn in certificate["subject"] for pair in rdn] or (
-            ("DNS", name) in certificate["subjectAltName"]
-        )
+        assert name in names(certificate)
+
+
+def test_the_turn_names_certificate_is_from_the_acme_server_too(deployed: tuple) -> None:
+    """nginx's TLS end for TURN (reached on 443 by asking for the TURN name) serves the
+    certificate the CA issued for that name, not the site's nor a placeholder."""
+    host, ca, _, first = deployed
+    assert f"obtain a certificate for {TURN_NAME} (ACME HTTP-01)" in first.stdout
+    certificate = served_certificate(host, TURN_NAME, ca.root_pem())
+    assert names(certificate) == {TURN_NAME}
+
+
+def test_turn_over_tls_on_443_with_a_verified_certificate(deployed: tuple, tmp_path: Path):
+    """A TURN client that checks the certificate against the CA (as a browser does against the
+    public ones) allocates a relay with credentials made from the site's secret; without the
+    test CA it refuses the certificate, so the check is real."""
+    host, ca, site, _ = deployed
+    root = tmp_path / "pebble-root.pem"
+    root.write_text(ca.root_pem())
+    secret = parse_env(site.folder / ".secrets.env")[0].values["TURN_CREDENTIALS"]
+    verified = turn.Server(host.address, 443, "tls", TURN_NAME, cafile=str(root), verify=True)
+    allocated = turn.probe(verified, *turn.rest_credentials(secret, 600))
+    assert allocated.ok, allocated.message
+    unknown_ca = turn.probe(replace(verified, cafile=None), *turn.rest_credentials(secret, 600))
+    assert not unknown_ca.ok and "certificate is refused" in unknown_ca.message, unknown_ca
 
 
 def test_a_second_deploy_asks_for_no_certificate(deployed: tuple) -> None:
+    """Not for the site's two names, nor for the TURN name."""
     _, _, site, _ = deployed
     again = site.fab("deploy")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -95,6 +136,8 @@ def test_a_second_deploy_asks_for_no_certificate(deployed: tuple) -> None:
 
 
 def test_the_renewal_hook_is_in_place(deployed: tuple) -> None:
+    """certbot runs the deploy hooks for every renewed lineage, the TURN name's too: reloading
+    nginx is what puts a renewed TURN certificate in use, as nginx ends TLS for TURN."""
     host = deployed[0]
     hook = "/etc/letsencrypt/renewal-hooks/deploy/jitsi-reload-nginx.sh"
     assert host_exec(host, "test", "-x", hook).returncode == 0

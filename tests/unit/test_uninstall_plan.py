@@ -29,6 +29,7 @@ from tests.unit.sites import rendered, site_with
 from tests.unit.test_firewall_plan import UFW_ACTIVE, UFW_INACTIVE
 
 CORE = "meet.example.org"
+TURN = "turn.example.org"
 # As the deploy leaves ufw: SSH's rule is the project's own too.
 UFW_DEPLOYED = UFW_ACTIVE.replace(
     "OpenSSH                    ALLOW IN    Anywhere\n",
@@ -125,3 +126,32 @@ def test_what_stays_is_said_unless_purged(core: Rendered):
     assert paths.STACK_DIR in stays and paths.HOST_BACKUP_DIR in stays
     assert any(f"certbot delete --cert-name {CORE}" in line for line in stays)
     assert kept(given, purge=True) == []
+
+
+@pytest.fixture
+def turn_core(tmp_path: Path) -> Rendered:
+    settings = {"ENABLE_FAIL2BAN": "1", "TLS_MODE": "letsencrypt", "TURN_HOSTNAME": TURN}
+    return rendered(site_with(tmp_path, **settings), CORE)
+
+
+def test_the_turn_server_is_stopped_and_masked_once_nginx_no_longer_routes_to_it(
+    turn_core: Rendered,
+):
+    """nginx first loses the site and the split of 443 (nothing reaches coturn), then coturn
+    loses its drop-in and is stopped and masked (Debian's unit would run it as an open relay on
+    the package's defaults), then its settings go with the other files."""
+    planned = plan(turn_core, facts(deployed(turn_core)), None, steps(False))
+    order = [step.name for step in planned]
+    assert order.index("nginx") < order.index("turn") < order.index("files")
+    shell = {s.name: [cmd.shell() for c in s.changes for cmd in c.commands] for s in planned}
+    assert paths.NGINX_SITE in shell["nginx"][0] and paths.NGINX_STREAM in shell["nginx"][0]
+    assert shell["turn"][0] == f"rm -f -- {paths.COTURN_DROPIN}"
+    assert "systemctl mask coturn" in shell["turn"][1]
+    assert paths.TURN_CONFIG in shell["files"][0]
+
+
+def test_a_site_without_turn_leaves_coturn_alone(core: Rendered):
+    """A coturn the site never ran (a person's own) is neither stopped nor masked."""
+    planned = plan(core, facts(deployed(core)), None, steps(False))
+    assert "turn" not in [step.name for step in planned]
+    assert not any("coturn" in c for c in commands(core, facts(deployed(core))))
