@@ -248,8 +248,19 @@ def plan(given: PlanInput) -> list[Change]:
     tuning = given.rendered.site.tuning
     features = ("fail2ban",) if tuning.fail2ban else ()
     if given.rendered.host.role == "core" and given.rendered.site.turn.enabled:
-        features += ("coturn", "libnginx-mod-stream")
+        features += turn_packages(release_of(given.facts[OS_RELEASE]))
     return package_changes(given.facts, tuning.docker_source, features)
+
+
+def turn_packages(release: Release) -> tuple[str, ...]:
+    """coturn and nginx's stream module, as Debian and Ubuntu package them; the split on 443
+    lives in Debian's modules-enabled folder, which the RHEL family's nginx does not read."""
+    if release.family != "debian":
+        raise DeployError(
+            f"TURN_HOSTNAME: the TURN server runs on Debian and Ubuntu cores, not {release.name}. "
+            "Empty TURN_HOSTNAME, or move the core to a supported release."
+        )
+    return ("coturn", "libnginx-mod-stream")
 
 
 def install_change(release: Release, docker_source: str, missing: tuple[str, ...]) -> Change:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jitsi_deploy.deploy import monitoring
-from jitsi_deploy.errors import ConfigError
+from jitsi_deploy.errors import ConfigError, DeployError
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.firewall_rules import Rule
 from jitsi_deploy.operations.uninstall import machinery
@@ -18,7 +18,8 @@ from jitsi_deploy.steps.facts import OS_RELEASE, SYSTEM_SERVICES, HostFacts, OsR
 from jitsi_deploy.steps.files import DAEMON_JSON, MANAGED, file_changes
 from jitsi_deploy.steps.firewall import firewall_changes
 from jitsi_deploy.steps.handlers import HOST_ORDER, reaction_changes
-from jitsi_deploy.steps.packages import INSTALLED, package_changes
+from jitsi_deploy.steps.packages import INSTALLED, package_changes, plan
+from jitsi_deploy.steps.step import PlanInput
 from tests.unit.sites import REPO, rendered, site_with
 from tests.unit.test_firewall_plan import host
 
@@ -209,3 +210,16 @@ def test_turn_switched_off_removes_its_files_stops_coturn_and_gives_443_back(tmp
     assert ("systemctl", "mask", "coturn") in argvs, "never left to start on its own settings"
     untouched = file_changes(core, HostFacts({MANAGED.name: {}, DAEMON_JSON.name: None}))
     assert not [c for c in untouched if c.summary.startswith("remove ")], "none were there"
+
+
+def test_a_turn_server_on_a_rhel_core_is_refused_before_anything_is_installed(turned_on):
+    core, _ = turned_on
+    facts = HostFacts(
+        {
+            OS_RELEASE.name: OsRelease("rocky", "9.4", "rhel"),
+            INSTALLED.name: frozenset(),
+            SYSTEM_SERVICES.name: {},
+        }
+    )
+    with pytest.raises(DeployError, match="TURN_HOSTNAME: the TURN server runs on Debian"):
+        plan(PlanInput(core, facts))
