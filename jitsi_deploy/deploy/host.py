@@ -26,6 +26,7 @@ from ..settings.site import Deployment
 from ..steps import STEPS, packages
 from ..steps.changes import Change, file_diff
 from ..steps.facts import (
+    ADDRESSES,
     OS_RELEASE,
     Fact,
     HostFacts,
@@ -85,10 +86,12 @@ def deploy_host(
     started = time.monotonic()
     remote = Remote(host, options.known_hosts, options.trust_new_host_keys, options.ssh_config)
     try:
-        extra = (*monitoring.FACTS, *disk_space.FACTS, *memory.FACTS, *meetings.FACTS)
+        extra = (*monitoring.FACTS, *disk_space.FACTS, *memory.FACTS, *meetings.FACTS, ADDRESSES)
         facts = gather_facts(remote, render_host(deployment, host), extra=extra)
-        # The host's nginx version decides one line of the site: render again knowing it.
-        rendered = render_host(deployment, host, release_of(facts[OS_RELEASE]).nginx_http2)
+        # The host's nginx version decides one line of the site, its addresses the TURN
+        # server's relay address: render again knowing them.
+        http2 = release_of(facts[OS_RELEASE]).nginx_http2
+        rendered = render_host(deployment, host, http2, addresses=facts[ADDRESSES])
         steps = plan(rendered, facts, options.bundle)
         disk_space.refuse_when_short(host, rendered, facts, steps)
         live = facts[meetings.LIVE]

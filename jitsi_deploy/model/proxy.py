@@ -51,8 +51,8 @@ class ProxySettings:
     + fail2ban: write this site's errors, among them nginx's "limiting requests" refusals, to
       `fail2ban_log` for a jail with fail2ban's stock nginx-limit-req filter.
     + turn_host: the TURN server's name ("" = none). With one, 443 belongs to nginx's stream
-      split (model/turn.py, `stream_config`): the sites listen behind it on loopback and learn
-      each client's address from the split's PROXY header.
+      split (templates/nginx/jitsi-stream.conf.j2, model/turn.py): the sites listen behind it
+      on loopback and learn each client's address from the split's PROXY header.
     """
 
     meet_host: str

@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..settings.inventory import Host
 from ..settings.secrets import Secret
 from ..settings.site import Site
 
@@ -78,21 +79,33 @@ class TurnServer:
     port: int = TURN_PORT
 
 
-def turn_server(placement: Placement) -> TurnServer | None:
-    """The TURN server of the placement's host: on the core, when TURN_HOSTNAME is set."""
+def turn_server(placement: Placement, addresses: tuple[str, ...] = ()) -> TurnServer | None:
+    """The TURN server of the placement's host: on the core, when TURN_HOSTNAME is set.
+    ``addresses``: the host's own IPv4 addresses, when known (see `relay_addresses`)."""
     host, site = placement.host, placement.site
     if host.role != "core" or not site.turn.enabled:
         return None
     bridges = tuple(dict.fromkeys(h.public_ip for h in (host, *placement.bridges)))
+    relay_ip, external_ip = relay_addresses(host, addresses)
     return TurnServer(
         hostname=site.turn.hostname,
-        relay_ip=host.private_ip,
-        external_ip=host.public_ip if host.public_ip != host.private_ip else "",
+        relay_ip=relay_ip,
+        external_ip=external_ip,
         first_port=site.turn.first_port,
         last_port=site.turn.last_port,
         bridges=bridges,
         secret=site.secrets[TURN_SECRET.name],
     )
+
+
+def relay_addresses(host: Host, addresses: tuple[str, ...]) -> tuple[str, str]:
+    """(relay_ip, external_ip): coturn relays from an address the host has. Where the public
+    one is not among them (a cloud's 1:1 NAT), it relays from the private one (or the host's
+    first) and tells clients the public one. Unknown addresses (a local render): the public."""
+    if not addresses or host.public_ip in addresses:
+        return host.public_ip, ""
+    own = host.private_ip if host.private_ip in addresses else addresses[0]
+    return own, host.public_ip
 
 
 def prosody_environment(site: Site) -> dict[str, str]:

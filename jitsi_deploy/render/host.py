@@ -78,9 +78,10 @@ def render_host(
     host: Host,
     nginx_http2: Http2Style = "listen",
     catalog: tuple[Service, ...] = SERVICES,
+    addresses: tuple[str, ...] = (),
 ) -> Rendered:
-    """Every file of ``host``; ``nginx_http2`` is the HTTP/2 syntax of the host's nginx and
-    ``catalog`` the services to choose from."""
+    """Every file of ``host``; ``nginx_http2`` is the HTTP/2 syntax of the host's nginx,
+    ``catalog`` the services to choose from, ``addresses`` the host's own (its facts)."""
     placement = placement_of(deployment, host)
     services = services_at(placement, catalog)
     site = placement.site
@@ -93,7 +94,7 @@ def render_host(
         files.append(_fail2ban_jails(host, site))
     if host.role == "core":
         files.append(_nginx_site(proxy_settings(site, nginx_http2)))
-    turn = turn_server(placement)
+    turn = turn_server(placement, addresses)
     if turn:
         files += _turn_files(turn, proxy_settings(site, nginx_http2))
     folders = _directories(host, services, files)

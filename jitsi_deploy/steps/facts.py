@@ -98,6 +98,12 @@ def parse_states(output: list[str]) -> dict[str, str]:
 
 
 OS_RELEASE = Fact("os-release", fixed("cat /etc/os-release 2>/dev/null"), parse_os_release)
+# The host's own IPv4 addresses: a cloud's 1:1 NAT keeps the public one off the host.
+ADDRESSES = Fact(
+    "addresses",
+    fixed("ip -o -4 addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1"),
+    lines,
+)
 SSH_PORTS = Fact(
     "ssh-ports",
     fixed(

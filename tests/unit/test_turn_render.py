@@ -11,8 +11,10 @@ from jitsi_deploy.deploy import monitoring
 from jitsi_deploy.errors import ConfigError, DeployError
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.firewall_rules import Rule
+from jitsi_deploy.model.turn import relay_addresses
 from jitsi_deploy.operations.uninstall import machinery
-from jitsi_deploy.render.host import Rendered
+from jitsi_deploy.render.host import Rendered, render_host
+from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps.changes import RemoteFile
 from jitsi_deploy.steps.facts import OS_RELEASE, SYSTEM_SERVICES, HostFacts, OsRelease
 from jitsi_deploy.steps.files import DAEMON_JSON, MANAGED, file_changes
@@ -223,3 +225,28 @@ def test_a_turn_server_on_a_rhel_core_is_refused_before_anything_is_installed(tu
     )
     with pytest.raises(DeployError, match="TURN_HOSTNAME: the TURN server runs on Debian"):
         plan(PlanInput(core, facts))
+
+
+@pytest.mark.parametrize(
+    ("public", "private", "addresses", "expected"),
+    [
+        ("203.0.113.10", "203.0.113.10", (), ("203.0.113.10", "")),  # a local render
+        ("203.0.113.10", "203.0.113.10", ("203.0.113.10",), ("203.0.113.10", "")),
+        # a private network for the bridges beside the public address: relay from the public
+        ("203.0.113.10", "10.0.0.2", ("203.0.113.10", "10.0.0.2"), ("203.0.113.10", "")),
+        # a cloud's 1:1 NAT: relay from the private address, tell clients the public one
+        ("203.0.113.10", "10.0.0.2", ("10.0.0.2",), ("10.0.0.2", "203.0.113.10")),
+        ("203.0.113.10", "203.0.113.10", ("172.31.5.9",), ("172.31.5.9", "203.0.113.10")),
+    ],
+)
+def test_coturn_relays_from_an_address_the_host_has(public, private, addresses, expected):
+    host = Host("meet", "core", public, public, private)
+    assert relay_addresses(host, addresses) == expected
+
+
+def test_behind_a_nat_coturn_tells_clients_the_public_address(tmp_path: Path):
+    deployment = site_with(tmp_path, TURN_HOSTNAME=TURN)
+    core = next(h for h in deployment.hosts if h.role == "core")
+    settings = render_host(deployment, core, addresses=("172.31.5.9",))
+    lines = settings.file(paths.TURN_CONFIG).content.decode().splitlines()
+    assert "relay-ip=172.31.5.9" in lines and "external-ip=203.0.113.10/172.31.5.9" in lines
