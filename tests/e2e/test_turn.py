@@ -149,6 +149,15 @@ def test_no_relay_reaches_the_hosts_loopback_or_its_docker_networks(site: Site) 
             assert refused.value.code == 403, (peer, refused.value)
 
 
+def test_the_firewall_opens_3478_and_the_relay_range_and_nothing_else_new(site: Site) -> None:
+    core = site.hosts[0]
+    rules = host_exec(core, "ufw", "status").stdout
+    # Each rule's first word: its ports (the IPv6 twin's line starts alike).
+    opened = {line.split()[0] for line in rules.splitlines() if " ALLOW " in line}
+    assert opened == {"22/tcp", "80/tcp", "443/tcp", "10000/udp", "3478/udp", "3478/tcp",
+                    "49152:49651/udp"}, rules  # fmt: skip
+
+
 def test_the_status_shows_the_turn_names_certificate(site: Site) -> None:
     status = site.fab("status", timeout=180)
     assert re.search(rf"{re.escape(TURN_NAME)} \d+ days", status.stdout), status.stdout
