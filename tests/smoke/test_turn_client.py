@@ -19,19 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.model.turn import DENIED_PEERS
 from jitsi_deploy.smoke.turn import Address, Server, TurnClient, TurnError, probe, rest_credentials
 from tests.ports import free_port
 
 HOST, PEER_IP, NAME, REALM = "127.0.0.1", "127.0.0.2", "turn.test", "turn.test"
-DENIED = (  # what a site's coturn must never relay to: this host and the private networks
-    "0.0.0.0-0.255.255.255",
-    "10.0.0.0-10.255.255.255",
-    "100.64.0.0-100.127.255.255",
-    "127.0.0.0-127.255.255.255",
-    "169.254.0.0-169.254.255.255",
-    "172.16.0.0-172.31.255.255",
-    "192.168.0.0-192.168.255.255",
-)
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ def _config(turn: Coturn, key: Path, root: Path) -> str:
         "no-multicast-peers",
         # coturn refuses loopback peers before it reads allowed-peer-ip; the test needs one.
         "allow-loopback-peers",
-        *(f"denied-peer-ip={block}" for block in DENIED),
+        *(f"denied-peer-ip={block}" for block in DENIED_PEERS),
         f"allowed-peer-ip={PEER_IP}",
         f"log-file={turn.log}",
         "simple-log",
