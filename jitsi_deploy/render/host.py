@@ -89,12 +89,12 @@ def render_host(
     files = [*_stack_files(placement, services), *_kernel_files(site)]
     files += [*_plan_files(host, rules), *_health_files(placement, services)]
     files += _backup_files(site, host)
-    files += _library_files(LIBRARY + (TURN_PROBE_LIBRARY if turn_server(placement) else ()))
+    turn = turn_server(placement, addresses)
+    files += _library_files(LIBRARY + (TURN_PROBE_LIBRARY if turn else ()))
     if site.tuning.fail2ban:
         files.append(_fail2ban_jails(host, site))
     if host.role == "core":
         files.append(_nginx_site(proxy_settings(site, nginx_http2)))
-    turn = turn_server(placement, addresses)
     if turn:
         files += _turn_files(turn, proxy_settings(site, nginx_http2))
     folders = _directories(host, services, files)

@@ -104,18 +104,9 @@ PAIR = ("fullchain.pem", "privkey.pem")
 
 
 def _throwaway_pair(certs: Path) -> None:
-    subject = (
-        "-subj",
-        "/CN=validate",
-        "-keyout",
-        str(certs / PAIR[1]),
-        "-out",
-        str(certs / PAIR[0]),
-    )
-    _run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *subject],
-        "openssl",
-    )
+    key, chain = str(certs / PAIR[1]), str(certs / PAIR[0])
+    argv = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    _run([*argv, "-subj", "/CN=validate", "-keyout", key, "-out", chain], "openssl")
 
 
 def _with_test_certs(source: Path, target: Path, certs: Path) -> None:

@@ -3,17 +3,20 @@ real coturn, nginx and Prosody are the e2e module's (tests/e2e/test_turn.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from jitsi_deploy.deploy import monitoring
-from jitsi_deploy.errors import ConfigError, DeployError
+from jitsi_deploy.errors import ConfigError, DeployError, ValidationError
 from jitsi_deploy.model import paths
 from jitsi_deploy.model.firewall_rules import Rule
+from jitsi_deploy.model.managed import File
 from jitsi_deploy.model.turn import relay_addresses
 from jitsi_deploy.operations.uninstall import machinery
 from jitsi_deploy.render.host import Rendered, render_host
+from jitsi_deploy.render.validate import validate
 from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps.changes import RemoteFile
 from jitsi_deploy.steps.facts import OS_RELEASE, SYSTEM_SERVICES, HostFacts, OsRelease
@@ -250,3 +253,16 @@ def test_behind_a_nat_coturn_tells_clients_the_public_address(tmp_path: Path):
     settings = render_host(deployment, core, addresses=("172.31.5.9",))
     lines = settings.file(paths.TURN_CONFIG).content.decode().splitlines()
     assert "relay-ip=172.31.5.9" in lines and "external-ip=203.0.113.10/172.31.5.9" in lines
+
+
+def test_the_real_nginx_checks_the_split_with_the_site_and_refuses_a_broken_one(turned_on):
+    core, _ = turned_on
+    results = validate(core)
+    assert not [r for r in results if not r.startswith("ok")], results
+    # Two servers on 443 in the same main config: what a site left on 443 beside the split is.
+    clash = core.file(paths.NGINX_STREAM).content.replace(b"listen 127.0.0.1:5349", b"listen 443")
+    files = tuple(
+        File(f.path, clash, f.mode) if f.path == paths.NGINX_STREAM else f for f in core.files
+    )
+    with pytest.raises(ValidationError, match="nginx -t failed"):
+        validate(replace(core, files=files))
