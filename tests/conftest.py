@@ -64,7 +64,7 @@ def make_host() -> Iterator[MakeHost]:
         return start_host(name, suite)
 
     yield make
-    stop_hosts(started)
+    stop_hosts(started, wait=False)
 
 
 def _require_docker() -> None:

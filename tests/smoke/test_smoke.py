@@ -76,7 +76,11 @@ def test_every_web_check_passes_on_a_working_site(good: Target) -> None:
     assert "This room does not exist on this server" in found["unknown room refused"].detail
     parsed = json.loads(report.as_json(results))
     assert parsed["ok"] is True
-    assert [c["status"] for c in parsed["checks"]] == ["pass"] * len(results)
+    # This stack has no TURN server (tests/e2e/test_turn.py proves those checks on one).
+    turn = ("TURN over TLS on 443", "TURN over UDP", "TURN refusals")
+    expected = ["skip" if c["name"] in turn else "pass" for c in parsed["checks"]]
+    assert [c["status"] for c in parsed["checks"]] == expected
+    assert found["TURN over UDP"].detail == "TURN_HOSTNAME is empty: the site has no TURN server"
 
 
 @pytest.mark.parametrize("transport", ["bosh", "websocket"])
