@@ -52,7 +52,8 @@ class Target:
     + login: how the page logs in: "anonymous" (no ENABLE_AUTH), "guest" (anonymous on the
       guest domain; rooms need a user to open them), "token" (AUTH_TYPE=jwt: anonymous with
       ``token`` on the URL) or "account" (nobody without one).
-    + turn_host: the TURN server's name ("" = the site has none).
+    + turn_host: the TURN server's name ("" = the site has none); turn_secret: the secret its
+      credentials are made with (.secrets.env), to offer it expired ones.
     """
 
     public_url: str
@@ -66,6 +67,7 @@ class Target:
     login: Login = "anonymous"
     token: str = ""
     turn_host: str = ""
+    turn_secret: str = ""
 
     @property
     def endpoint(self) -> xmpp.Endpoint:
@@ -348,12 +350,15 @@ def _allocation(kind: str, transport: str) -> Callable[[Target], str]:
 
 
 def check_turn_refusals(target: Target) -> str:
-    """A wrong password is refused; a relay to this host's loopback or a private network too."""
+    """A wrong password and expired credentials are refused; a relay to this host's loopback or
+    a private network too."""
     service = _turn_service(target, "turn", "udp")
     server = _turn_server(target, service)
     wrong = turn.probe(server, service.username, service.password[::-1])
-    if wrong.ok or wrong.error_code != 401:
-        raise Failed(f"a wrong password was not refused: {wrong.message}")
+    expired = turn.probe(server, *turn.rest_credentials(target.turn_secret, -60))
+    for what, found in (("a wrong password", wrong), ("credentials expired", expired)):
+        if found.ok or found.error_code != 401:
+            raise Failed(f"{what} not refused: {found.message}")
     with turn.TurnClient(server) as client:
         client.allocate(service.username, service.password)
         for peer in FORBIDDEN_PEERS:
@@ -364,7 +369,8 @@ def check_turn_refusals(target: Target) -> str:
                     raise Failed(f"a relay to {peer}: {error}, not 403 Forbidden") from None
                 continue
             raise Failed(f"the TURN server relays to {peer}: anyone can reach this network")
-    return f"wrong password refused (401); relays to {', '.join(FORBIDDEN_PEERS)} refused (403)"
+    peers = ", ".join(FORBIDDEN_PEERS)
+    return f"wrong password, expired credentials refused (401); relays to {peers} refused (403)"
 
 
 WEB_CHECKS = (

@@ -12,6 +12,7 @@ from ..deploy.host import Options
 from ..errors import ConfigError, Problem
 from ..model.brewery import expected_bridges
 from ..model.services import placement_of
+from ..model.turn import TURN_SECRET
 from ..operations import tokens
 from ..remote.transport import Remote
 from ..settings.inventory import Host, is_host_name
@@ -41,6 +42,7 @@ def target_for(deployment: Deployment, ca_file: str = "", connect_to: str = "") 
         token=tokens.smoke_token(site) if login == "token" else "",
         bridge_addresses=tuple(sorted(bridges)),
         turn_host=site.turn.hostname,
+        turn_secret=site.secrets[TURN_SECRET.name],
     )
 
 
