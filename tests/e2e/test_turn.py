@@ -9,6 +9,7 @@ also shows that the site keeps working behind it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,12 +30,20 @@ TUNNEL_PORT = 5349
 
 
 def handed_out(site: Site, kind: str, transport: str) -> xmpp.ExternalService:
-    """The TURN service the site's Prosody hands an anonymous participant, through the split."""
+    """The TURN service the site's Prosody hands an anonymous participant, through the split;
+    asked again while the web container is starting (an earlier module may have stopped it)."""
     core = site.hosts[0]
     endpoint = xmpp.Endpoint("https://meet.example.org", f"{core.address}:443", False)
-    with xmpp.session("websocket", endpoint) as user:
-        services = user.external_services()
-    return next(s for s in services if (s.type, s.transport) == (kind, transport))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with xmpp.session("websocket", endpoint) as user:
+                services = user.external_services()
+            return next(s for s in services if (s.type, s.transport) == (kind, transport))
+        except xmpp.XmppError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def server(site: Site, transport: str) -> turn.Server:

@@ -1,4 +1,5 @@
-"""`fab deploy` with TLS_MODE=letsencrypt against a real ACME server, on a Debian test host.
+"""`fab deploy` with TLS_MODE=letsencrypt against a real ACME server, on a Debian 13 test host
+(the shared e2e site's core is Debian 12: both releases run the TURN server and the split).
 
 Debian's pebble plays the CA (its directory given as ACME_SERVER, as for any private CA); it
 listens on this machine's address on the test hosts' network, and pebble-challtestsrv resolves
@@ -36,7 +37,7 @@ TURN_NAME = "turn.test"
 
 @pytest.fixture(scope="module")
 def deployed(make_host, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
-    host = make_host("bookworm")
+    host = make_host("trixie")
     folder = tmp_path_factory.mktemp("tls-site")
     with pebble(folder / "pebble", listen=rig_gateway()) as ca:
         for name in (*NAMES, TURN_NAME):
