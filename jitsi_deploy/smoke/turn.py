@@ -234,7 +234,7 @@ class TurnClient:
             self.sock.settimeout(left)
             try:
                 message = decode(self._read())
-            except TimeoutError:
+            except (TimeoutError, socket.timeout):  # noqa: UP041 (distinct before Python 3.10)
                 return None
             if message and wanted(message):  # else a stray, or data before its time
                 return message
