@@ -444,5 +444,10 @@ def test_fail2ban_guards_ssh_and_the_rate_limits_when_switched_on(auth_core: Sit
     auth_core.write({**AUTH_SETTINGS, "ENABLE_FAIL2BAN": "1"})
     result = auth_core.fab("deploy")
     assert result.returncode == 0, result.stdout + result.stderr
-    status = host_exec(host, "fail2ban-client", "status").stdout
-    assert "sshd" in status and "nginx-limit-req" in status
+    # The restarted server answers before it has loaded its jails: asked until it has.
+    deadline = time.monotonic() + 30
+    status = ""
+    while not ("sshd" in status and "nginx-limit-req" in status):
+        assert time.monotonic() < deadline, status
+        status = host_exec(host, "fail2ban-client", "status").stdout
+        time.sleep(0.5)
