@@ -93,10 +93,11 @@ def render_host(
     files += _library_files(LIBRARY + (TURN_PROBE_LIBRARY if turn else ()))
     if site.tuning.fail2ban:
         files.append(_fail2ban_jails(host, site))
+    proxy = proxy_settings(site, nginx_http2)
     if host.role == "core":
-        files.append(_nginx_site(proxy_settings(site, nginx_http2)))
+        files.append(_nginx_site(proxy))
     if turn:
-        files += _turn_files(turn, proxy_settings(site, nginx_http2))
+        files += _turn_files(turn, proxy)
     folders = _directories(host, services, files)
     absent = () if turn else TURN_ABSENT
     return Rendered(host, site, tuple(services), folders, tuple(files), rules, absent)
