@@ -8,6 +8,7 @@ Over udp, tcp and tls; on a stream the messages follow each other, the header gi
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -28,9 +29,10 @@ COOKIE_BYTES = struct.pack("!I", 0x2112A442)
 PORT_MASK = 0x2112  # XOR addresses mask a port with the cookie's top half (RFC 5389 15.2)
 # Message type = method | class: for methods below 0x10, as all of these, the bits don't
 # interleave (RFC 5389 section 6). ERROR is also the mask of the two class bits.
-ALLOCATE, SEND, DATA, CREATE_PERMISSION = 0x003, 0x006, 0x007, 0x008
+ALLOCATE, REFRESH, SEND, DATA, CREATE_PERMISSION = 0x003, 0x004, 0x006, 0x007, 0x008
 INDICATION, SUCCESS, ERROR = 0x010, 0x100, 0x110
-USERNAME, INTEGRITY, ERROR_CODE, REALM, NONCE = 0x0006, 0x0008, 0x0009, 0x0014, 0x0015
+USERNAME, INTEGRITY, ERROR_CODE, LIFETIME = 0x0006, 0x0008, 0x0009, 0x000D
+REALM, NONCE = 0x0014, 0x0015
 PEER_ADDRESS, DATA_VALUE, RELAYED_ADDRESS, TRANSPORT = 0x0012, 0x0013, 0x0016, 0x0019
 UDP = bytes([17, 0, 0, 0])  # REQUESTED-TRANSPORT: UDP's protocol number, then 3 bytes RFFU
 # What an operator can do about the errors a site's coturn gives (RFC 5766 section 15).
@@ -172,11 +174,14 @@ class TurnClient:
         self.stream = self.sock.makefile("rb") if self.sock.type == socket.SOCK_STREAM else None
         self.auth: tuple[Attrs, bytes] | None = None  # USERNAME and REALM, the long-term key
         self.nonce = b""
+        self.allocated = False
 
     def __enter__(self) -> TurnClient:
         return self
 
     def __exit__(self, *_: object) -> None:
+        if self.allocated:
+            self.release()
         if self.stream:
             self.stream.close()
         self.sock.close()
@@ -189,7 +194,17 @@ class TurnClient:
             key = hashlib.md5(f"{username}:{realm.decode()}:{password}".encode()).digest()
             self.auth = [(USERNAME, username.encode()), (REALM, realm)], key
             answer = self._ask(ALLOCATE, [(TRANSPORT, UDP)])
-        return answer.checked().address(RELAYED_ADDRESS)
+        relayed = answer.checked().address(RELAYED_ADDRESS)
+        self.allocated = True
+        return relayed
+
+    def release(self) -> None:
+        """Gives the relay port back now (a Refresh to lifetime 0, RFC 5766 section 7). Over udp
+        the server would otherwise hold it for the allocation's lifetime, ten minutes: a probe
+        each minute would keep ten of the site's relay ports from participants."""
+        self.allocated = False
+        with contextlib.suppress(OSError, TurnError):  # else it expires by itself
+            self._ask(REFRESH, [(LIFETIME, bytes(4))])
 
     def create_permission(self, peer_ip: str) -> None:
         """Lets ``peer_ip`` send through the relay; TurnError 403 if the server forbids it."""

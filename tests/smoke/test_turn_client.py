@@ -6,6 +6,7 @@ peers but for 127.0.0.2, the one legitimate loopback peer. coturn's own client
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import secrets
@@ -111,9 +112,11 @@ def _self_signed(root: Path) -> tuple[Path, Path]:
 
 
 def _free_udp_range(size: int) -> int:
-    """The first of ``size`` consecutive UDP ports free on HOST right now (for the relays)."""
+    """The first of ``size`` consecutive UDP ports free on HOST right now (for the relays),
+    below the kernel's ephemeral range, where other tests' sockets would take them later."""
+    ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(100):
-        low = random.randrange(20000, 60000 - size)
+        low = random.randrange(10000, ephemeral - size)
         sockets = []
         try:
             for port in range(low, low + size):
@@ -197,6 +200,27 @@ def test_bad_credentials_are_refused_with_401(coturn: Coturn, credentials) -> No
     result = probe(coturn.server("tcp"), user, password)
     assert not result.ok and result.error_code == 401
     assert "static-auth-secret" in result.message, result.message
+
+
+def test_a_closed_client_gives_its_relay_port_back(coturn: Coturn) -> None:
+    """With every relay port taken, closing one client frees its port within coturn's
+    one-second tick; left to expire it would stay taken for ten minutes (each udp probe of the
+    health check would hold one)."""
+    credentials = rest_credentials(coturn.secret, ttl=600)
+    with contextlib.ExitStack() as clients:
+        for _ in range(len(coturn.relay_ports) + 1):
+            client = clients.enter_context(TurnClient(coturn.server("udp")))
+            try:
+                client.allocate(*credentials)
+            except TurnError as full:
+                assert full.code == 508, full
+                break
+        else:
+            pytest.fail(f"more allocations than the {len(coturn.relay_ports)} relay ports")
+    deadline = time.monotonic() + 5
+    while not (result := probe(coturn.server("udp"), *credentials)).ok:
+        assert result.error_code == 508 and time.monotonic() < deadline, result.message
+        time.sleep(0.1)
 
 
 def test_only_the_allowed_peer_is_permitted(coturn: Coturn) -> None:
