@@ -201,7 +201,7 @@ def _firewall_on(facts: HostFacts) -> bool:
     state = facts[firewall.FIREWALL_STATE]
     family = facts[OS_RELEASE].family
     if family == "debian":
-        return firewall.parse_ufw_status(state).active
+        return firewall.parse_ufw(state).active
     return family == "rhel" and firewall.parse_firewalld(state).active
 
 

@@ -51,21 +51,12 @@ class FirewallState:
     default_allows: bool = False
 
 
-# Application profiles of the packaged ufw and services of the packaged firewalld that cover
-# ports of ours; others are ignored, which at worst adds an equal rule.
-UFW_PROFILES = {
-    "OpenSSH": ((22, "tcp"),),
-    "Nginx HTTP": ((80, "tcp"),),
-    "Nginx HTTPS": ((443, "tcp"),),
-    "Nginx Full": ((80, "tcp"), (443, "tcp")),
-}
+# Services of the packaged firewalld that cover ports of ours; others are ignored, which at
+# worst adds an equal rule.
 FIREWALLD_SERVICES = {"ssh": ((22, "tcp"),), "http": ((80, "tcp"),), "https": ((443, "tcp"),)}
 
-# One line of a rule in `ufw status verbose`: "To  Action [Direction]  From  [# comment]".
-UFW_RULE = re.compile(
-    r"^(?P<to>\S.*?)\s{2,}(?P<action>ALLOW|LIMIT|DENY|REJECT)(?: (?P<direction>IN|OUT|FWD))?"
-    r"\s+(?P<source>\S.*?)(?:\s+# (?P<comment>.*))?$"
-)
+UFW_TUPLE = "### tuple ### "
+ANYWHERE = ("0.0.0.0/0", "::/0")
 PORT_SPEC = re.compile(r"^(?P<ports>[\d,:-]+)(?:/(?P<protocol>tcp|udp))?$")
 
 
@@ -94,38 +85,39 @@ def port_openings(spec: str, source: str) -> set[Opening]:
     return {Opening(port, protocol, source) for port in ports for protocol in protocols}
 
 
-def parse_ufw_status(lines: Iterable[str]) -> FirewallState:
-    """The state shown by `ufw status verbose`; an inactive ufw shows no rules at all."""
+def parse_ufw(lines: Iterable[str]) -> FirewallState:
+    """The state as ufw keeps it (UFW_STATE's lines): loaded or not, the default for incoming
+    traffic, and its rules as the tuples it writes above each in its rules files."""
     active = default_allows = False
     allowed: set[Opening] = set()
     ours: set[Opening] = set()
     for line in lines:
-        if line.startswith("Status:"):
-            active = line.split()[1] == "active"
-        elif line.startswith("Default:"):
-            default_allows = "allow (incoming)" in line
-        elif match := UFW_RULE.match(line):
-            openings = ufw_rule_openings(match)
+        if line.startswith("ufw "):
+            key, _, value = line[4:].partition(" ")
+            active |= key == "active"
+            default_allows |= key == "default" and value.strip('"') == "ACCEPT"
+        elif line.startswith(UFW_TUPLE):
+            openings, comment = ufw_tuple_openings(line[len(UFW_TUPLE) :].split())
             allowed |= openings
-            if (match["comment"] or "").startswith(OUR_MARK):
+            if comment.startswith(OUR_MARK):
                 ours |= openings
     return FirewallState(active, frozenset(allowed), frozenset(ours), default_allows)
 
 
-def ufw_rule_openings(match: re.Match[str]) -> set[Opening]:
-    """What one rule line lets in; nothing for deny, outbound, interface- or host-bound rules."""
-    if match["action"] not in ("ALLOW", "LIMIT") or match["direction"] not in (None, "IN"):
-        return set()
-    to = match["to"]
-    # "(v6)" marks the IPv6 half of a rule from anywhere; the IPv4 half is what must be there.
-    if to.endswith(" (v6)"):
-        return set()
-    source = "any" if match["source"] == "Anywhere" else match["source"]
-    if " " in source:  # a source port or an interface narrows the rule
-        return set()
-    if to in UFW_PROFILES:
-        return {Opening(port, protocol, source) for port, protocol in UFW_PROFILES[to]}
-    return port_openings(to, source)
+def ufw_tuple_openings(fields: list[str]) -> tuple[set[Opening], str]:
+    """What one rule lets in, and its comment: "action protocol port destination source-port
+    source [app app] direction [comment=hex]". Nothing for deny, reject, routed and outbound
+    rules, nor for rules bound to an interface, a destination address or a source port."""
+    comment = bytes.fromhex(fields.pop()[8:]).decode() if fields[-1].startswith("comment=") else ""
+    action, protocol, port, destination, source_port, source = fields[:6]
+    if action.partition("_")[0] not in ("allow", "limit") or fields[-1] != "in":
+        return set(), comment
+    # "Anywhere" is both files' rule; the IPv4 half is the one that must be there.
+    if source == "::/0" or destination not in ANYWHERE or source_port != "any":
+        return set(), comment
+    source = "any" if source in ANYWHERE else source
+    spec = port if protocol == "any" else f"{port}/{protocol}"
+    return port_openings(spec, source), comment
 
 
 def parse_firewalld(lines: Iterable[str]) -> FirewallState:
@@ -178,10 +170,20 @@ def rich_rule_openings(rule: str) -> set[Opening]:
     return {Opening(port, protocol, source) for port, protocol in services}
 
 
-# What ufw or firewalld (whichever runs) says it does now.
+# What ufw or firewalld (whichever is there) does now. ufw's own `ufw status` took 75 ms of a
+# no-op deploy's facts (a Python program calling iptables six times); it reads the same: its
+# chains loaded or not, and the rules files it writes.
+UFW_STATE = (
+    "iptables -n -L ufw-user-input >/dev/null 2>&1 && echo 'ufw active' || echo 'ufw inactive'; "
+    "sed -n 's/^DEFAULT_INPUT_POLICY=/ufw default /p' /etc/default/ufw; "
+    "grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules"
+)
 FIREWALL_STATE = Fact(
     "firewall",
-    fixed("ufw status verbose 2>/dev/null || firewall-cmd --list-all 2>/dev/null"),
+    fixed(
+        f"if [ -e /etc/ufw/user.rules ]; then {UFW_STATE}; "
+        "else firewall-cmd --list-all 2>/dev/null; fi"
+    ),
     lines,
 )
 
@@ -214,7 +216,7 @@ def describe(rule: Rule) -> str:
 
 
 def ufw_changes(lines: tuple[str, ...], wanted: tuple[Rule, ...]) -> list[Change]:
-    state = parse_ufw_status(lines)
+    state = parse_ufw(lines)
     missing = [rule for rule in wanted if not openings(rule) <= state.allowed]
     commands = [ufw_allow(rule) for rule in missing]
     detail = [f"allow {describe(rule)}" for rule in missing]

@@ -13,7 +13,7 @@ from jitsi_deploy.steps.firewall import (
     Opening,
     firewall_changes,
     parse_firewalld,
-    parse_ufw_status,
+    parse_ufw,
 )
 
 BRIDGE_IP = "203.0.113.7"
@@ -25,31 +25,35 @@ RULES = (
     Rule(5222, "tcp", BRIDGE_IP, "xmpp from jvb1"),
 )
 
-UFW_INACTIVE = "Status: inactive\n"
+
+def ours(purpose: str) -> str:
+    """The comment of one of this project's rules, as ufw keeps it (hex)."""
+    return "comment=" + f"jitsi-deploy: {purpose}".encode().hex()
+
+
+# A person's rule with a comment of their own: "node exporter for the office".
+OFFICE = "comment=6e6f6465206578706f7274657220666f7220746865206f6666696365"
+UFW_INACTIVE = 'ufw inactive\nufw default "DROP"\n'
 
 # A core host as this project leaves it, plus rules a person made: OpenSSH by profile, a
-# monitoring port from an office network, a denied port, and an IPv6 twin of every rule.
-UFW_ACTIVE = """\
-Status: active
-Logging: on (low)
-Default: deny (incoming), allow (outgoing), disabled (routed)
-New profiles: skip
-
-To                         Action      From
---                         ------      ----
-OpenSSH                    ALLOW IN    Anywhere
-80/tcp                     ALLOW IN    Anywhere                   # jitsi-deploy: http
-443/tcp                    ALLOW IN    Anywhere                   # jitsi-deploy: https
-10000/udp                  ALLOW IN    Anywhere                   # jitsi-deploy: media
-5222/tcp                   ALLOW IN    203.0.113.7                # jitsi-deploy: xmpp from jvb1
-9100/tcp                   ALLOW IN    192.0.2.0/24               # node exporter for the office
-3306                       DENY IN     Anywhere
-OpenSSH (v6)               ALLOW IN    Anywhere (v6)
-80/tcp (v6)                ALLOW IN    Anywhere (v6)              # jitsi-deploy: http
-443/tcp (v6)               ALLOW IN    Anywhere (v6)              # jitsi-deploy: https
-10000/udp (v6)             ALLOW IN    Anywhere (v6)              # jitsi-deploy: media
-3306 (v6)                  DENY IN     Anywhere (v6)
-
+# monitoring port from an office network, a denied port, and an IPv6 twin of every rule. The
+# lines as the facts read them: ufw's state, then the tuples of user.rules and user6.rules
+# (ufw 0.36.2 on Debian 12 wrote these).
+UFW_ACTIVE = f"""\
+ufw active
+ufw default "DROP"
+### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in
+### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in {ours("http")}
+### tuple ### allow tcp 443 0.0.0.0/0 any 0.0.0.0/0 in {ours("https")}
+### tuple ### allow udp 10000 0.0.0.0/0 any 0.0.0.0/0 in {ours("media")}
+### tuple ### allow tcp 5222 0.0.0.0/0 any 203.0.113.7 in {ours("xmpp from jvb1")}
+### tuple ### allow tcp 9100 0.0.0.0/0 any 192.0.2.0/24 in {OFFICE}
+### tuple ### deny any 3306 0.0.0.0/0 any 0.0.0.0/0 in
+### tuple ### allow tcp 22 ::/0 any ::/0 OpenSSH - in
+### tuple ### allow tcp 80 ::/0 any ::/0 in {ours("http")}
+### tuple ### allow tcp 443 ::/0 any ::/0 in {ours("https")}
+### tuple ### allow udp 10000 ::/0 any ::/0 in {ours("media")}
+### tuple ### deny any 3306 ::/0 any ::/0 in
 """
 
 # A Rocky 9 server with firewalld running and its default zone untouched (firewall-cmd also
@@ -119,13 +123,13 @@ def ufw_allow(port: int, protocol: str, source: str, purpose: str) -> tuple[str,
 
 
 def test_inactive_ufw_shows_nothing_allowed() -> None:
-    state = parse_ufw_status(UFW_INACTIVE.splitlines())
+    state = parse_ufw(UFW_INACTIVE.splitlines())
     assert not state.active
     assert state.allowed == frozenset()
 
 
 def test_active_ufw_is_read_with_profiles_sources_and_our_marks() -> None:
-    state = parse_ufw_status(UFW_ACTIVE.splitlines())
+    state = parse_ufw(UFW_ACTIVE.splitlines())
     assert state.active
     assert not state.default_allows
     assert state.allowed == {
@@ -149,32 +153,38 @@ def anywhere(*ports: tuple[int, str]) -> set[Opening]:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("22                         ALLOW IN    Anywhere", anywhere((22, "tcp"), (22, "udp"))),
-        ("22/tcp                     LIMIT IN    Anywhere", anywhere((22, "tcp"))),
-        ("80,443/tcp                 ALLOW IN    Anywhere", anywhere((80, "tcp"), (443, "tcp"))),
+        ("allow any 22 0.0.0.0/0 any 0.0.0.0/0 in", anywhere((22, "tcp"), (22, "udp"))),
+        ("limit tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", anywhere((22, "tcp"))),
+        ("allow_log tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", anywhere((22, "tcp"))),
+        ("allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 in", anywhere((80, "tcp"), (443, "tcp"))),
         (
-            "10000:10001/udp            ALLOW IN    Anywhere",
+            "allow udp 10000:10001 0.0.0.0/0 any 0.0.0.0/0 in",
             anywhere((10000, "udp"), (10001, "udp")),
         ),
-        ("Nginx Full                 ALLOW IN    Anywhere", anywhere((80, "tcp"), (443, "tcp"))),
-        ("22/tcp                     ALLOW IN    2001:db8::7", {Opening(22, "tcp", "2001:db8::7")}),
-        ("22/tcp on eth0             ALLOW IN    Anywhere", set()),
-        ("22/tcp                     ALLOW OUT   Anywhere", set()),
-        ("22/tcp                     REJECT IN   Anywhere", set()),
-        ("10.0.0.5 22/tcp            ALLOW IN    Anywhere", set()),
-        ("22/tcp                     ALLOW IN    10.0.0.9 1234/tcp", set()),
-        ("22/tcp (v6)                ALLOW IN    Anywhere (v6)", set()),
-        ("Samba                      ALLOW IN    Anywhere", set()),
+        (
+            "allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 Nginx%20Full - in",
+            anywhere((80, "tcp"), (443, "tcp")),
+        ),
+        ("allow tcp 22 ::/0 any 2001:db8::7 in", {Opening(22, "tcp", "2001:db8::7")}),
+        ("allow udp 22 0.0.0.0/0 any 10.0.0.10 in", {Opening(22, "udp", "10.0.0.10")}),
+        ("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in_eth0", set()),
+        ("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 out", set()),
+        ("reject tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", set()),
+        ("deny tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", set()),
+        ("route:allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in", set()),
+        ("allow tcp 22 10.0.0.5 any 0.0.0.0/0 in", set()),
+        ("allow tcp 22 0.0.0.0/0 1234 10.0.0.9 in", set()),
+        ("allow tcp 22 ::/0 any ::/0 in", set()),
+        ("allow any any 0.0.0.0/0 any 10.0.0.9 in", set()),
     ],
 )
-def test_ufw_rule_lines(line: str, expected: set[Opening]) -> None:
-    assert parse_ufw_status(["Status: active", line]).allowed == expected
+def test_ufw_rule_tuples(line: str, expected: set[Opening]) -> None:
+    """Each kind of rule as ufw 0.36.2 wrote it on Debian 12 (made with `ufw allow ...`)."""
+    assert parse_ufw(["ufw active", f"### tuple ### {line}"]).allowed == expected
 
 
 def test_ufw_default_allow_incoming_is_noticed() -> None:
-    state = parse_ufw_status(
-        ["Status: active", "Default: allow (incoming), allow (outgoing), disabled (routed)"]
-    )
+    state = parse_ufw(["ufw active", 'ufw default "ACCEPT"'])
     assert state.default_allows
 
 
@@ -249,7 +259,7 @@ def test_ufw_with_everything_in_place_needs_no_change() -> None:
 
 
 def test_active_ufw_gets_only_the_missing_rule_and_no_enable() -> None:
-    without_media = "\n".join(line for line in UFW_ACTIVE.splitlines() if "10000/udp" not in line)
+    without_media = "\n".join(line for line in UFW_ACTIVE.splitlines() if "udp 10000" not in line)
     [change] = firewall_changes(host("debian", without_media), RULES)
     assert [c.argv for c in change.commands] == [
         ufw_allow(10000, "udp", "any", "media"),
@@ -259,7 +269,7 @@ def test_active_ufw_gets_only_the_missing_rule_and_no_enable() -> None:
 
 
 def test_ufw_letting_everything_in_by_default_is_set_to_deny() -> None:
-    allowing = UFW_ACTIVE.replace("deny (incoming)", "allow (incoming)")
+    allowing = UFW_ACTIVE.replace('"DROP"', '"ACCEPT"')
     assert argvs(host("debian", allowing)) == [("ufw", "default", "deny", "incoming")]
 
 
@@ -289,8 +299,8 @@ def test_our_rule_for_a_removed_bridge_is_deleted_and_user_rules_are_untouched()
 
 def test_a_port_sshd_listens_on_is_never_removed_even_if_ours() -> None:
     ours_on_2222 = UFW_ACTIVE.replace(
-        "OpenSSH                    ALLOW IN    Anywhere\n",
-        "2222/tcp                   ALLOW IN    Anywhere                   # jitsi-deploy: ssh\n",
+        "allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in",
+        f"allow tcp 2222 0.0.0.0/0 any 0.0.0.0/0 in {ours('ssh')}",
     )
     rules = (Rule(2222, "tcp", "any", "ssh"), *RULES[1:])
     assert firewall_changes(host("debian", ours_on_2222, ssh_ports=(2222,)), rules) == []

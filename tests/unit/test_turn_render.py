@@ -26,7 +26,7 @@ from jitsi_deploy.steps.handlers import HOST_ORDER, reaction_changes
 from jitsi_deploy.steps.packages import INSTALLED, package_changes, plan
 from jitsi_deploy.steps.step import PlanInput
 from tests.unit.sites import REPO, rendered, site_with
-from tests.unit.test_firewall_plan import host
+from tests.unit.test_firewall_plan import host, ours
 
 CORE, BRIDGE = "meet.example.org", "jvb1.example.org"
 TURN = "turn.example.org"
@@ -116,14 +116,11 @@ def test_the_firewall_opens_3478_and_the_relay_range_as_one_rule(turned_on):
                and argv[9] == "50000:50099" for argv in commands)  # fmt: skip
 
 
-UFW_WITH_RANGE = """\
-Status: active
-Default: deny (incoming), allow (outgoing), disabled (routed)
-
-To                         Action      From
---                         ------      ----
-22/tcp                     ALLOW IN    Anywhere                   # jitsi-deploy: ssh
-50000:50099/udp            ALLOW IN    Anywhere                   # jitsi-deploy: relay
+UFW_WITH_RANGE = f"""\
+ufw active
+ufw default "DROP"
+### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in {ours("ssh")}
+### tuple ### allow udp 50000:50099 0.0.0.0/0 any 0.0.0.0/0 in {ours("relay")}
 """
 
 

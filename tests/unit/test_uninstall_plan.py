@@ -26,14 +26,14 @@ from jitsi_deploy.steps.facts import OS_RELEASE, SSH_PORTS, HostFacts, OsRelease
 from jitsi_deploy.steps.firewall import FIREWALL_STATE
 from jitsi_deploy.steps.step import PlanInput
 from tests.unit.sites import rendered, site_with
-from tests.unit.test_firewall_plan import UFW_ACTIVE, UFW_INACTIVE
+from tests.unit.test_firewall_plan import UFW_ACTIVE, UFW_INACTIVE, ours
 
 CORE = "meet.example.org"
 TURN = "turn.example.org"
 # As the deploy leaves ufw: SSH's rule is the project's own too.
 UFW_DEPLOYED = UFW_ACTIVE.replace(
-    "OpenSSH                    ALLOW IN    Anywhere\n",
-    "22/tcp                     ALLOW IN    Anywhere                   # jitsi-deploy: ssh\n",
+    "allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in",
+    f"allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in {ours('ssh')}",
 )
 
 
