@@ -219,7 +219,7 @@ def rotate_secrets(
     quiet=False,
     verbose=False,
 ):
-    """New XMPP passwords for jicofo and the bridges: set on the accounts, then on every host."""
+    """New XMPP passwords for jicofo and the bridges, a new TURN secret: set, then deployed."""
     console = console_for(quiet, verbose)
     if targets:
         raise Exit("rotate-secrets works on the whole inventory (every bridge needs the new "
@@ -230,9 +230,8 @@ def rotate_secrets(
     if deployment.core is None:
         raise Exit("The inventory has no core host, whose Prosody keeps the accounts.")
     secrets_path = entry.settings_paths(env, inventory)[0].parent / entry.SECRETS_NAME
-    rotation = rotation_ops.rotate_file(
-        secrets_path, (services.JICOFO_PASSWORD, services.JVB_PASSWORD)
-    )
+    core_site = deployment.sites[deployment.core.name]
+    rotation = rotation_ops.rotate_file(secrets_path, rotation_ops.rotated_secrets(core_site))
     print(f"Kept the previous secrets in {rotation.backup} (mode 0600).")
     _set_accounts(deployment.core, options, secrets_path, rotation)
     rotated = entry.load_or_exit(*entry.settings_paths(env, inventory))
@@ -249,7 +248,7 @@ def _set_accounts(core, options, secrets_path: Path, rotation) -> None:
         core, options.known_hosts, options.trust_new_host_keys, options.ssh_config
     )
     try:
-        outcomes = rotation_ops.set_accounts(remote, rotation.values)
+        outcomes = rotation_ops.set_accounts(remote, rotation.accounts)
     except DeployError as error:
         outcomes, trouble = [], str(error)
     else:
@@ -257,7 +256,7 @@ def _set_accounts(core, options, secrets_path: Path, rotation) -> None:
     finally:
         remote.close()
     done = [o.change.summary for o in outcomes if o.status == "changed"]
-    if not trouble and len(done) == len(rotation.values):
+    if not trouble and len(done) == len(rotation.accounts):
         print("\n".join(done))
         return
     if not done:

@@ -1,11 +1,13 @@
-"""`fab rotate-secrets`: new XMPP passwords for jicofo and the video bridges, applied together.
+"""`fab rotate-secrets`: new XMPP passwords for jicofo and the video bridges, applied together,
+and a new TURN secret where the core runs TURN.
 
 The prosody image creates the focus and jvb accounts once and keeps their passwords, so a new
 password in `.secrets.env` alone would lock jicofo and every bridge out at their next start.
 The rotation therefore sets the new passwords on the accounts in the core's Prosody first
 (prosodyctl reads them from stdin), then deploys every host of the inventory with them: jicofo
 and the bridges are recreated and log in again. Conferences reconnect; nothing else is lost.
-The file's previous content is kept beside it, mode 0600, as `.secrets.env.<UTC time>`.
+The TURN secret needs no account: the deploy hands it to coturn, Prosody and the health check
+alike. The file's previous content is kept beside it, mode 0600, as `.secrets.env.<UTC time>`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..deploy.runner import Outcome, parse_outcomes, step_script
-from ..model.services import SERVICE_ACCOUNTS
+from ..model.services import JICOFO_PASSWORD, JVB_PASSWORD, SERVICE_ACCOUNTS
+from ..model.turn import TURN_SECRET
 from ..remote.transport import Remote
 from ..settings.envfile import parse_env, replace_file
 from ..settings.secrets import Secret, write_secrets
+from ..settings.site import Site
 from ..steps.changes import Change
 from .accounts import password_command
 
@@ -31,6 +35,17 @@ class Rotation:
 
     values: dict[str, str]
     backup: Path
+
+    @property
+    def accounts(self) -> dict[str, str]:
+        """The new passwords of Prosody's service accounts, which Prosody must learn first."""
+        return {name: value for name, value in self.values.items() if name in SERVICE_ACCOUNTS}
+
+
+def rotated_secrets(site: Site) -> tuple[Secret, ...]:
+    """What a rotation renews: the TURN secret only where TURN runs (elsewhere it would only
+    restart Prosody, to which the secret is always passed)."""
+    return (JICOFO_PASSWORD, JVB_PASSWORD, *((TURN_SECRET,) if site.turn.enabled else ()))
 
 
 def rotate_file(path: Path, secrets: tuple[Secret, ...], now: float | None = None) -> Rotation:

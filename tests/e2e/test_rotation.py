@@ -1,5 +1,6 @@
 """`fab rotate-secrets` on the deployed Debian 12 core and Debian 13 bridge: the new passwords
-reach the real Prosody 13's accounts and every host, and jicofo counts both bridges again."""
+reach the real Prosody 13's accounts and every host, and jicofo counts both bridges again; the
+core runs TURN, whose new secret reaches coturn and the credentials Prosody hands out."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import stat
 
 import pytest
 
+from jitsi_deploy.model import paths
 from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB_PASSWORD
+from jitsi_deploy.model.turn import TURN_SECRET
 from jitsi_deploy.settings.envfile import parse_env
 from tests.e2e.site import Site
 from tests.rig.hosts import host_exec
@@ -27,7 +30,7 @@ def test_new_xmpp_passwords_reach_the_accounts_and_every_host(site: Site) -> Non
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     after = secrets(site)
-    for name in (JICOFO_PASSWORD.name, JVB_PASSWORD.name):
+    for name in (JICOFO_PASSWORD.name, JVB_PASSWORD.name, TURN_SECRET.name):
         assert after[name] != before[name]
         assert after[name] not in output
     kept = next(site.folder.glob(".secrets.env.*"))
@@ -36,3 +39,7 @@ def test_new_xmpp_passwords_reach_the_accounts_and_every_host(site: Site) -> Non
     bridge_env = host_exec(bridge, "cat", "/opt/jitsi-meet/.env", check=True).stdout
     assert f"JVB_AUTH_PASSWORD={after[JVB_PASSWORD.name]}" in bridge_env.splitlines()
     assert re.search(r"^ok\s+.*bridges: jicofo sees every bridge of the inventory", output, re.M)
+    coturn = host_exec(core, "cat", paths.TURN_CONFIG, check=True).stdout
+    assert f"static-auth-secret={after[TURN_SECRET.name]}" in coturn.splitlines()
+    # smoke allocated relays with the credentials the restarted Prosody handed out
+    assert re.search(r"^ok\s+.*TURN over TLS on 443", output, re.M), output

@@ -7,9 +7,15 @@ import stat
 from pathlib import Path
 
 from jitsi_deploy.model.services import JICOFO_PASSWORD, JVB_PASSWORD, SERVICE_ACCOUNTS
-from jitsi_deploy.operations.rotation import account_changes, restore_file, rotate_file
+from jitsi_deploy.model.turn import TURN_SECRET
+from jitsi_deploy.operations.rotation import (
+    account_changes,
+    restore_file,
+    rotate_file,
+    rotated_secrets,
+)
 from jitsi_deploy.settings.envfile import parse_env
-from tests.unit.sites import two_hosts
+from tests.unit.sites import site_with, two_hosts
 
 
 def stored(path: Path) -> dict[str, str]:
@@ -49,3 +55,24 @@ def test_each_account_gets_its_password_on_stdin_never_in_argv() -> None:
         (command,) = change.commands
         assert SERVICE_ACCOUNTS[name] in command.argv and value not in " ".join(command.argv)
         assert command.stdin == f"{value}\n{value}\n".encode()
+
+
+def test_the_turn_secret_is_renewed_only_where_turn_runs(tmp_path: Path) -> None:
+    without = two_hosts(tmp_path).sites["meet.example.org"]
+    with_turn = site_with(tmp_path, TURN_HOSTNAME="turn.example.org")
+    assert rotated_secrets(without) == (JICOFO_PASSWORD, JVB_PASSWORD)
+    assert rotated_secrets(with_turn.sites["meet.example.org"]) == (
+        JICOFO_PASSWORD,
+        JVB_PASSWORD,
+        TURN_SECRET,
+    )
+
+
+def test_only_the_accounts_passwords_go_to_prosody(tmp_path: Path) -> None:
+    """The TURN secret has no account: setting one for it would fail the whole rotation."""
+    site_with(tmp_path, TURN_HOSTNAME="turn.example.org")
+    secrets = tmp_path / ".secrets.env"
+    rotation = rotate_file(secrets, (JICOFO_PASSWORD, JVB_PASSWORD, TURN_SECRET))
+    assert set(rotation.values) == {JICOFO_PASSWORD.name, JVB_PASSWORD.name, TURN_SECRET.name}
+    assert set(rotation.accounts) == {JICOFO_PASSWORD.name, JVB_PASSWORD.name}
+    assert len(account_changes(rotation.accounts)) == 2
