@@ -139,12 +139,15 @@ def test(c, args="", fast=False):
     help={
         "hosts": "deploy benchmark host counts, comma-separated (default 1,5)",
         "monitoring": "Uptime Kuma provisioned: on, off or on,off (default, side by side)",
+        "ansible": "also Ansible doing the same work on the same kind of host (default: on; "
+        "installs Ansible once into a cache)",
     }
 )
-def bench(c, hosts="1,5", monitoring="on,off"):
+def bench(c, hosts="1,5", monitoring="on,off", ansible=True):
     """Benchmarks, figures side by side and beside the previous run's (tests/bench/results.json):
     deploy (first and no-op, 1 vs 5 hosts, monitoring on and off), health check, day two
-    (backup, restore, update downtime against plain Compose), the controller's start-up."""
+    (backup, restore, update downtime against plain Compose), the controller's start-up, and
+    Ansible beside the deploy (first converge and no-op)."""
     c.run(
         f"{sys.executable} -m tests.bench.deploy --hosts {hosts} --monitoring {monitoring}",
         pty=False,
@@ -152,3 +155,5 @@ def bench(c, hosts="1,5", monitoring="on,off"):
     c.run(f"{sys.executable} -m tests.health.bench", pty=False)
     c.run(f"{sys.executable} -m tests.bench.day_two", pty=False)
     c.run(f"{sys.executable} -m tests.bench.startup", pty=False)
+    if ansible:
+        c.run(f"{sys.executable} -m tests.bench.ansible", pty=False)

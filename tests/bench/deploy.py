@@ -77,18 +77,18 @@ def bench(counts: list[int], monitoring: list[str]) -> Figures:
 def _first(label: str, wall: float, reports: list[HostReport]) -> Figures:
     """The first deploy, also without what a like-for-like comparison leaves out: loading the
     images (the slowest host's) and provisioning Kuma."""
-    images = max(_seconds(r, images_step.NAME) for r in reports)
+    images = max(step_seconds(r, images_step.NAME) for r in reports)
     return {
         f"{label}: wall (s)": wall,
         f"{label}: wall less image loads (s)": wall - images,
         f"{label}: Uptime Kuma provisioning, slowest host (s)": max(
-            _seconds(r, MONITORING_STEP) for r in reports
+            step_seconds(r, MONITORING_STEP) for r in reports
         ),
         f"{label}: round trips per host": _trips(reports),
     }
 
 
-def _seconds(report: HostReport, step: str) -> float:
+def step_seconds(report: HostReport, step: str) -> float:
     return sum(o.seconds for o in report.outcomes if o.change.step == step)
 
 
