@@ -122,8 +122,8 @@ def _play(ansible: Path, work: Path, playbook: str) -> float:
 def _write(work: Path, site: Site, rendered: Rendered) -> None:
     """The playbooks (JSON, which is YAML), the files they copy, the inventory and settings."""
     files = work / "files"
+    files.mkdir(parents=True)
     for index, file in enumerate(rendered.files):
-        (files / str(index)).parent.mkdir(parents=True, exist_ok=True)
         (files / str(index)).write_bytes(file.content)
     host = site.hosts[0]
     (work / "inventory").write_text(_inventory(host, site.folder / "known_hosts"))
