@@ -108,7 +108,10 @@ def ufw_tuple_openings(fields: list[str]) -> tuple[set[Opening], str]:
     """What one rule lets in, and its comment: "action protocol port destination source-port
     source [app app] direction [comment=hex]". Nothing for deny, reject, routed and outbound
     rules, nor for rules bound to an interface, a destination address or a source port."""
-    comment = bytes.fromhex(fields.pop()[8:]).decode() if fields[-1].startswith("comment=") else ""
+    comment = ""
+    if fields[-1].startswith("comment="):
+        comment = bytes.fromhex(fields[-1].removeprefix("comment=")).decode()
+        fields = fields[:-1]
     action, protocol, port, destination, source_port, source = fields[:6]
     if action.partition("_")[0] not in ("allow", "limit") or fields[-1] != "in":
         return set(), comment

@@ -28,6 +28,10 @@ EXPECTED = {
 }
 
 
+def script(facts: tuple[Fact, ...]) -> str:
+    return facts_script(facts, None)  # type: ignore[arg-type] (fixed snippets read no rendering)
+
+
 def run(script: str, path: str = "/usr/bin:/bin") -> str:
     # As on a host: the script comes on sh's stdin.
     done = subprocess.run(
@@ -37,14 +41,14 @@ def run(script: str, path: str = "/usr/bin:/bin") -> str:
 
 
 def test_side_by_side_every_section_comes_whole_and_in_order() -> None:
-    output = run(facts_script(FACTS, None))  # type: ignore[arg-type] (fixed snippets)
+    output = run(script(FACTS))
     assert list(split_sections(output)) == list(EXPECTED)
     assert split_sections(output) == EXPECTED
 
 
 def test_no_folder_is_left_behind() -> None:
     before = set(Path("/dev/shm").glob("jitsi-deploy-facts.*"))
-    run(facts_script(FACTS, None))  # type: ignore[arg-type]
+    run(script(FACTS))
     assert set(Path("/dev/shm").glob("jitsi-deploy-facts.*")) == before
 
 
@@ -53,12 +57,12 @@ def test_the_snippets_do_run_side_by_side(tmp_path: Path) -> None:
     sign = tmp_path / "sign"
     waits = f"for i in $(seq 100); do [ -e {sign} ] && echo together && exit; sleep 0.05; done"
     facts = (Fact("waits", fixed(waits), lines), Fact("signs", fixed(f"touch {sign}"), lines))
-    output = run(facts_script(facts, None))  # type: ignore[arg-type]
+    output = run(script(facts))
     assert split_sections(output)["waits"] == ["together"]
 
 
 def test_without_a_folder_in_memory_they_run_in_turn_with_the_same_output(tmp_path: Path) -> None:
     (tmp_path / "mktemp").write_text("#!/bin/sh\nexit 1\n")  # as with no /dev/shm, or it full
     (tmp_path / "mktemp").chmod(0o755)
-    output = run(facts_script(FACTS, None), f"{tmp_path}:/usr/bin:/bin")  # type: ignore[arg-type]
+    output = run(script(FACTS), f"{tmp_path}:/usr/bin:/bin")
     assert split_sections(output) == EXPECTED
