@@ -33,7 +33,8 @@ from jitsi_deploy.model.proxy import proxy_settings
 from jitsi_deploy.render.host import Rendered, render_host
 from jitsi_deploy.steps import handlers
 from jitsi_deploy.steps import images as images_step
-from jitsi_deploy.steps.certificates import PLACEHOLDER_DAYS
+from jitsi_deploy.steps.certificates import parse_probe, placeholder_plan
+from jitsi_deploy.steps.changes import Change
 from jitsi_deploy.steps.images import wanted_images
 from jitsi_deploy.steps.packages import FAMILIES, RELEASES, wanted_packages
 from tests.bench import ledger
@@ -196,33 +197,28 @@ def _host_reactions(reacts: tuple[str, ...]) -> tuple[str, ...]:
 
 def _handlers() -> list[dict]:
     """The deploy's own reaction commands, in its order (Ansible runs handlers as listed)."""
-    return [
-        {"name": name, "shell": " && ".join(c.shell() for c in change.commands),
-         **({"ignore_errors": True} if change.warn_only else {})}
-        for name in HOST_REACTIONS
-        for change in handlers.reaction_changes([name], (paths.NGINX_SITE,))[:1]
-    ]  # fmt: skip
+    return [_shell_task(name, handlers.reaction_changes([name], (paths.NGINX_SITE,))[0])
+            for name in HOST_REACTIONS]  # fmt: skip
+
+
+def _shell_task(name: str, change: Change) -> dict:
+    warn_only = {"ignore_errors": True} if change.warn_only else {}
+    return {"name": name, "shell": " && ".join(c.shell() for c in change.commands), **warn_only}
 
 
 def _certificate_tasks(rendered: Rendered) -> list[dict]:
-    """A self-signed certificate per name, as the deploy's placeholder (TLS_MODE=selfsigned)."""
+    """The deploy's own placeholder commands (TLS_MODE=selfsigned): per name, a self-signed
+    certificate, then the links nginx reads, once."""
     proxy = proxy_settings(rendered.site, "listen")
-    script = (
-        'mkdir -p "$D" "$B" && umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -sha256 '
-        f'-days {PLACEHOLDER_DAYS} -subj "/CN=$N" -addext "subjectAltName=DNS:$N" '
-        '-keyout "$D/privkey.pem" -out "$D/fullchain.pem" && chmod 644 "$D/fullchain.pem" && '
-        'ln -sfn "$D/fullchain.pem" "$B/fullchain.pem" && ln -sfn "$D/privkey.pem" "$B/privkey.pem"'
-    )
-    tasks = []
-    for name in proxy.host_names():
-        links = f"{proxy.tls_root}/{name}"
-        tasks.append(
-            {"name": f"self-signed certificate for {name}",
-             "shell": {"cmd": f"N={name} B={links} D={links}/selfsigned; {script}",
-                       "creates": f"{links}/fullchain.pem"},
-             "notify": ["reload:nginx"]}
-        )  # fmt: skip
-    return tasks
+    commands = placeholder_plan(proxy, parse_probe(""))  # what a host without any needs
+    made, linked = commands[::2], commands[1::2]
+    return [
+        {"name": f"self-signed certificate for {name}",
+         "shell": {"cmd": f"{make.shell()} && {link.shell()}",
+                   "creates": f"{proxy.tls_root}/{name}/fullchain.pem"},
+         "notify": ["reload:nginx"]}
+        for name, make, link in zip(proxy.host_names(), made, linked, strict=True)
+    ]  # fmt: skip
 
 
 def _firewall_tasks(rendered: Rendered) -> list[dict]:
