@@ -203,40 +203,50 @@ def _start_local(directory: Path, setup: Setup, accounts: dict[str, str]) -> Pro
 
 def _start_container(directory: Path, setup: Setup, accounts: dict[str, str]) -> Prosody:
     ensure_prosody13_image()
+    return start_container(directory, setup, accounts, Image(PROSODY13_IMAGE))
+
+
+@dataclass(frozen=True)
+class Image:
+    """The Prosody 13 image a container runs, and what it gets from its environment (names
+    only: docker takes the values from this process's environment, so none is in argv)."""
+
+    name: str
+    environment: tuple[str, ...] = ()
+
+
+def start_container(
+    directory: Path, setup: Setup, accounts: dict[str, str], image: Image
+) -> Prosody:
+    """Prosody 13 from ``image`` (its entrypoint bypassed) with the test server's settings;
+    files already in ``directory``'s conf.d are read too."""
     prepare(directory, setup, accounts, (C2S_PORT_13, HTTP_PORT_13), "*")
     name = f"jitsi-deploy-prosody13-{os.getpid()}-{directory.name}"
     config = str(directory / "prosody.cfg.lua")
+    environment = [arg for variable in image.environment for arg in ("-e", variable)]
     subprocess.run(
-        [
-            "docker",
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-v",
-            f"{directory}:{directory}",
-            PROSODY13_IMAGE,
-            "prosody",
-            "-F",
-            "--config",
-            config,
-        ],
+        ["docker", "run", "-d", "--name", name, "--user", "root", *environment,
+         "--entrypoint", "prosody", "-v", f"{directory}:{directory}", image.name,
+         "-F", "--config", config],
         check=True,
         capture_output=True,
-    )
+    )  # fmt: skip
+    server = Prosody("13", directory, "", C2S_PORT_13, HTTP_PORT_13, container=name)
+    return wait_for_container(server)
+
+
+def wait_for_container(server: Prosody) -> Prosody:
+    """``server`` once its (re)started container answers XMPP, with its current address."""
+    assert server.container
     address = subprocess.run(
-        [
-            "docker",
-            "inspect",
-            "-f",
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-            name,
-        ],
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+         server.container],
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.strip()
-    server = Prosody("13", directory, address, C2S_PORT_13, HTTP_PORT_13, container=name)
+    ).stdout.strip()  # fmt: skip
+    server.address = address
+    name = server.container
     _wait_until_ready(address, C2S_PORT_13, server, lambda: _container_running(name))
     return server
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a Debian machine: the validators, the real
-# protocol peers (nginx with its stream module, Prosody, pebble, coturn and its TURN client, an
-# image registry, a JDK for the bridge's side of its TLS), debootstrap for test hosts and a
-# Docker engine, and the project's virtual environment .venv with the test tools
+# protocol peers (nginx with its stream module, Prosody, PostgreSQL, pebble, coturn and its TURN
+# client, an image registry, a JDK for the bridge's side of its TLS), debootstrap for test hosts
+# and a Docker engine, and the project's virtual environment .venv with the test tools
 # (`.venv/bin/invoke test` runs them).
 # Idempotent: a second run on the same machine installs nothing and keeps dockerd running.
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 packages=(
   docker.io debootstrap busybox-static nginx-light shellcheck lua-check lua5.4 prosody
   pebble certbot openssl iproute2 curl openssh-client docker-compose logrotate
-  python3-venv docker-registry default-jdk-headless coturn libnginx-mod-stream
+  python3-venv docker-registry default-jdk-headless coturn libnginx-mod-stream postgresql
 )
 
 missing=()
