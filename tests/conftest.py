@@ -22,6 +22,7 @@ NEEDS = {
     "health": ("docker",),
     "standin": ("docker",),
     "kuma": ("docker",),
+    "postgres": ("docker",),
     "rig": ("docker",),
     "prosody": ("docker", "root"),
     "nginx": ("root",),

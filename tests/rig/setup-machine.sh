@@ -50,8 +50,13 @@ rig=$!
 # The real Uptime Kuma 2 image (from npm; cached in /var/cache/jitsi-deploy/kuma).
 .venv/bin/python -m tests.kuma.image &
 kuma=$!
+# postgres:17 as the deploy names it, from Debian trixie's PostgreSQL 17 with the official image's
+# entry point contract (tests/postgres; cached in /var/cache/jitsi-deploy/postgres).
+.venv/bin/python -m tests.postgres.image &
+postgres=$!
 bash tests/prosody/build-prosody13.sh
 wait "$rig"
 # The Jitsi stand-ins (tests/standin) build on the Prosody 13 image.
 .venv/bin/python tests/standin/build.py
 wait "$kuma"
+wait "$postgres"
