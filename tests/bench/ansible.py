@@ -132,7 +132,7 @@ def _write(work: Path, site: Site, rendered: Rendered) -> None:
         "[defaults]\nforks = 10\ninterpreter_python = /usr/bin/python3\n"
         "[ssh_connection]\npipelining = True\n"
     )
-    bundle_folder = bundle(site.folder)
+    bundle_folder = bundle()
     plays = {
         "base.json": _base_play(rendered, files),
         "images.json": _images_play(rendered, bundle_folder),

@@ -31,7 +31,7 @@ from tests.rig.hosts import cpu_seconds, start_host, stop_host
 
 def deploy_once(site: Site) -> tuple[float, list[HostReport]]:
     deployment = load_or_exit(site.env, site.folder / "hosts")
-    options = Options(known_hosts=site.folder / "known_hosts", bundle=bundle(site.folder))
+    options = Options(known_hosts=site.folder / "known_hosts", bundle=bundle())
     hosts = cores_first(list(deployment.hosts))
     quiet = Console(level=Level.QUIET)
     started = time.monotonic()

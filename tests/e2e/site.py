@@ -1,16 +1,21 @@
-"""A site to deploy to rig hosts: settings, inventory, known_hosts and image bundle in a folder,
-and `fab` run on it the way a person runs it."""
+"""A site to deploy to rig hosts: settings, inventory and known_hosts in a folder, the image
+bundle every site shares, and `fab` run on it the way a person runs it."""
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jitsi_deploy.bundle import save_bundle
 from tests.kuma.image import TEST_TAG as KUMA_IMAGE
 from tests.kuma.image import ensure_image as ensure_kuma_image
+from tests.postgres.image import ensure_image as ensure_postgres_image
 from tests.rig.hosts import TestHost, host_exec
 from tests.standin.build import build_standins, image_names
 
@@ -84,7 +89,7 @@ class Site:
             str(self.folder / "known_hosts"),
         ]
         if "deploy" in args:
-            argv += ["--bundle", str(bundle(self.folder))]
+            argv += ["--bundle", str(bundle())]
             # No DNS names the test site: its smoke runs apart, with --resolve to the core.
             argv += ["--no-smoke"]
         return argv
@@ -94,14 +99,15 @@ def _line(host: TestHost) -> str:
     return f"{host.name} address={host.address} user={host.user} key={host.key_path}"
 
 
-def bundle(folder: Path) -> Path:
-    path = folder / "images"
-    if not path.exists():
-        jitsi = [
-            image for name, image in build_standins(image_names()).items() if name != "uptime-kuma"
-        ]
-        save_bundle([*jitsi, ensure_kuma_image()], path)
-    return path
+@functools.cache
+def bundle() -> Path:
+    """The stand-ins' offline bundle, saved once per test process for every site (a save
+    writes some 2 GB), and removed when the process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="jitsi-deploy-bundle-"))
+    atexit.register(shutil.rmtree, folder, True)
+    standins = build_standins(image_names())
+    jitsi = [image for name, image in standins.items() if name != "uptime-kuma"]
+    return save_bundle([*jitsi, ensure_kuma_image(), ensure_postgres_image()], folder / "images")
 
 
 def host_state(host: TestHost, paths: list[str]) -> str:

@@ -75,7 +75,7 @@ def restore(
 ) -> subprocess.CompletedProcess[str]:
     return site.fab(
         "-i", str(host.key_path), "-H", f"root@{host.address}", "restore", "--from", str(archive),
-        "--bundle", str(bundle(site.folder)), "--no-smoke", *extra,
+        "--bundle", str(bundle()), "--no-smoke", *extra,
     )  # fmt: skip
 
 

@@ -58,9 +58,7 @@ def _hold_locks(host: TestHost, seconds: int) -> None:
 
 def _deploy(site: Site, bound: float) -> tuple[HostReport, list[str]]:
     deployment = load(site.env, site.folder / "hosts")
-    options = Options(
-        site.folder / "known_hosts", bundle=bundle(site.folder), package_lock_wait=bound
-    )
+    options = Options(site.folder / "known_hosts", bundle=bundle(), package_lock_wait=bound)
     printed = io.StringIO()  # not a terminal: plain lines, `host step status summary`
     report = deploy_host(deployment, deployment.hosts[0], options, Console(printed))
     said = [" ".join(line.split()[1:]) for line in printed.getvalue().splitlines()]
