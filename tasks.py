@@ -23,7 +23,7 @@ from jitsi_deploy.render.host import Rendered, render_host, write_tree
 from jitsi_deploy.render.validate import validate
 from jitsi_deploy.settings.schema import env_example, with_settings_table
 from jitsi_deploy.settings.site import Deployment
-from jitsi_deploy.steps.images import wanted_images
+from jitsi_deploy.steps.images import fetched_images
 
 
 @task(
@@ -109,7 +109,7 @@ def bundle(c, out="bundle", env=None, inventory=None):
     """
     deployment = load_or_exit(*settings_paths(env, inventory, examples=True))
     images = sorted(
-        {image for h in deployment.hosts for image in wanted_images(render_host(deployment, h))}
+        {image for h in deployment.hosts for image in fetched_images(render_host(deployment, h))}
     )
     print(f"saved {len(images)} images into {save_bundle(images, Path(out))}/")
 

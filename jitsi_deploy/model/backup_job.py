@@ -14,21 +14,41 @@ from dataclasses import asdict, dataclass
 from ..settings.inventory import Host
 from ..settings.site import Site
 from . import paths
-from .services import UPTIME_KUMA, container_name
+from .services import POSTGRES, PROSODY_DATABASE, UPTIME_KUMA, container_name
 
 LETSENCRYPT_DIR = "/etc/letsencrypt"
+
+
+def relative(root: str) -> str:
+    return root.lstrip("/")
+
+
 ROOTS = (paths.STACK_DIR, paths.TLS_ROOT, LETSENCRYPT_DIR)
-# tar of the roots given as arguments (relative to /) to stdout, Uptime Kuma stopped meanwhile
-# (its SQLite file is then consistent), under the health check's lock so that check does not
-# start it mid-copy; Kuma is started again whatever happens.
+# tar of the roots given as arguments (relative to /) to stdout, under the health check's lock
+# so that check starts nothing mid-copy. Uptime Kuma is stopped meanwhile (its SQLite file is
+# then consistent) and started again whatever happens. PostgreSQL's live files would not be
+# consistent either, and stopping it would stop Prosody's logins: its database goes in as a
+# dump instead, removed from the host afterwards, its files stay out.
 _KUMA = shlex.quote(container_name(UPTIME_KUMA.name))
+_POSTGRES = shlex.quote(container_name(POSTGRES.name))
+_DUMP = shlex.quote(paths.DATABASE_DUMP)
+_PG_DUMP = f"pg_dump -U {PROSODY_DATABASE.username} -d {PROSODY_DATABASE.database} -Fc"
+
+
+def _running(container: str) -> str:
+    return f"[ \"$(docker inspect -f '{{{{.State.Running}}}}' {container} 2>/dev/null)\" = true ]"
+
+
 TAR_SCRIPT = (
     f"mkdir -p {paths.HEALTH_STATE_DIR}; exec 9>>{paths.HEALTH_LOCK}; "
     "flock -w 600 9 || { echo 'the health check holds its lock' >&2; exit 3; }; "
-    f"if [ \"$(docker inspect -f '{{{{.State.Running}}}}' {_KUMA} 2>/dev/null)\" = true ]; then "
-    f"docker stop -t 30 {_KUMA} >/dev/null || exit 3; "
-    f"trap 'docker start {_KUMA} >/dev/null' EXIT; fi; "
-    'cd / && tar --numeric-owner -czf - -- "$@"'
+    "after=:; trap 'eval \"$after\"' EXIT; "
+    f"if {_running(_KUMA)}; then docker stop -t 30 {_KUMA} >/dev/null || exit 3; "
+    f'after="$after; docker start {_KUMA} >/dev/null"; fi; '
+    f'if {_running(_POSTGRES)}; then after="$after; rm -f {_DUMP}"; '
+    f"(umask 077; docker exec {_POSTGRES} {_PG_DUMP} > {_DUMP}) || exit 3; fi; "
+    f"cd / && tar --numeric-owner --exclude={relative(paths.POSTGRES_DATA_DIR)} "
+    '-czf - -- "$@"'
 )
 # The modules the job imports, under HOST_BACKUP_LIBRARY/jitsi_deploy/ as in the package.
 LIBRARY = (
@@ -38,10 +58,6 @@ LIBRARY = (
     "operations/archive.py",
     "operations/retention.py",
 )
-
-
-def relative(root: str) -> str:
-    return root.lstrip("/")
 
 
 def backup_script(roots: list[str]) -> str:

@@ -3,6 +3,13 @@
 STACK_DIR = "/opt/jitsi-meet"
 CONFIG_DIR = f"{STACK_DIR}/config"
 KUMA_DATA_DIR = f"{STACK_DIR}/uptime-kuma"
+POSTGRES_DATA_DIR = f"{STACK_DIR}/postgres"
+# Prosody's database as a backup holds it (pg_dump's custom format), and that dump once a
+# restore put it back, until a deploy loads it into the new database.
+DATABASE_DUMP = f"{STACK_DIR}/prosody-database.dump"
+RESTORED_DUMP = f"{DATABASE_DUMP}.restored"
+# Marks that Prosody's files were moved into PostgreSQL (steps/storage.py): never again.
+STORAGE_MOVED = f"{STACK_DIR}/prosody-storage-moved"
 COMPOSE_FILE = f"{STACK_DIR}/docker-compose.yml"
 COMPOSE_ENV = f"{STACK_DIR}/.env"
 COMPOSE_PROJECT = "jitsi"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..settings.inventory import Host
 from ..settings.reader import size_mib
@@ -53,6 +53,19 @@ class ConfigFile:
     source: str = ""
     mode: int = 0o644
     make: Callable[[Placement], bytes] | None = None
+    # More names the template reads, and whether the site has the file at all (without it,
+    # the deploy removes the file and restarts the service).
+    values: Mapping[str, object] = field(default_factory=dict)
+    when: Callable[[Site], bool] = lambda site: True
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """An image the deploy builds on the host, tagged ``image``: ``recipe`` (a Dockerfile
+    under templates/, which needs no build context) on top of the service's own image."""
+
+    image: str
+    recipe: str
 
 
 @dataclass(frozen=True)
@@ -75,11 +88,12 @@ class HealthCheck:
 class Service:
     """One container of the stack.
 
-    + image: the image reference, from the site's image settings.
+    + image: the image reference, from the site's image settings; ``derived``: the image the
+      deploy builds from it for a site, if any, which the container then runs.
     + roles: the host roles that run it; ``enabled`` may switch it off per site.
     + memory: its memory-limit setting; ``heap_variable`` gets a JVM heap that fits in it.
     + jitsi_contract: the Jitsi images' runtime needs (read-only root, exec /run, uid 1000).
-    + ports, volumes, environment: compose entries for a placement; secrets reach the
+    + ports, volumes, environment, command: compose entries for a placement; secrets reach the
       environment through the env file, never the compose file; ``deploy_secrets`` are the
       ones the deploy itself uses (an admin account it creates, the key of a certificate it
       makes), never in the env file.
@@ -98,11 +112,13 @@ class Service:
     memory: MemoryKey
     roles: frozenset[str] = frozenset({"core"})
     enabled: Callable[[Site], bool] = lambda site: True
+    derived: Callable[[Site], Derivation | None] = lambda site: None
     heap_variable: str = ""
     jitsi_contract: bool = True
     ports: Callable[[Placement], list[str]] = lambda placement: []
     volumes: Callable[[Placement], list[str]] = lambda placement: []
     environment: Callable[[Placement], dict[str, str]] = lambda placement: {}
+    command: Callable[[Placement], list[str]] = lambda placement: []
     secrets: tuple[Secret, ...] = ()
     directories: tuple[str, ...] = ()
     data_dirs: tuple[Directory, ...] = ()
@@ -110,6 +126,7 @@ class Service:
     health: tuple[HealthCheck, ...] = ()
     container_health: tuple[str, ...] = ("CMD", "/usr/local/bin/healthcheck.sh")
     depends_on: tuple[str, ...] = ()
+    awaited: bool = False
     restarts_after: tuple[str, ...] = ()
     network_aliases: tuple[str, ...] = ()
     network: str = STACK_NETWORK
@@ -117,6 +134,11 @@ class Service:
 
     def runs_on(self, placement: Placement) -> bool:
         return placement.host.role in self.roles and self.enabled(placement.site)
+
+    def running_image(self, site: Site) -> str:
+        """The image its container runs: the derived one where the site has it built."""
+        derivation = self.derived(site)
+        return derivation.image if derivation else self.image(site.images)
 
 
 def _xmpp_password() -> str:
@@ -143,8 +165,28 @@ JVB_REST = "http://127.0.0.1:8080"
 # internal accounts live there, and tokens name it as their subject.
 XMPP_DOMAIN = "meet.jitsi"
 KUMA_ADMIN_PASSWORD = Secret("KUMA_ADMIN_PASSWORD", lambda: secrets.token_urlsafe(18))
+# The password of PostgreSQL's one login, Prosody's: the postgres image sets it when it makes
+# the database, and Prosody reads it from its environment (templates/prosody/storage-sql...).
+POSTGRES_PASSWORD = Secret("POSTGRES_PASSWORD", lambda: secrets.token_hex(24))
+
+
+@dataclass(frozen=True)
+class SqlDatabase:
+    """What Prosody's SQL storage logs in to: the stack's PostgreSQL, by its service name."""
+
+    host: str = "postgres"
+    port: int = 5432
+    database: str = "prosody"
+    username: str = "prosody"
+
+
+PROSODY_DATABASE = SqlDatabase()
+# The prosody image of the release plus the Lua PostgreSQL driver its SQL storage needs.
+PROSODY_WITH_POSTGRES = "jitsi-deploy/prosody-postgresql"
 
 JVM_MINIMUM_MIB = 768
+# The official postgres image's user (docker-library/postgres 17/trixie/Dockerfile).
+POSTGRES_UID = "999"
 
 
 def _jitsi(name: str) -> Callable[[Images], str]:
@@ -209,6 +251,25 @@ def _jwt(placement: Placement) -> dict[str, str]:
     }
 
 
+def _prosody_derivation(site: Site) -> Derivation | None:
+    if not site.postgres:
+        return None
+    tag = site.images.jitsi_version
+    return Derivation(f"{PROSODY_WITH_POSTGRES}:{tag}", "prosody/postgresql.Dockerfile")
+
+
+def _postgres_command(placement: Placement) -> list[str]:
+    """PostgreSQL sized to its container's memory limit (its defaults assume none): a quarter
+    for shared buffers, half as the cache it may count on; few connections, Prosody holds one."""
+    mib = size_mib(placement.site.tuning.memory["postgres"])
+    return [
+        "postgres",
+        *("-c", f"shared_buffers={max(16, mib // 4)}MB"),
+        *("-c", f"effective_cache_size={max(32, mib // 2)}MB"),
+        *("-c", "max_connections=20"),
+    ]
+
+
 def _jicofo_environment(placement: Placement) -> dict[str, str]:
     # Without both switches /about/health is missing and the REST port listens on the
     # container's loopback only: the published port would answer nothing.
@@ -267,10 +328,10 @@ PROSODY = Service(
         "storage/prosody:/var/lib/prosody",
     ),
     environment=_prosody_environment,
-    # The JWT and TURN secrets go to prosody whatever AUTH_TYPE and TURN_HOSTNAME are, as
-    # upstream's compose passes them; the image reads each only when its feature is on, and
-    # switching one on needs no new secret.
-    secrets=(JICOFO_PASSWORD, JVB_PASSWORD, JWT_SECRET, turn.TURN_SECRET),
+    # The JWT, TURN and database secrets go to prosody whatever AUTH_TYPE, TURN_HOSTNAME and
+    # ENABLE_POSTGRES are, as upstream's compose passes the first two; each is read only when
+    # its feature is on, and switching one on needs no new secret.
+    secrets=(JICOFO_PASSWORD, JVB_PASSWORD, JWT_SECRET, turn.TURN_SECRET, POSTGRES_PASSWORD),
     directories=(
         "prosody/config",
         "prosody/config/conf.d",
@@ -285,6 +346,12 @@ PROSODY = Service(
         ConfigFile(
             f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua", "prosody/room-policy.cfg.lua.j2", 0o600
         ),
+        ConfigFile(
+            f"{paths.PROSODY_CONF_D}/storage-sql.cfg.lua",
+            "prosody/storage-sql.cfg.lua.j2",
+            values={"sql": PROSODY_DATABASE},
+            when=lambda site: site.postgres,
+        ),
         # What the bridges log in to shows the site's certificate, which they verify.
         ConfigFile(
             f"{paths.PROSODY_CERTS_DIR}/{XMPP_AUTH_DOMAIN}.crt",
@@ -297,11 +364,13 @@ PROSODY = Service(
         ),
     ),
     deploy_secrets=(XMPP_TLS_KEY,),
+    derived=_prosody_derivation,
     health=(
         HealthCheck("prosody-health", "container"),
         # The room policy fails closed: broken settings close every room, and say so here.
         HealthCheck("room-policy", "container", "http://127.0.0.1:5280/room-policy-health"),
     ),
+    depends_on=("postgres",),
     network_aliases=("xmpp.meet.jitsi",),
 )
 
@@ -368,7 +437,34 @@ UPTIME_KUMA = Service(
     deploy_secrets=(KUMA_ADMIN_PASSWORD,),
 )
 
-SERVICES: tuple[Service, ...] = (WEB, PROSODY, JICOFO, JVB, UPTIME_KUMA)
+# Asked over TCP, as Prosody connects: its first start serves a socket only while it makes the
+# database (docker-library/postgres 17/trixie/docker-entrypoint.sh:285-292).
+POSTGRES_READY = (
+    "CMD", "pg_isready", "-q", "-h", "127.0.0.1",
+    "-U", PROSODY_DATABASE.username, "-d", PROSODY_DATABASE.database,
+)  # fmt: skip
+
+POSTGRES = Service(
+    "postgres",
+    lambda images: images.postgres,
+    MemoryKey("POSTGRES_MEMORY_LIMIT", "512m", "memory limit of PostgreSQL"),
+    enabled=lambda site: site.postgres,
+    jitsi_contract=False,
+    # No ports: only the stack's network reaches it.
+    volumes=lambda placement: [f"{paths.POSTGRES_DATA_DIR}:/var/lib/postgresql/data"],
+    environment=lambda placement: {
+        "POSTGRES_USER": PROSODY_DATABASE.username,
+        "POSTGRES_DB": PROSODY_DATABASE.database,
+    },
+    command=_postgres_command,
+    secrets=(POSTGRES_PASSWORD,),
+    # The image's user (uid 999) owns its data; its entrypoint would make it so at each start.
+    data_dirs=(Directory(paths.POSTGRES_DATA_DIR, 0o700, POSTGRES_UID, POSTGRES_UID),),
+    container_health=POSTGRES_READY,
+    awaited=True,
+)
+
+SERVICES: tuple[Service, ...] = (POSTGRES, WEB, PROSODY, JICOFO, JVB, UPTIME_KUMA)
 
 
 def services_at(placement: Placement, catalog: tuple[Service, ...] = SERVICES) -> list[Service]:

@@ -175,10 +175,14 @@ def verify_file(archive: Path, keys: list[Any]) -> Manifest:
         return verify(plain)  # type: ignore[arg-type]
 
 
+_DUMP = shlex.quote(paths.DATABASE_DUMP)
+
+
 def restore_script(roots: tuple[str, ...]) -> str:
     """Unpack stdin into the staging folder; only when the whole stream arrived intact, stop
     the stack and swap the restored folders in; then reload nginx when it runs. A swap that
-    fails half-way puts every folder it moved aside back: the host keeps its data."""
+    fails half-way puts every folder it moved aside back: the host keeps its data. A database
+    dump that came back is marked restored: the deploy that follows loads it (handlers.py)."""
     quoted = shlex.join(roots)
     return (
         f'set -eu; stage={STAGE_DIR}; rm -rf "$stage" "$stage.old"; mkdir -p "$stage"; '
@@ -192,6 +196,7 @@ def restore_script(roots: tuple[str, ...]) -> str:
         f'for r in {quoted}; do mkdir -p "$stage.old/$(dirname "$r")" "/$(dirname "$r")"; '
         'if [ -e "/$r" ]; then mv "/$r" "$stage.old/$r"; fi; mv "$stage/$r" "/$r"; done; '
         "swapped=1; "
+        f"if [ -f {_DUMP} ]; then mv -f {_DUMP} {shlex.quote(paths.RESTORED_DUMP)}; fi; "
         "if systemctl is-active --quiet nginx; then nginx -t -q && systemctl reload nginx; fi; "
         "echo restored"
     )

@@ -34,7 +34,7 @@ from ..settings.inventory import Host
 from ..settings.site import Deployment
 from ..steps.changes import Change
 from ..steps.handlers import compose
-from ..steps.images import load_change, wanted_images
+from ..steps.images import BASE_LABEL, load_change
 from ..steps.step import StepPlan
 
 NAME = "refresh"
@@ -92,22 +92,31 @@ class Refresh:
 Plan = Callable[[Rendered, list[Build]], list[Change]]
 
 
+# A derived image's container names the base build it was made from in a label of its image.
+RUNNING_BASE = f"'{{{{index .Config.Labels \"{BASE_LABEL}\"}}}}'"
+
+
 def builds_script(rendered: Rendered) -> str:
     """Prints one line per service: service, running ID, tagged ID, previous ID ("-": none).
-    (`docker inspect` prints an empty line for what does not exist, hence the grep.)"""
+    (`docker inspect` prints an empty line for what does not exist, hence the grep.) For a
+    derived image, the build of its base it was made from counts as the running one."""
     lines = ['probe() { "$@" 2>/dev/null | grep . || echo -; }']
-    for service, image in zip(rendered.service_names, wanted_images(rendered), strict=True):
+    site = rendered.site
+    for service in rendered.services:
+        image = service.image(site.images)
+        running = RUNNING_BASE if service.derived(site) else "'{{.Image}}'"
         ids = [
-            f"docker inspect -f '{{{{.Image}}}}' {container_name(service)}",
+            f"docker inspect -f {running} {container_name(service.name)}",
             f"docker image inspect -f '{{{{.Id}}}}' {shlex.quote(image)}",
             f"docker image inspect -f '{{{{.Id}}}}' {shlex.quote(image + PREVIOUS)}",
         ]
-        lines.append(f"echo {service} " + " ".join(f'"$(probe {probe})"' for probe in ids))
+        lines.append(f"echo {service.name} " + " ".join(f'"$(probe {probe})"' for probe in ids))
     return "\n".join(lines) + "\n"
 
 
 def parse_builds(rendered: Rendered, output: str) -> list[Build]:
-    images = dict(zip(rendered.service_names, wanted_images(rendered), strict=True))
+    site = rendered.site
+    images = {service.name: service.image(site.images) for service in rendered.services}
     builds = []
     for line in output.splitlines():
         service, running, tagged, kept = line.split()
@@ -124,12 +133,21 @@ def fetch_changes(rendered: Rendered, builds: list[Build], bundle: Path | None) 
     if kept:
         changes.append(Change(NAME, "keep the builds running now for a rollback", tuple(kept)))
     if rendered.site.images.source == "pull":
-        pull = compose("pull", "--quiet", description="fetch the release's images again")
-        changes.append(Change(NAME, "fetch the release's images again", (pull,)))
+        changes.append(Change(NAME, "fetch the release's images again", pull_commands(rendered)))
     else:
         new = _new_archives(builds, bundle)
         changes += [load_change(b.image, archive, NAME) for b, archive in new]
     return changes
+
+
+def pull_commands(rendered: Rendered) -> tuple[Command, ...]:
+    """Compose pulls the services' images; a derived image's base is pulled by name (the
+    deploy then builds it again: steps/images.py)."""
+    site = rendered.site
+    pulled = [s.name for s in rendered.services if not s.derived(site)]
+    bases = [s.image(site.images) for s in rendered.services if s.derived(site)]
+    pull = compose("pull", "--quiet", *pulled, description="fetch the release's images again")
+    return (pull, *(Command(("docker", "pull", "-q", b), f"fetch {b} again") for b in bases))
 
 
 def restore_changes(builds: list[Build]) -> list[Change]:

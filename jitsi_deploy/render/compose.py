@@ -64,7 +64,7 @@ def env_secrets(services: list[Service]) -> list[Secret]:
 def service_entry(service: Service, placement: Placement, running: list[Service]) -> dict:
     site = placement.site
     entry: dict[str, Any] = {
-        "image": service.image(site.images),
+        "image": service.running_image(site),
         "container_name": container_name(service.name),
         "restart": "unless-stopped",
     }
@@ -76,14 +76,26 @@ def service_entry(service: Service, placement: Placement, running: list[Service]
     if volumes := service.volumes(placement):
         entry["volumes"] = volumes
     entry["environment"] = environment(service, placement)
+    if command := service.command(placement):
+        entry["command"] = command
     if service.container_health:
         entry["healthcheck"] = _healthcheck(service, site.monitoring.container_health_interval)
-    names = {s.name for s in running}
-    if depends := [name for name in service.depends_on if name in names]:
+    if depends := depends_on(service, running):
         entry["depends_on"] = depends
     aliases = {"aliases": list(service.network_aliases)} if service.network_aliases else {}
     entry["networks"] = {service.network: aliases}
     return entry
+
+
+def depends_on(service: Service, running: list[Service]) -> list[str] | dict[str, dict]:
+    """The services ``service`` starts after, of those that run: a plain list, or, when one
+    is awaited, each with the state it must reach first."""
+    found = [s for s in running if s.name in service.depends_on]
+    if not any(s.awaited for s in found):
+        return [s.name for s in found]
+    return {
+        s.name: {"condition": "service_healthy" if s.awaited else "service_started"} for s in found
+    }
 
 
 def environment(service: Service, placement: Placement) -> dict[str, str | EnvRef]:
@@ -96,9 +108,16 @@ def environment(service: Service, placement: Placement) -> dict[str, str | EnvRe
     return values
 
 
+# Compose starts an awaited service's dependants at its first passing check, which comes one
+# interval after it starts: a short one keeps `up` from idling.
+AWAITED_INTERVAL = 3
+
+
 def _healthcheck(service: Service, interval: int) -> dict[str, Any]:
     # JVMs take longer to come up than the others.
     start = "60s" if service.heap_variable else "30s"
+    if service.awaited:
+        interval = min(interval, AWAITED_INTERVAL)
     return {
         "test": list(service.container_health),
         "interval": f"{interval}s",

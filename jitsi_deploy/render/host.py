@@ -99,7 +99,7 @@ def render_host(
     if turn:
         files += _turn_files(turn, proxy)
     folders = _directories(host, services, files)
-    absent = () if turn else TURN_ABSENT
+    absent = (*_absent_config_files(site, services), *(() if turn else TURN_ABSENT))
     return Rendered(host, site, tuple(services), folders, tuple(files), rules, absent)
 
 
@@ -119,7 +119,19 @@ def _stack_files(placement: Placement, services: list[Service]) -> list[File]:
         File(paths.COMPOSE_FILE, compose_file(placement, services).encode(), reacts=stack),
         File(paths.COMPOSE_ENV, env_file(placement, services).encode(), 0o600, reacts=stack),
     ]
-    return files + [_config_file(s, f, placement) for s in services for f in s.files]
+    wanted = [(s, f) for s in services for f in s.files if f.when(placement.site)]
+    return files + [_config_file(s, f, placement) for s, f in wanted]
+
+
+def _absent_config_files(site: Site, services: list[Service]) -> list[Absent]:
+    """The config files of a feature the site has switched off: removed, and the service
+    restarted without them."""
+    return [
+        Absent(f.path, (f"restart:{s.name}",))
+        for s in services
+        for f in s.files
+        if not f.when(site)
+    ]
 
 
 def _config_file(service: Service, config: ConfigFile, placement: Placement) -> File:
@@ -127,7 +139,7 @@ def _config_file(service: Service, config: ConfigFile, placement: Placement) -> 
         content = config.make(placement)
     elif config.source.endswith(".j2"):
         context = {"host": placement.host, "site": placement.site, "paths": paths}
-        content = template(config.source, context)
+        content = template(config.source, {**context, **config.values})
     else:
         content = (TEMPLATES_DIR / config.source).read_bytes()
     owner = CONTAINER_USER

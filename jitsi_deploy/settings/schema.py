@@ -322,6 +322,15 @@ KEYS: tuple[Key, ...] = (
         "comma list of recipient addresses",
         grammar="comma list of e-mail addresses (as KUMA_SMTP_FROM); required with KUMA_SMTP_HOST",
     ),
+    # databases
+    Key(
+        "ENABLE_POSTGRES",
+        "databases",
+        "0",
+        "1 = Prosody keeps its accounts and data in PostgreSQL on the core host (optional under "
+        "50 users, recommended from 50); the deploy builds Prosody's image with the driver",
+        grammar=FLAG,
+    ),
     # backup
     Key(
         "ENABLE_HOST_BACKUP",
@@ -374,6 +383,13 @@ KEYS: tuple[Key, ...] = (
         "louislam/uptime-kuma:2",
         "Uptime Kuma image",
         grammar="path:tag, the path as JITSI_IMAGE_REPO, the tag as JITSI_IMAGE_VERSION",
+    ),
+    Key(
+        "POSTGRES_IMAGE",
+        "images",
+        "postgres:17",
+        "PostgreSQL image (ENABLE_POSTGRES=1)",
+        grammar="path:tag, as UPTIME_KUMA_IMAGE",
     ),
     Key(
         "REGISTRY_MIRROR",

@@ -79,6 +79,7 @@ class Images:
     uptime_kuma: str
     registry_mirror: str
     source: str
+    postgres: str
 
     def jitsi(self, service: str) -> str:
         return f"{self.jitsi_repo}/{service}:{self.jitsi_version}"
@@ -162,6 +163,8 @@ class Site:
     # CSP frame-ancestors sources of the meeting site; () = no restriction, as upstream.
     frame_ancestors: tuple[str, ...] = ()
     turn: Turn = Turn()
+    # Where Prosody keeps accounts and data: PostgreSQL on the core host, or the image's files.
+    postgres: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,7 @@ def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
         host_backup=_host_backup(reader),
         frame_ancestors=_frame_ancestors(reader),
         turn=_turn(reader, (meet_hostname, monitor_hostname)),
+        postgres=reader.flag("ENABLE_POSTGRES"),
     )
 
 
@@ -443,7 +447,8 @@ def _images(reader: Reader) -> Images:
     return Images(
         jitsi_repo=reader.image_path("JITSI_IMAGE_REPO", "ghcr.io/jitsi"),
         jitsi_version=version,
-        uptime_kuma=_uptime_kuma_image(reader),
+        uptime_kuma=_pinned_image(reader, "UPTIME_KUMA_IMAGE", "louislam/uptime-kuma:2"),
+        postgres=_pinned_image(reader, "POSTGRES_IMAGE", "postgres:17"),
         registry_mirror=reader.url(
             "REGISTRY_MIRROR", ("https",), "https://mirror.example.org", bare=True
         ),
@@ -451,8 +456,7 @@ def _images(reader: Reader) -> Images:
     )
 
 
-def _uptime_kuma_image(reader: Reader) -> str:
-    key, example = "UPTIME_KUMA_IMAGE", "louislam/uptime-kuma:2"
+def _pinned_image(reader: Reader, key: str, example: str) -> str:
     value = reader.required(key, example)
     path, colon, tag = value.rpartition(":")
     if not value:

@@ -5,7 +5,7 @@ Adding a step is one module with its facts and plan function, and one line here.
 
 from __future__ import annotations
 
-from . import files, firewall, handlers, images, packages, tls
+from . import files, firewall, handlers, images, packages, storage, tls
 from .step import Step
 
 STEPS: tuple[Step, ...] = (
@@ -14,6 +14,7 @@ STEPS: tuple[Step, ...] = (
     tls.PLACEHOLDERS,  # before the site that names the certificates
     files.STEP,
     images.STEP,
+    storage.STEP,  # before the handlers recreate Prosody on the database
     handlers.STEP,
     tls.OBTAIN,  # after nginx serves the ACME challenge directory
 )

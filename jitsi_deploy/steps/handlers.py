@@ -13,7 +13,15 @@ from pathlib import PurePosixPath
 
 from ..model import paths
 from ..model.proxy import NginxControl
-from ..model.services import JVB_REST
+from ..model.services import (
+    JICOFO,
+    JVB,
+    JVB_REST,
+    POSTGRES,
+    PROSODY,
+    PROSODY_DATABASE,
+    container_name,
+)
 from ..remote.commands import Command, sh
 from ..render.host import Rendered
 from .changes import Change, previous_copy
@@ -38,6 +46,7 @@ HOST_ORDER = (
     "restart:fail2ban",
     "pull:images",
     "up:stack",
+    "load:database",
 )
 
 PENDING = Fact(
@@ -45,6 +54,19 @@ PENDING = Fact(
 )
 ARMED = Fact(
     "health-armed", fixed(f"test -e {paths.HEALTH_ARMED} && echo yes"), lambda out: out == ["yes"]
+)
+
+# A database dump a restore put back (operations/backup.py), for the new database to load.
+RESTORED = Fact(
+    "restored-dump",
+    fixed(f"test -f {paths.RESTORED_DUMP} && echo yes"),
+    lambda out: out == ["yes"],
+)
+# Loads it in one transaction (a failure keeps the database as it was, and the dump for the
+# next deploy), then removes it.
+LOAD_DUMP = (
+    'docker exec -i "$1" pg_restore --single-transaction --clean --if-exists --no-owner '
+    f'-U {PROSODY_DATABASE.username} -d {PROSODY_DATABASE.database} < "$2" && rm -f "$2"'
 )
 
 # Made by `fab drain` (operations/drain.py): a deploy brings the bridge back.
@@ -139,6 +161,8 @@ def plan(given: PlanInput) -> list[Change]:
         # `up` starts or recreates these with their new files: restarting them after it
         # would only end their meetings a second time.
         reactions -= {f"restart:{service}" for service in stale}
+    if facts[RESTORED] and POSTGRES.name in rendered.service_names:
+        reactions.add("load:database")
     missing = missing_images(rendered, facts[IMAGES])
     if "up:stack" in reactions and rendered.site.images.source == "pull" and missing:
         # Every image is fetched before Compose stops the first container (Compose v1 pulls
@@ -157,9 +181,14 @@ def stale_services(rendered: Rendered, running: dict[str, str]) -> list[str]:
 
 
 def missing_images(rendered: Rendered, present: dict[str, int]) -> list[str]:
-    """The services whose image the host lacks."""
-    wanted = zip(rendered.service_names, wanted_images(rendered), strict=True)
-    return [service for service, image in wanted if image not in present]
+    """The services whose image the host lacks and a pull fetches (a derived one is built by
+    the images step, which fetches its base)."""
+    site = rendered.site
+    return [
+        service.name
+        for service in rendered.services
+        if not service.derived(site) and service.image(site.images) not in present
+    ]
 
 
 def _reaction(
@@ -209,6 +238,8 @@ def _reaction(
             return Change(NAME, "start or update the containers that changed", (up, arm))
         summary = f"start or update the containers that changed{RECREATES_MEETINGS}"
         return Change(NAME, summary, (up, arm), ends_meetings=True)
+    if name == "load:database":
+        return load_database()
     if name.startswith("restart:"):
         service = name.removeprefix("restart:")
         restart = compose("restart", service, description=f"restart {service}")
@@ -217,6 +248,20 @@ def _reaction(
         summary = f"restart {service} for its new settings{ends}"
         return Change(NAME, summary, (restart,), ends_meetings=meeting)
     raise ValueError(f"unknown reaction {name!r}")
+
+
+def load_database() -> Change:
+    """The restored dump into the database Prosody uses, then Prosody restarted to read it,
+    and the services that keep a session with it (model/services.py, restarts_after)."""
+    postgres = container_name(POSTGRES.name)
+    load = Command(
+        ("sh", "-c", LOAD_DUMP, "load", postgres, paths.RESTORED_DUMP),
+        "load the restored database dump",
+    )
+    names = (PROSODY.name, JICOFO.name, JVB.name)
+    restart = compose("restart", *names, description=f"restart {', '.join(names)}")
+    summary = f"load the restored database into PostgreSQL, restart prosody{ENDS_MEETINGS}"
+    return Change(NAME, summary, (load, restart), ends_meetings=True)
 
 
 def turn_restart() -> tuple[Command, ...]:
@@ -260,4 +305,4 @@ def reload_nginx(files: tuple[str, ...], nginx: NginxControl = HOST_NGINX) -> Co
     )
 
 
-STEP = Step(NAME, (PENDING, RUNNING, ARMED, DRAINED, IMAGES), plan)
+STEP = Step(NAME, (PENDING, RUNNING, ARMED, DRAINED, RESTORED, IMAGES), plan)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jitsi_deploy.model.services import SqlDatabase
 from jitsi_deploy.render.templating import render_template
 from tests.ports import free_port
 
@@ -42,10 +43,14 @@ class Database:
         )  # fmt: skip
         return done.stdout.strip()
 
+    @property
+    def sql(self) -> SqlDatabase:
+        """Where Prosody's SQL storage logs in, as the deployment describes its database."""
+        return SqlDatabase(self.host, self.port, self.name, self.name)
+
     def storage_settings(self) -> str:
         """The deployment's conf.d file for Prosody's SQL storage, pointing here."""
-        sql = {"host": self.host, "port": self.port, "database": self.name, "username": self.name}
-        return render_template("prosody/storage-sql.cfg.lua.j2", sql=sql)
+        return render_template("prosody/storage-sql.cfg.lua.j2", sql=self.sql)
 
 
 def bin_dir() -> Path:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from jitsi_deploy.model.paths import CONTAINER_UID
 from jitsi_deploy.render.templating import TEMPLATES_DIR
+from jitsi_deploy.steps import storage
 from tests.standin.build import image_names
 
 from . import server, xmpp
@@ -72,9 +74,9 @@ def _register(prosody: server.Prosody, password: str) -> None:
             password)  # fmt: skip
 
 
-def _logs_in(prosody: server.Prosody, password: str) -> None:
+def _logs_in(prosody: server.Prosody, password: str, user: str = ACCOUNT[0]) -> None:
     async def scenario(sessions: xmpp.Sessions) -> None:
-        await sessions.account("@".join(ACCOUNT), password)
+        await sessions.account(f"{user}@{ACCOUNT[1]}", password)
 
     xmpp.run(prosody, scenario)
 
@@ -98,6 +100,39 @@ def test_accounts_live_in_postgresql_and_survive_a_restart(
         _logs_in(server.wait_for_container(prosody), "Alice-Login-3f9a21")
         with pytest.raises(RuntimeError, match="login failed"):
             _logs_in(prosody, "Wrong-Guess-5e2b44")
+    finally:
+        server.stop(prosody)
+
+
+def test_accounts_kept_in_files_are_moved_into_the_database_by_prosodys_migrator(
+    tmp_path: Path, derived_image: str, database: Database
+) -> None:
+    """The move a deployment makes when ENABLE_POSTGRES comes on (steps/storage.py): the
+    store list its fact reads, the migrator config it writes, the migrator of the image."""
+    files = tmp_path / "files"
+    server.prepare(files, SETUPS["allow"], {"bob@auth.meet.jitsi": "Bob-Login-8e1c55"},
+                   (5222, 5280), "*")  # fmt: skip
+    listed = subprocess.run(
+        ["sh", "-c", storage.LIST_STORES, "stores", str(tmp_path / "no-mark"), str(files / "data")],
+        check=True, capture_output=True, text=True,
+    ).stdout.splitlines()  # fmt: skip
+    stores = storage.parse_stores(listed)
+    assert stores.hosts == {"auth.meet.jitsi": ["accounts"]}, listed
+    config = tmp_path / "migrator.cfg.lua"
+    config.write_bytes(storage.migrator_config(stores.hosts, database.password, database.sql))
+    # As on a host: the files are the image's user's, the config readable by it alone.
+    config.chmod(0o600)
+    for path in (config, *(files / "data").rglob("*"), files / "data"):
+        os.chown(path, CONTAINER_UID, CONTAINER_UID)
+
+    _docker("run", "--rm", "-v", f"{files / 'data'}:{storage.CONTAINER_DATA}",
+            "-v", f"{config}:{storage.MIGRATOR_CONFIG}:ro", "--entrypoint", "prosody-migrator",
+            derived_image, f"--config={storage.MIGRATOR_CONFIG}", "files", "database")  # fmt: skip
+
+    prosody = _start(tmp_path / "sql", derived_image, database)
+    try:
+        assert not (tmp_path / "sql" / "data" / "auth%2emeet%2ejitsi").exists()
+        _logs_in(prosody, "Bob-Login-8e1c55", "bob")
     finally:
         server.stop(prosody)
 

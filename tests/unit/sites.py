@@ -9,6 +9,9 @@ from pathlib import Path
 from jitsi_deploy.model.deployment import load_deployment
 from jitsi_deploy.render.host import Rendered, render_host
 from jitsi_deploy.settings.site import Deployment
+from jitsi_deploy.steps import handlers
+from jitsi_deploy.steps.facts import HostFacts
+from jitsi_deploy.steps.images import IMAGES
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ENV = REPO / ".env.example"
@@ -48,4 +51,25 @@ def fab(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProces
     argv += ["--env", str(folder / ".env"), "--inventory", str(folder / "hosts")]
     return subprocess.run(
         argv, cwd=folder, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def handler_facts(
+    running: dict[str, str],
+    images: dict[str, int],
+    pending: frozenset[str] = frozenset(),
+    armed: bool = True,
+    drained: bool = False,
+    restored: bool = False,
+) -> HostFacts:
+    """The facts the handlers step plans from, as a host would give them."""
+    return HostFacts(
+        {
+            handlers.PENDING.name: pending,
+            handlers.RUNNING.name: running,
+            handlers.ARMED.name: armed,
+            handlers.DRAINED.name: drained,
+            handlers.RESTORED.name: restored,
+            IMAGES.name: images,
+        }
     )

@@ -5,18 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from jitsi_deploy.steps import handlers
-from jitsi_deploy.steps.facts import HostFacts
 from jitsi_deploy.steps.handlers import (
-    ARMED,
-    DRAINED,
     ENDS_MEETINGS,
-    PENDING,
-    RUNNING,
     reaction_changes,
 )
-from jitsi_deploy.steps.images import IMAGES, wanted_images
+from jitsi_deploy.steps.images import wanted_images
 from jitsi_deploy.steps.step import PlanInput
-from tests.unit.sites import rendered, two_hosts
+from tests.unit.sites import handler_facts, rendered, two_hosts
 
 
 def test_restarts_that_end_meetings_are_named_and_others_are_not() -> None:
@@ -39,14 +34,9 @@ def test_a_service_up_starts_is_not_restarted_after_it(tmp_path: Path) -> None:
     core = rendered(two_hosts(tmp_path), "meet.example.org")
     running = dict(zip(core.service_names, wanted_images(core), strict=True))
     del running["prosody"]
-    values = {
-        PENDING.name: frozenset({"restart:prosody", "restart:web"}),
-        RUNNING.name: running,
-        ARMED.name: True,
-        DRAINED.name: False,
-        IMAGES.name: dict.fromkeys(wanted_images(core), 1),
-    }
-    summaries = [c.summary for c in handlers.plan(PlanInput(core, HostFacts(values)))]
+    pending = frozenset({"restart:prosody", "restart:web"})
+    facts = handler_facts(running, dict.fromkeys(wanted_images(core), 1), pending=pending)
+    summaries = [c.summary for c in handlers.plan(PlanInput(core, facts))]
     assert "restart web for its new settings" in summaries
     assert not [s for s in summaries if s.startswith("restart prosody")], summaries
     assert summaries[0].startswith("start or update the containers that changed"), summaries

@@ -14,11 +14,9 @@ from jitsi_deploy.model.services import SERVICES
 from jitsi_deploy.render.templating import render_template
 from jitsi_deploy.steps import handlers
 from jitsi_deploy.steps.changes import Change
-from jitsi_deploy.steps.facts import HostFacts
-from jitsi_deploy.steps.handlers import ARMED, DRAINED, PENDING, RUNNING
-from jitsi_deploy.steps.images import IMAGES, wanted_images
+from jitsi_deploy.steps.images import wanted_images
 from jitsi_deploy.steps.step import PlanInput
-from tests.unit.sites import rendered, two_hosts
+from tests.unit.sites import handler_facts, rendered, two_hosts
 
 TRICKY_URL = "https://kuma.example.org/api/push/a'b?x=1&y=$(touch /tmp/pwned)"
 
@@ -107,14 +105,8 @@ def test_the_deploy_arms_the_health_check_once_the_stack_is_up(tmp_path: Path):
     def plan(armed: bool, drained: bool = False) -> list[Change]:
         images = wanted_images(core)
         running = dict(zip(core.service_names, images, strict=True))
-        values = {
-            PENDING.name: frozenset(),
-            RUNNING.name: running,
-            ARMED.name: armed,
-            DRAINED.name: drained,
-            IMAGES.name: dict.fromkeys(images, 1),
-        }
-        return handlers.plan(PlanInput(core, HostFacts(values)))
+        facts = handler_facts(running, dict.fromkeys(images, 1), armed=armed, drained=drained)
+        return handlers.plan(PlanInput(core, facts))
 
     assert plan(True) == []
     (up,) = [c for c in plan(False) if c.summary.startswith("start or update")]

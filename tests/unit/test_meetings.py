@@ -14,11 +14,10 @@ from jitsi_deploy.errors import DeployError
 from jitsi_deploy.settings.inventory import Host
 from jitsi_deploy.steps import handlers
 from jitsi_deploy.steps.changes import Change
-from jitsi_deploy.steps.facts import HostFacts, facts_script, parse_facts
-from jitsi_deploy.steps.handlers import ARMED, DRAINED, PENDING, RUNNING
-from jitsi_deploy.steps.images import IMAGES, wanted_images
+from jitsi_deploy.steps.facts import facts_script, parse_facts
+from jitsi_deploy.steps.images import wanted_images
 from jitsi_deploy.steps.step import PlanInput, StepPlan
-from tests.unit.sites import rendered, two_hosts
+from tests.unit.sites import handler_facts, rendered, two_hosts
 
 # The jicofo stand-in's /stats (tests/standin/rootfs/jicofo), shaped as jicofo's own.
 STATS = '{"conferences":2,"participants":7,"bridge_selector":{"operational_bridge_count":1}}'
@@ -84,14 +83,10 @@ def test_recreating_a_running_stack_ends_meetings_a_first_start_does_not(
     core = rendered(two_hosts(tmp_path), "meet.example.org")
     images = wanted_images(core)
     shown = dict(zip(core.service_names, images, strict=True)) if running else {}
-    values = {
-        PENDING.name: frozenset({"up:stack", "restart:prosody"}),
-        RUNNING.name: shown,
-        ARMED.name: True,
-        DRAINED.name: False,
-        IMAGES.name: dict.fromkeys(images, 1),
-    }
-    changes = handlers.plan(PlanInput(core, HostFacts(values)))
+    facts = handler_facts(
+        shown, dict.fromkeys(images, 1), pending=frozenset({"up:stack", "restart:prosody"})
+    )
+    changes = handlers.plan(PlanInput(core, facts))
     ending = {c.summary.split(" (")[0] for c in changes if c.ends_meetings}
     restart = "restart prosody for its new settings"
     # Stopped, prosody is started by `up` with its new files: no restart follows, nothing ends.

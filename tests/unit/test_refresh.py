@@ -17,13 +17,14 @@ from jitsi_deploy.operations.refresh import (
     Moved,
     Refresh,
     archive_image_id,
+    builds_script,
     fetch_changes,
     parse_builds,
     restore_changes,
 )
 from jitsi_deploy.settings.inventory import Host
-from jitsi_deploy.steps.images import wanted_images
-from tests.unit.sites import rendered, two_hosts
+from jitsi_deploy.steps.images import BASE_LABEL, wanted_images
+from tests.unit.sites import rendered, site_with, two_hosts
 
 OLD, NEW = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
@@ -49,7 +50,26 @@ def test_a_settled_stack_keeps_its_builds_then_pulls_them_again(tmp_path: Path) 
     keep, pull = fetch_changes(files, builds, None)
     (tag,) = keep.commands
     assert tag.argv == ("docker", "tag", builds[0].image, builds[0].previous)
-    assert pull.commands[0].argv[-2:] == ("pull", "--quiet")
+    assert pull.commands[0].argv[-3:] == ("pull", "--quiet", "jvb")
+
+
+def test_a_derived_image_is_refreshed_through_its_base(tmp_path: Path) -> None:
+    """Prosody's image with the PostgreSQL driver is built on the host: its base is kept and
+    pulled again (the deploy after rebuilds on a new base build), and the build it runs is the
+    base build its image's label names."""
+    files = rendered(site_with(tmp_path, ENABLE_POSTGRES="1"), "meet.example.org")
+    base = files.site.images.jitsi("prosody")
+    script = builds_script(files)
+    (line,) = [line for line in script.splitlines() if line.startswith("echo prosody ")]
+    assert BASE_LABEL in line and f"image inspect -f '{{{{.Id}}}}' {base}" in line
+    builds = parse_builds(files, "".join(f"{s} {OLD} {OLD} -\n" for s in files.service_names))
+    assert {b.image for b in builds if b.service == "prosody"} == {base}
+
+    keep, pull = fetch_changes(files, builds, None)
+    assert ("docker", "tag", base, base + "-previous") in [c.argv for c in keep.commands]
+    compose_pull, base_pull = pull.commands
+    assert "prosody" not in compose_pull.argv and "web" in compose_pull.argv
+    assert base_pull.argv == ("docker", "pull", "-q", base)
 
 
 def test_a_stack_between_two_builds_keeps_the_previous_tags_it_has(tmp_path: Path) -> None:

@@ -16,11 +16,9 @@ from jitsi_deploy.operations.update import ROLLBACK_WAIT, Rebuilds, check_versio
 from jitsi_deploy.settings.envfile import parse_env, set_setting
 from jitsi_deploy.smoke.checks import Result
 from jitsi_deploy.steps import handlers
-from jitsi_deploy.steps.facts import HostFacts
-from jitsi_deploy.steps.handlers import ARMED, DRAINED, PENDING, RUNNING
-from jitsi_deploy.steps.images import IMAGES, wanted_images
+from jitsi_deploy.steps.images import wanted_images
 from jitsi_deploy.steps.step import PlanInput
-from tests.unit.sites import rendered, two_hosts
+from tests.unit.sites import handler_facts, rendered, two_hosts
 
 
 class Fleet:
@@ -164,14 +162,7 @@ def test_a_pulling_host_fetches_the_missing_images_before_compose_recreates_any(
     )
     core_files = rendered(deployment, core.name)
     present = dict.fromkeys(wanted_images(core_files)[1:], 1)  # the web image is missing
-    values = {
-        PENDING.name: frozenset(),
-        RUNNING.name: {},
-        ARMED.name: False,
-        DRAINED.name: False,
-        IMAGES.name: present,
-    }
-    changes = handlers.plan(PlanInput(core_files, HostFacts(values)))
+    changes = handlers.plan(PlanInput(core_files, handler_facts({}, present, armed=False)))
     summaries = [c.summary for c in changes]
     fetch = "fetch the stack's images before recreating anything"
     assert (fetch in summaries) is pulls
@@ -194,14 +185,8 @@ def test_a_deploy_pulls_nothing_the_host_has_and_recreates_what_runs_another_bui
     running = dict(zip(core_files.service_names, images, strict=True))
 
     def plan(shown: dict[str, str]) -> list[str]:
-        values = {
-            PENDING.name: frozenset(),
-            RUNNING.name: shown,
-            ARMED.name: True,
-            DRAINED.name: False,
-            IMAGES.name: dict.fromkeys(images, 1),
-        }
-        return [c.summary for c in handlers.plan(PlanInput(core_files, HostFacts(values)))]
+        facts = handler_facts(shown, dict.fromkeys(images, 1))
+        return [c.summary for c in handlers.plan(PlanInput(core_files, facts))]
 
     assert plan(running) == []
     assert plan({**running, "web": "e4a65ad1671f"}) == [
