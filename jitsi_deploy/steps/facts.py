@@ -83,6 +83,11 @@ def fixed(command: str) -> Callable[[Rendered], str]:
     return lambda rendered: command
 
 
+def exists(name: str, path: str) -> Fact[bool]:
+    """Whether ``path`` is on the host (a mark a run left)."""
+    return Fact(name, fixed(f"test -e {path} && echo yes"), lambda out: out == ["yes"])
+
+
 def lines(output: list[str]) -> tuple[str, ...]:
     return tuple(output)
 

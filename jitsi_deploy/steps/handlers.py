@@ -25,7 +25,7 @@ from ..model.services import (
 from ..remote.commands import Command, sh
 from ..render.host import Rendered
 from .changes import Change, previous_copy
-from .facts import Fact, fixed
+from .facts import Fact, exists, fixed
 from .images import IMAGES, wanted_images
 from .step import PlanInput, Step
 
@@ -52,16 +52,10 @@ HOST_ORDER = (
 PENDING = Fact(
     "pending", fixed(f"cat {paths.PENDING_REACTIONS} 2>/dev/null"), lambda out: frozenset(out)
 )
-ARMED = Fact(
-    "health-armed", fixed(f"test -e {paths.HEALTH_ARMED} && echo yes"), lambda out: out == ["yes"]
-)
+ARMED = exists("health-armed", paths.HEALTH_ARMED)
 
 # A database dump a restore put back (operations/backup.py), for the new database to load.
-RESTORED = Fact(
-    "restored-dump",
-    fixed(f"test -f {paths.RESTORED_DUMP} && echo yes"),
-    lambda out: out == ["yes"],
-)
+RESTORED = exists("restored-dump", paths.RESTORED_DUMP)
 # Loads it in one transaction (a failure keeps the database as it was, and the dump for the
 # next deploy), then removes it.
 LOAD_DUMP = (
@@ -70,11 +64,7 @@ LOAD_DUMP = (
 )
 
 # Made by `fab drain` (operations/drain.py): a deploy brings the bridge back.
-DRAINED = Fact(
-    "bridge-drained",
-    fixed(f"test -e {paths.BRIDGE_DRAINED} && echo yes"),
-    lambda out: out == ["yes"],
-)
+DRAINED = exists("bridge-drained", paths.BRIDGE_DRAINED)
 # Arms the health check once the stack is up, and ends a drain: the bridge `fab drain` stopped
 # runs again (up started it), or one left in drain mode by a drain cut off takes conferences
 # again; the health check watches it again.

@@ -142,17 +142,16 @@ def build_changes(rendered: Rendered, built: dict[str, tuple[str, str, str]]) ->
 # Fetches the base where the host pulls and lacks it, then builds from the recipe on stdin
 # (no build context), labelled with the base's ID and the recipe's digest.
 BUILD = (
-    'docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1" >/dev/null\n'
-    'base=$(docker image inspect -f "{{.Id}}" "$1")\n'
-    'exec docker build -q --build-arg BASE="$1" --label "$BASE_LABEL=$base" '
-    '--label "$RECIPE_LABEL=$3" -t "$2" -'
+    'set -e; docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1" >/dev/null; '
+    'base=$(docker image inspect -f "{{.Id}}" "$1"); '
+    f'exec docker build -q --build-arg BASE="$1" --label "{BASE_LABEL}=$base" '
+    f'--label "{RECIPE_LABEL}=$3" -t "$2" -'
 )
 
 
 def build_change(base: str, derivation: Derivation) -> Change:
-    script = f"BASE_LABEL={BASE_LABEL} RECIPE_LABEL={RECIPE_LABEL}\nset -e\n{BUILD}"
     build = Command(
-        ("sh", "-c", script, "build", base, derivation.image, recipe_digest(derivation)),
+        ("sh", "-c", BUILD, "build", base, derivation.image, recipe_digest(derivation)),
         f"build {derivation.image} from {base}",
         stdin=_recipe(derivation),
     )

@@ -5,6 +5,7 @@ behind the project's rendered nginx site with the deploy's self-signed placehold
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -13,7 +14,6 @@ import pytest
 from jitsi_deploy.settings.rooms import RoomPolicy
 from jitsi_deploy.smoke import report, xmpp
 from jitsi_deploy.smoke.checks import Result, Target, web_results
-from tests.ports import free_port
 
 from . import stack
 
@@ -40,10 +40,16 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    """The same site rendered for an upstream where nothing listens (a wrong web port)."""
+    """The same site rendered for an upstream where nothing listens (a wrong web port). The
+    port stays bound, never listening, for the module: connections to it are refused, and no
+    other server of the run can take it (one that accepted and never answered held nginx for
+    its 60 s timeout)."""
     root = tmp_path_factory.mktemp("smoke-broken")
-    with stack.site(root, BROKEN, f"127.0.0.1:{free_port('127.0.0.1')}") as site:
-        yield _target(site, BROKEN)
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        upstream = f"127.0.0.1:{refusing.getsockname()[1]}"
+        with stack.site(root, BROKEN, upstream) as site:
+            yield _target(site, BROKEN)
 
 
 def _target(site: stack.Site, address: str) -> Target:
