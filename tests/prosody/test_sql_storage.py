@@ -48,14 +48,19 @@ def derived_image() -> str:
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[Database]:
+def cluster() -> Iterator[Cluster]:
     gateway = _docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}")
-    cluster = Cluster(gateway.strip())
-    cluster.start()
+    running = Cluster(gateway.strip())
+    running.start()
     try:
-        yield cluster.database("prosody")
+        yield running
     finally:
-        cluster.stop()
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def database(cluster: Cluster) -> Database:
+    return cluster.database("prosody")
 
 
 def _start(directory: Path, image: str, database: Database) -> server.Prosody:
@@ -100,6 +105,21 @@ def test_accounts_live_in_postgresql_and_survive_a_restart(
         _logs_in(server.wait_for_container(prosody), "Alice-Login-3f9a21")
         with pytest.raises(RuntimeError, match="login failed"):
             _logs_in(prosody, "Wrong-Guess-5e2b44")
+    finally:
+        server.stop(prosody)
+
+
+def test_prosody_logs_people_in_again_after_the_database_restarted(
+    tmp_path: Path, derived_image: str, cluster: Cluster, database: Database
+) -> None:
+    """As when the health check restarts PostgreSQL: Prosody's connection ends, and it opens
+    a new one for the next login, with no restart of its own."""
+    prosody = _start(tmp_path, derived_image, database)
+    try:
+        _register(prosody, "Alice-Login-3f9a21")
+        _logs_in(prosody, "Alice-Login-3f9a21")
+        cluster.restart()
+        _logs_in(prosody, "Alice-Login-3f9a21")
     finally:
         server.stop(prosody)
 
