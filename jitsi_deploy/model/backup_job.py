@@ -26,9 +26,10 @@ def relative(root: str) -> str:
 ROOTS = (paths.STACK_DIR, paths.TLS_ROOT, LETSENCRYPT_DIR)
 # tar of the roots given as arguments (relative to /) to stdout, under the health check's lock
 # so that check starts nothing mid-copy. Uptime Kuma is stopped meanwhile (its SQLite file is
-# then consistent) and started again whatever happens. PostgreSQL's live files would not be
+# then consistent) and started again whatever happens. A running PostgreSQL's files would not be
 # consistent either, and stopping it would stop Prosody's logins: its database goes in as a
-# dump instead, removed from the host afterwards, its files stay out.
+# dump instead, removed from the host afterwards, and its files stay out. A stopped one's files
+# are consistent (and there is nothing to dump them): they go in as they are.
 _KUMA = shlex.quote(container_name(UPTIME_KUMA.name))
 _POSTGRES = shlex.quote(container_name(POSTGRES.name))
 _DUMP = shlex.quote(paths.DATABASE_DUMP)
@@ -45,10 +46,10 @@ TAR_SCRIPT = (
     "after=:; trap 'eval \"$after\"' EXIT; "
     f"if {_running(_KUMA)}; then docker stop -t 30 {_KUMA} >/dev/null || exit 3; "
     f'after="$after; docker start {_KUMA} >/dev/null"; fi; '
-    f'if {_running(_POSTGRES)}; then after="$after; rm -f {_DUMP}"; '
-    f"(umask 077; docker exec {_POSTGRES} {_PG_DUMP} > {_DUMP}) || exit 3; fi; "
-    f"cd / && tar --numeric-owner --exclude={relative(paths.POSTGRES_DATA_DIR)} "
-    '-czf - -- "$@"'
+    f'skip=; if {_running(_POSTGRES)}; then after="$after; rm -f {_DUMP}"; '
+    f"(umask 077; docker exec {_POSTGRES} {_PG_DUMP} > {_DUMP}) || exit 3; "
+    f"skip=--exclude={relative(paths.POSTGRES_DATA_DIR)}; fi; "
+    'cd / && tar --numeric-owner ${skip:+"$skip"} -czf - -- "$@"'
 )
 # The modules the job imports, under HOST_BACKUP_LIBRARY/jitsi_deploy/ as in the package.
 LIBRARY = (

@@ -97,8 +97,7 @@ def test_a_backup_holds_the_database_as_a_dump_that_a_restore_loads(
     made = on_postgres.fab("-H", f"root@{core.address}", "backup", "--to", str(tmp_path))
     assert made.returncode == 0, made.stdout + made.stderr
     (archive,) = (tmp_path / core.name).glob("*.tar.gz")
-    with tarfile.open(archive) as tar:
-        names = tar.getnames()
+    names = archive_names(tmp_path / core.name)
     assert paths.DATABASE_DUMP.lstrip("/") in names
     assert not [n for n in names if n.startswith(paths.POSTGRES_DATA_DIR.lstrip("/"))]
     assert host_exec(core, "test", "-e", paths.DATABASE_DUMP).returncode != 0, "dump left"
@@ -113,3 +112,26 @@ def test_a_backup_holds_the_database_as_a_dump_that_a_restore_loads(
     assert accounts_in_database(core, "carol") == 1
     assert logs_in_once_up(on_postgres, "carol") == "logged in"
     assert host_exec(core, "test", "-e", paths.RESTORED_DUMP).returncode != 0
+
+
+def test_a_stopped_database_is_backed_up_as_its_files(on_postgres: Site, tmp_path: Path) -> None:
+    """Stopped, PostgreSQL's files are consistent and nothing could dump them: they go in."""
+    core = on_postgres.hosts[0]
+    # Disarmed, the health check starts nothing meanwhile (it would start the database).
+    host_exec(core, "rm", paths.HEALTH_ARMED, check=True)
+    host_exec(core, "docker", "stop", "jitsi-postgres", check=True)
+    try:
+        made = on_postgres.fab("-H", f"root@{core.address}", "backup", "--to", str(tmp_path))
+    finally:
+        host_exec(core, "docker", "start", "jitsi-postgres", check=True)
+        host_exec(core, "touch", paths.HEALTH_ARMED, check=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    names = archive_names(tmp_path / core.name)
+    assert f"{paths.POSTGRES_DATA_DIR.lstrip('/')}/PG_VERSION" in names
+    assert paths.DATABASE_DUMP.lstrip("/") not in names
+
+
+def archive_names(folder: Path) -> list[str]:
+    (archive,) = folder.glob("*.tar.gz")
+    with tarfile.open(archive) as tar:
+        return tar.getnames()
