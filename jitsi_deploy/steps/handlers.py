@@ -14,12 +14,11 @@ from pathlib import PurePosixPath
 from ..model import paths
 from ..model.proxy import NginxControl
 from ..model.services import (
-    JICOFO,
-    JVB,
     JVB_REST,
     POSTGRES,
     PROSODY,
     PROSODY_DATABASE,
+    SERVICES,
     container_name,
 )
 from ..remote.commands import Command, sh
@@ -248,7 +247,7 @@ def load_database() -> Change:
         ("sh", "-c", LOAD_DUMP, "load", postgres, paths.RESTORED_DUMP),
         "load the restored database dump",
     )
-    names = (PROSODY.name, JICOFO.name, JVB.name)
+    names = [PROSODY.name, *(s.name for s in SERVICES if PROSODY.name in s.restarts_after)]
     restart = compose("restart", *names, description=f"restart {', '.join(names)}")
     summary = f"load the restored database into PostgreSQL, restart prosody{ENDS_MEETINGS}"
     return Change(NAME, summary, (load, restart), ends_meetings=True)

@@ -80,7 +80,8 @@ def parse_stores(lines: list[str]) -> Stores:
 
 
 def _decoded(encoded: str) -> str:
-    """A host name as Prosody's data folder spells it: every other byte as %xx."""
+    """A host name as Prosody's data folder spells it: each character but letters and
+    digits as %xx."""
     parts = encoded.split("%")
     return parts[0] + "".join(chr(int(p[:2], 16)) + p[2:] for p in parts[1:])
 
