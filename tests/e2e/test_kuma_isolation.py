@@ -65,10 +65,13 @@ def kuma_socketio(core: TestHost, *events: str) -> str:
 
 
 def wipe_kuma(core: TestHost) -> None:
-    """Kuma's data reset, as a restored backup or a lost volume would leave it."""
-    host_exec(core, "docker", "stop", "-t", "5", KUMA, check=True)
-    host_exec(core, "sh", "-c", f"rm -rf {paths.KUMA_DATA_DIR}/*", check=True)
-    host_exec(core, "docker", "start", KUMA, check=True)
+    """Kuma's data reset, as a restored backup or a lost volume would leave it. Under the
+    health check's lock: a cron run that saw Kuma stopped would restart it once its other
+    checks are done, which may be just after the deploy that follows has claimed it (the
+    status site then answers 502 while Kuma starts again)."""
+    script = f'docker stop -t 5 "$1" && rm -rf {paths.KUMA_DATA_DIR}/* && docker start "$1"'
+    host_exec(core, "flock", "-w", "120", paths.HEALTH_LOCK, "sh", "-c", script, "-", KUMA,
+              check=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while "430[true]" not in _needs_setup(core):
         assert time.monotonic() < deadline, "the wiped Kuma did not come back needing set-up"
@@ -85,15 +88,6 @@ def closed_by_the_health_check(core: TestHost) -> bool:
             return True
         time.sleep(5)
     return False
-
-
-def status_serves(core: TestHost, seconds: float = 60) -> bool:
-    """Whether the status site serves Kuma's page, waiting while Kuma (re)starts behind nginx
-    (502): only a closed site (503) or a Kuma that never comes back fails."""
-    deadline = time.monotonic() + seconds
-    while (code := status_code(core)) == "502" and time.monotonic() < deadline:
-        time.sleep(2)
-    return code in ("200", "302")
 
 
 def kuma_story(core: TestHost) -> str:
@@ -150,7 +144,7 @@ def test_no_other_container_of_the_stack_reaches_kuma(site: Site) -> None:
 def test_a_wiped_kuma_is_closed_until_the_next_deploy_claims_it(site: Site) -> None:
     core = site.hosts[0]
     assert kuma_answers(core)
-    assert status_serves(core), kuma_story(core)
+    assert status_code(core) in ("200", "302"), kuma_story(core)
     wipe_kuma(core)
 
     assert closed_by_the_health_check(core)
@@ -163,7 +157,7 @@ def test_a_wiped_kuma_is_closed_until_the_next_deploy_claims_it(site: Site) -> N
 
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Uptime Kuma:" in again.stdout and "open the status site" in again.stdout
-    assert status_serves(core), kuma_story(core)
+    assert status_code(core) in ("200", "302"), kuma_story(core)
     assert "430[false]" in kuma_socketio(core, '420["needSetup"]')
 
 
@@ -185,4 +179,4 @@ def test_a_claim_someone_else_won_fails_the_deploy_and_keeps_the_site_closed(sit
     wipe_kuma(core)  # the way out the message names: start Kuma over, deploy again
     again = site.fab("deploy")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert status_serves(core), kuma_story(core) + again.stdout
+    assert status_code(core) in ("200", "302"), kuma_story(core) + again.stdout

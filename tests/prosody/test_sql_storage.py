@@ -158,7 +158,9 @@ def test_accounts_kept_in_files_are_moved_into_the_database_by_prosodys_migrator
 
 
 def test_the_pinned_image_alone_has_no_postgresql_driver() -> None:
-    """Why the deploy derives an image: the prosody image of the release lacks LuaDBI."""
+    """Why the deploy derives an image: the stand-in, as the release's prosody image (its
+    prosody/Dockerfile at stable-11146-2 installs lua5.4 and Lua modules, no lua-dbi-*), has
+    no LuaDBI."""
     base = _base_image()
     probe = ("lua5.4", "-e", 'require "DBI"')
     lacking = subprocess.run(["docker", "run", "--rm", "--entrypoint", probe[0], base,
