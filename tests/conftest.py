@@ -23,6 +23,8 @@ NEEDS = {
     "standin": ("docker",),
     "kuma": ("docker",),
     "postgres": ("docker",),
+    "redis": ("docker",),
+    "debian": ("docker",),
     "rig": ("docker",),
     "prosody": ("docker", "root"),
     "nginx": ("root",),

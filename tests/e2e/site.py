@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jitsi_deploy.bundle import save_bundle
+from tests.debian.image import ensure_image as ensure_debian_image
 from tests.kuma.image import TEST_TAG as KUMA_IMAGE
 from tests.kuma.image import ensure_image as ensure_kuma_image
 from tests.postgres.image import ensure_image as ensure_postgres_image
+from tests.redis.image import ensure_image as ensure_redis_image
 from tests.rig.hosts import TestHost, host_exec
 from tests.standin.build import build_standins, image_names
 
@@ -107,7 +109,10 @@ def bundle() -> Path:
     atexit.register(shutil.rmtree, folder, True)
     standins = build_standins(image_names())
     jitsi = [image for name, image in standins.items() if name != "uptime-kuma"]
-    return save_bundle([*jitsi, ensure_kuma_image(), ensure_postgres_image()], folder / "images")
+    # The official images the deploy names, as their local stand-ins: postgres:17, redis:8, and
+    # debian:trixie-slim, the base the host builds the collector's image on.
+    official = [ensure_postgres_image(), ensure_redis_image(), ensure_debian_image()]
+    return save_bundle([*jitsi, ensure_kuma_image(), *official], folder / "images")
 
 
 def host_state(host: TestHost, paths: list[str]) -> str:

@@ -1,13 +1,20 @@
 """Images the rig makes from Debian itself, where no registry is reachable: a minimal rootfs by
 debootstrap from this machine's mirrors, a build script run in a container of it, and the
 container's file system cached as a tarball named by its recipe, so only the first build on a
-machine takes minutes (tests/kuma: Uptime Kuma from npm; tests/postgres: PostgreSQL 17).
+machine takes minutes (tests/kuma: Uptime Kuma from npm; tests/postgres: PostgreSQL 17;
+tests/redis: Redis 8; tests/debian: the slim Debian image).
+
+A LayeredImage is such a tarball made into a tagged image, with a ``docker build`` on top where
+the image needs files or instructions an import cannot give it; ``ensure_image`` makes it only
+when its recipe label is not current, so an unchanged recipe costs nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -15,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.rig.images import KEYRING, host_apt_sources, render_sources
+from tests.rig.images import KEYRING, host_apt_sources, lock, render_sources
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +108,92 @@ def _build_in_container(recipe: Recipe, digest: str, base: Path, result: Path) -
     finally:
         subprocess.run(["docker", "rm", "--force", name], capture_output=True)
         subprocess.run(["docker", "rmi", base_tag], capture_output=True)
+
+
+@dataclass(frozen=True)
+class LayeredImage:
+    """The image ``tag``: ``recipe``'s rootfs imported with ``changes``, then, where there is a
+    ``context``, a ``docker build`` of it on top (the Dockerfile's ``FROM ${ROOTFS}``).
+
+    ``module`` is the module that describes the image: its source is part of the rootfs's
+    recipe, as the build script and the apt sources are. ``context`` is each file the build
+    reads, the Dockerfile among them, with the mode it needs in the image: COPY keeps the mode a
+    file has in the context, which is whatever the checkout gave it. ``label`` carries the
+    recipe on the image, how a later run knows it current.
+    """
+
+    tag: str
+    recipe: Recipe
+    label: str
+    module: Path
+    context: tuple[tuple[Path, int], ...] = ()
+    changes: tuple[str, ...] = ()
+
+
+def ensure_image(image: LayeredImage) -> str:
+    """Return the image's tag, making the image only when its recipe label is not current."""
+    rootfs = rootfs_recipe_id(image)
+    recipe = image_recipe_id(image, rootfs)
+    with lock(f"{image.recipe.name}-image"):
+        if label(image.tag, image.label) != recipe:
+            replaced = inspect(image.tag, "{{.Id}}")
+            tarball = cached_tarball(image.recipe, rootfs)
+            if image.context:
+                _build_on(image, tarball, rootfs, recipe)
+            else:
+                log.info("importing %s as %s", tarball, image.tag)
+                _import(tarball, image.tag, (*image.changes, f"LABEL {image.label}={recipe}"))
+            _remove_replaced(image.tag, replaced)
+    return image.tag
+
+
+def rootfs_recipe_id(image: LayeredImage) -> str:
+    """Identifies how the rootfs is made: the image's module, the build script, the apt sources."""
+    digest = hashlib.sha256(image.module.read_bytes())
+    digest.update(image.recipe.script.read_bytes())
+    digest.update(image.recipe.sources.encode())
+    return digest.hexdigest()[:12]
+
+
+def image_recipe_id(image: LayeredImage, rootfs: str) -> str:
+    """Identifies the image: its rootfs and the files built on top of it."""
+    digest = hashlib.sha256(rootfs.encode())
+    for path, _mode in image.context:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _build_on(image: LayeredImage, tarball: Path, rootfs: str, recipe: str) -> None:
+    """Import the rootfs under a passing tag, then build the context on top of it."""
+    rootfs_tag = f"jitsi-deploy-{image.recipe.name}-rootfs:{rootfs}"
+    log.info("importing %s and building %s", tarball, image.tag)
+    _import(tarball, rootfs_tag, image.changes)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"{image.recipe.name}-image-") as context:
+            _fill_context(Path(context), image.context)
+            build = ["docker", "build", "--quiet", "--build-arg", f"ROOTFS={rootfs_tag}"]
+            run([*build, "--label", f"{image.label}={recipe}", "--tag", image.tag, context])
+    finally:
+        # Only the tag goes: the rootfs's layer stays as the parent of the image.
+        subprocess.run(["docker", "rmi", rootfs_tag], capture_output=True)
+
+
+def _fill_context(folder: Path, files: tuple[tuple[Path, int], ...]) -> None:
+    for path, mode in files:
+        copy = folder / path.name
+        shutil.copyfile(path, copy)
+        copy.chmod(mode)
+
+
+def _import(tarball: Path, tag: str, changes: tuple[str, ...]) -> None:
+    run(["docker", "import", *(arg for c in changes for arg in ("--change", c)), str(tarball), tag])
+
+
+def _remove_replaced(tag: str, image: str | None) -> None:
+    """The image the tag named before would stay behind untagged, 100 MB to half a gigabyte a
+    recipe change. The engine refuses to remove one a container still uses: that one stays."""
+    if image and image != inspect(tag, "{{.Id}}"):
+        subprocess.run(["docker", "rmi", image], capture_output=True)
 
 
 def inspect(tag: str, template: str) -> str | None:

@@ -54,9 +54,18 @@ kuma=$!
 # entry point contract (tests/postgres; cached in /var/cache/jitsi-deploy/postgres).
 .venv/bin/python -m tests.postgres.image &
 postgres=$!
+# redis:8 likewise, from Debian trixie's Redis under the official image's entry point contract
+# (tests/redis; cached in /var/cache/jitsi-deploy/redis), and debian:trixie-slim, the collector's
+# base, from this machine's mirrors (tests/debian; cached in /var/cache/jitsi-deploy/debian).
+.venv/bin/python -m tests.redis.image &
+redis=$!
+.venv/bin/python -m tests.debian.image &
+debian=$!
 bash tests/prosody/build-prosody13.sh
 wait "$rig"
 # The Jitsi stand-ins (tests/standin) build on the Prosody 13 image.
 .venv/bin/python tests/standin/build.py
 wait "$kuma"
 wait "$postgres"
+wait "$redis"
+wait "$debian"
