@@ -146,8 +146,9 @@ def test(c, args="", fast=False):
 def bench(c, hosts="1,5", monitoring="on,off", ansible=True):
     """Benchmarks, figures side by side and beside the previous run's (tests/bench/results.json):
     deploy (first and no-op, 1 vs 5 hosts, monitoring on and off), health check, day two
-    (backup, restore, update downtime against plain Compose), the controller's start-up, and
-    Ansible beside the deploy (first converge and no-op)."""
+    (backup, restore, update downtime against plain Compose), the controller's start-up, the
+    meeting history (collector events/s, a room join's cost), and Ansible beside the deploy
+    (first converge and no-op)."""
     c.run(
         f"{sys.executable} -m tests.bench.deploy --hosts {hosts} --monitoring {monitoring}",
         pty=False,
@@ -155,5 +156,6 @@ def bench(c, hosts="1,5", monitoring="on,off", ansible=True):
     c.run(f"{sys.executable} -m tests.health.bench", pty=False)
     c.run(f"{sys.executable} -m tests.bench.day_two", pty=False)
     c.run(f"{sys.executable} -m tests.bench.startup", pty=False)
+    c.run(f"{sys.executable} -m tests.bench.meetings", pty=False)
     if ansible:
         c.run(f"{sys.executable} -m tests.bench.ansible", pty=False)

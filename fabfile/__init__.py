@@ -19,7 +19,7 @@ sys.dont_write_bytecode = bool(sys.flags.dont_write_bytecode)
 
 from .care import backup, drain, restart, restore, rotate_secrets, uninstall, update
 from .deploy import check, deploy, smoke
-from .look import health, logs, monitor_login, status
+from .look import health, logs, monitor_login, report, status
 from .people import token, user_add, user_list, user_passwd, user_remove
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "health",
     "logs",
     "monitor_login",
+    "report",
     "restart",
     "restore",
     "rotate_secrets",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke import Exit
 
+from jitsi_deploy.errors import DeployError
 from jitsi_deploy.remote.group_executor import whole_group
 
 from .common import KNOWN_HOSTS, SHARED_HELP, checked, connect, entry, exit_on_failure, lazy, task
@@ -13,6 +14,7 @@ monitoring = lazy("jitsi_deploy.deploy.monitoring")
 services = lazy("jitsi_deploy.model.services")
 status_views = lazy("jitsi_deploy.operations.status_views")
 status_ops = lazy("jitsi_deploy.operations.status")
+report_ops = lazy("jitsi_deploy.operations.report")
 
 
 @whole_group
@@ -71,6 +73,35 @@ def status(
     print(status_views.as_json(statuses) if json else status_views.table(statuses), flush=True)
     if not all(s.ok for s in statuses):
         raise Exit(code=1)
+
+
+@task(
+    help={
+        **{key: text for key, text in SHARED_HELP.items() if key != "targets"},
+        "since": "only meetings that started on this day or later (YYYY-MM-DD, UTC)",
+        "room": "only this room's meetings",
+        "csv": "one line per meeting, as CSV, instead of the tables",
+    }
+)
+def report(
+    c,
+    since="",
+    room="",
+    csv=False,
+    env=None,
+    inventory=None,
+    known_hosts=KNOWN_HOSTS,
+    trust_new_host_keys=False,
+):
+    """The meeting history (ENABLE_MEETING_HISTORY=1): meetings per day and per room, their
+    durations and peak participants; no names, ever."""
+    arguments = checked(report_ops.report_arguments, since, room, csv)
+    deployment, _, options = connect(c, "", env, inventory, known_hosts, trust_new_host_keys)
+    core = checked(report_ops.history_core, deployment)
+    try:
+        print(report_ops.read_report(core, options, arguments), end="", flush=True)
+    except DeployError as error:
+        raise Exit(str(error)) from None
 
 
 @task(help={"env": SHARED_HELP["env"], "inventory": SHARED_HELP["inventory"]})

@@ -15,7 +15,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..collector import COLLECTOR_DIR
+from ..render.templating import TEMPLATES_DIR
 from ..settings.inventory import Host
 from ..settings.reader import size_mib
 from ..settings.secrets import Secret
@@ -62,10 +65,10 @@ class ConfigFile:
 @dataclass(frozen=True)
 class Derivation:
     """An image the deploy builds on the host, tagged ``image``: ``recipe`` (a Dockerfile
-    under templates/, which needs no build context) on top of the service's own image."""
+    that needs no build context) on top of the service's own image."""
 
     image: str
-    recipe: str
+    recipe: Path
 
 
 @dataclass(frozen=True)
@@ -92,14 +95,16 @@ class Service:
       deploy builds from it for a site, if any, which the container then runs.
     + roles: the host roles that run it; ``enabled`` may switch it off per site.
     + memory: its memory-limit setting; ``heap_variable`` gets a JVM heap that fits in it.
-    + jitsi_contract: the Jitsi images' runtime needs (read-only root, exec /run, uid 1000).
+    + jitsi_contract: the Jitsi images' runtime needs (read-only root, exec /run, uid 1000);
+      ``unprivileged``: a read-only root, no capabilities and no way to gain privileges, for
+      the project's own code.
     + ports, volumes, environment, command: compose entries for a placement; secrets reach the
       environment through the env file, never the compose file; ``deploy_secrets`` are the
       ones the deploy itself uses (an admin account it creates, the key of a certificate it
       makes), never in the env file.
     + directories: folders under the config dir its volumes need, owned by the container user
       (the folders above them are root's).
-    + files: config files it reads; ``data_dirs``: other folders it keeps data in.
+    + files: config files it reads; ``data_dirs``: other folders (its data, or code it runs).
     + health: what the host's health check probes; ``container_health``: compose's own check.
     + depends_on: started after these; ``restarts_after``: restarted after these restart,
       since it keeps a session with them.
@@ -115,6 +120,7 @@ class Service:
     derived: Callable[[Site], Derivation | None] = lambda site: None
     heap_variable: str = ""
     jitsi_contract: bool = True
+    unprivileged: bool = False
     ports: Callable[[Placement], list[str]] = lambda placement: []
     volumes: Callable[[Placement], list[str]] = lambda placement: []
     environment: Callable[[Placement], dict[str, str]] = lambda placement: {}
@@ -181,12 +187,36 @@ class SqlDatabase:
 
 
 PROSODY_DATABASE = SqlDatabase()
+# The settings that switch Prosody's storage to the database (templates/prosody/storage-sql...).
+PROSODY_SQL_SETTINGS = f"{paths.PROSODY_CONF_D}/storage-sql.cfg.lua"
 # The prosody image of the release plus the Lua PostgreSQL driver its SQL storage needs.
 PROSODY_WITH_POSTGRES = "jitsi-deploy/prosody-postgresql"
+
+
+@dataclass(frozen=True)
+class MeetingEvents:
+    """How Prosody's events module reaches the collector, and how often it lists the meetings
+    in progress; the collector forgets a live meeting no heartbeat mentioned for ``ttl``."""
+
+    url: str = "http://collector:8000/events"
+    heartbeat: int = 30
+    hidden_domains: tuple[str, ...] = (XMPP_AUTH_DOMAIN, "hidden.meet.jitsi")
+
+    @property
+    def ttl(self) -> int:
+        return 3 * self.heartbeat
+
+
+MEETING_EVENTS = MeetingEvents()
+
 
 JVM_MINIMUM_MIB = 768
 # The official postgres image's user (docker-library/postgres 17/trixie/Dockerfile).
 POSTGRES_UID = "999"
+
+
+def _keeps_history(site: Site) -> bool:
+    return site.meeting_history.enabled
 
 
 def _jitsi(name: str) -> Callable[[Images], str]:
@@ -228,12 +258,16 @@ def _prosody_environment(placement: Placement) -> dict[str, str]:
         "PUBLIC_URL": placement.site.public_url,
         **_auth(placement),
         **_jwt(placement),
-        "XMPP_MUC_MODULES": "room_policy",
+        "XMPP_MUC_MODULES": ",".join(_muc_modules(placement.site)),
         # Breakout rooms (on by default in the image) live on their own MUC component, joined
         # by name: without the policy there they would open private rooms to anyone.
         "XMPP_BREAKOUT_MUC_MODULES": "room_policy",
         **turn.prosody_environment(placement.site),
     }
+
+
+def _muc_modules(site: Site) -> list[str]:
+    return ["room_policy", *(["meeting_events"] if site.meeting_history.enabled else [])]
 
 
 def _jwt(placement: Placement) -> dict[str, str]:
@@ -255,7 +289,9 @@ def _prosody_derivation(site: Site) -> Derivation | None:
     if not site.postgres:
         return None
     tag = site.images.jitsi_version
-    return Derivation(f"{PROSODY_WITH_POSTGRES}:{tag}", "prosody/postgresql.Dockerfile")
+    return Derivation(
+        f"{PROSODY_WITH_POSTGRES}:{tag}", TEMPLATES_DIR / "prosody/postgresql.Dockerfile"
+    )
 
 
 def _postgres_command(placement: Placement) -> list[str]:
@@ -347,7 +383,18 @@ PROSODY = Service(
             f"{paths.PROSODY_CONF_D}/room-policy.cfg.lua", "prosody/room-policy.cfg.lua.j2", 0o600
         ),
         ConfigFile(
-            f"{paths.PROSODY_CONF_D}/storage-sql.cfg.lua",
+            f"{paths.PROSODY_PLUGINS_DIR}/mod_meeting_events.lua",
+            "prosody/mod_meeting_events.lua",
+            when=_keeps_history,
+        ),
+        ConfigFile(
+            f"{paths.PROSODY_CONF_D}/meeting-events.cfg.lua",
+            "prosody/meeting-events.cfg.lua.j2",
+            values={"events": MEETING_EVENTS},
+            when=_keeps_history,
+        ),
+        ConfigFile(
+            PROSODY_SQL_SETTINGS,
             "prosody/storage-sql.cfg.lua.j2",
             values={"sql": PROSODY_DATABASE},
             when=lambda site: site.postgres,
@@ -464,7 +511,96 @@ POSTGRES = Service(
     awaited=True,
 )
 
-SERVICES: tuple[Service, ...] = (POSTGRES, WEB, PROSODY, JICOFO, JVB, UPTIME_KUMA)
+REDIS_PASSWORD = Secret("REDIS_PASSWORD", lambda: secrets.token_hex(24))
+
+
+def _redis_command(placement: Placement) -> list[str]:
+    """The official image's entry point runs redis-server with its settings from stdin (`-`),
+    written by the shell: the password stays out of every argv and every file. No persistence:
+    the live state is rebuilt by the next heartbeat. Three quarters of the limit for data, and
+    the keys nearest their expiry go first when that is full."""
+    mib = size_mib(placement.site.tuning.memory["redis"])
+    settings = (
+        "requirepass $REDIS_PASSWORD",
+        'save ""',
+        "appendonly no",
+        f"maxmemory {max(8, mib * 3 // 4)}mb",
+        "maxmemory-policy volatile-ttl",
+    )
+    heredoc = "\n".join(("exec docker-entrypoint.sh redis-server - <<EOF", *settings, "EOF"))
+    return ["sh", "-c", heredoc]
+
+
+REDIS = Service(
+    "redis",
+    lambda images: images.redis,
+    MemoryKey("REDIS_MEMORY_LIMIT", "128m", "memory limit of Redis"),
+    enabled=_keeps_history,
+    jitsi_contract=False,
+    # No ports, no volume: only the collector reaches it, and it keeps nothing.
+    command=_redis_command,
+    secrets=(REDIS_PASSWORD,),
+    container_health=("CMD-SHELL", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG'),
+    awaited=True,
+)
+
+
+# The collector's image: Debian's Python and its database clients on the pinned Debian image.
+COLLECTOR_IMAGE = "jitsi-deploy/collector"
+COLLECTOR_CODE_DIR = f"{paths.CONFIG_DIR}/collector"
+COLLECTOR_CODE = tuple(
+    path.relative_to(COLLECTOR_DIR).as_posix()
+    for path in sorted(COLLECTOR_DIR.rglob("*"))
+    if path.suffix in (".py", ".sql")
+)
+
+
+COLLECTOR_READY = (
+    "CMD", "python3", "-c",
+    "import urllib.request as r; r.urlopen('http://127.0.0.1:8000/health', timeout=4)",
+)  # fmt: skip
+
+
+def _collector_derivation(site: Site) -> Derivation:
+    tag = site.images.collector_base.rpartition(":")[2]
+    return Derivation(f"{COLLECTOR_IMAGE}:{tag}", COLLECTOR_DIR / "Dockerfile")
+
+
+def _collector_file(name: str) -> ConfigFile:
+    return ConfigFile(
+        f"{COLLECTOR_CODE_DIR}/collector/{name}",
+        make=lambda placement: (COLLECTOR_DIR / name).read_bytes(),
+    )
+
+
+COLLECTOR = Service(
+    "collector",
+    lambda images: images.collector_base,
+    MemoryKey("COLLECTOR_MEMORY_LIMIT", "128m", "memory limit of the meeting-events collector"),
+    enabled=_keeps_history,
+    derived=_collector_derivation,
+    jitsi_contract=False,
+    unprivileged=True,
+    volumes=lambda placement: [f"{COLLECTOR_CODE_DIR}:/app:ro"],
+    environment=lambda placement: {
+        "MEETING_HISTORY_DAYS": str(placement.site.meeting_history.days),
+        "LIVE_TTL": str(MEETING_EVENTS.ttl),
+    },
+    secrets=(POSTGRES_PASSWORD, REDIS_PASSWORD),
+    # The code is root's and read-only in the container: the collector cannot change it.
+    data_dirs=(
+        Directory(COLLECTOR_CODE_DIR),
+        Directory(f"{COLLECTOR_CODE_DIR}/collector"),
+        Directory(f"{COLLECTOR_CODE_DIR}/collector/migrations"),
+    ),
+    files=tuple(_collector_file(name) for name in COLLECTOR_CODE),
+    container_health=COLLECTOR_READY,
+    depends_on=("postgres", "redis"),
+)
+
+SERVICES: tuple[Service, ...] = (
+    POSTGRES, REDIS, WEB, PROSODY, JICOFO, JVB, UPTIME_KUMA, COLLECTOR,
+)  # fmt: skip
 
 
 def services_at(placement: Placement, catalog: tuple[Service, ...] = SERVICES) -> list[Service]:

@@ -18,6 +18,7 @@ from ..errors import DeployError
 from ..model import paths
 from ..model.brewery import JICOFO_DEBUG_URL, Brewery, expected_bridges, parse_debug
 from ..model.services import (
+    COLLECTOR,
     JICOFO,
     JICOFO_STATS_URL,
     Placement,
@@ -105,6 +106,23 @@ class Jicofo:
 
 
 @dataclass(frozen=True)
+class LiveMeeting:
+    room: str
+    participants: int
+    peak: int
+    started: int  # unix seconds
+    seconds: int  # in progress for, by the host's clock
+
+
+@dataclass(frozen=True)
+class Meetings:
+    """The meetings in progress, as the collector keeps them in Redis; or why it said nothing."""
+
+    live: tuple[LiveMeeting, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class HostStatus:
     """One host: an error (unreachable, sudo refused) or everything the script read."""
 
@@ -120,6 +138,7 @@ class HostStatus:
     jicofo: Jicofo | None = None
     actions: tuple[str, ...] = ()
     backup: str = ""  # the nightly backup's last line: "<time> jitsi-backup OK|FAIL ..."
+    meetings: Meetings | None = None  # the core's, with the meeting history on
 
     @property
     def problems(self) -> list[str]:
@@ -132,6 +151,8 @@ class HostStatus:
             if cert.days_left is None or cert.days_left < MIN_DAYS_LEFT:
                 left = "unreadable" if cert.days_left is None else f"{cert.days_left} days left"
                 found.append(f"certificate {cert.name}: {left}")
+        if self.meetings and self.meetings.error:
+            found.append(f"meeting history: {self.meetings.error}")
         if self.jicofo and self.jicofo.error:
             found.append(f"jicofo's stats: {self.jicofo.error}")
         elif self.jicofo and self.jicofo.missing:
@@ -214,6 +235,10 @@ def sections_for(placement: Placement) -> list[Section]:
     if JICOFO in services:
         found.append(Section("jicofo", _json_snippet(JICOFO_STATS_URL)))
         found.append(Section("brewery", _json_snippet(JICOFO_DEBUG_URL)))
+    if COLLECTOR in services:
+        collector = container_name(COLLECTOR.name)
+        live = f"docker exec {collector} python3 -m collector live --json"
+        found.append(Section("meetings", f'{live} 2>&1 || echo "exit $?"'))
     return found
 
 
@@ -370,6 +395,26 @@ def _count(stats: dict[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def parse_meetings(lines: list[str], now: int) -> Meetings:
+    """The collector's `live --json`, or its message and "exit N"."""
+    text = "\n".join(lines)
+    try:
+        found = json.loads(text)
+        live = tuple(
+            LiveMeeting(
+                m["room"],
+                int(m["participants"]),
+                int(m["peak"]),
+                int(m["started"]),
+                max(0, now - int(m["started"])),
+            )
+            for m in found
+        )
+    except (ValueError, TypeError, KeyError):
+        return Meetings(error=" ".join(text.split())[-300:] or "no answer")
+    return Meetings(live)
+
+
 def parse_system(lines: list[str]) -> dict[str, str]:
     """docker, nginx and the cron daemon (cron on Debian, crond on RHEL: whichever exists)."""
     states = parse_states(lines)
@@ -406,6 +451,7 @@ def host_status(placement: Placement, output: str) -> HostStatus:
         ),
         actions=tuple(get("actions")),
         backup="".join(get("backup")),
+        meetings=parse_meetings(get("meetings"), now) if "meetings" in sections else None,
     )
 
 

@@ -75,6 +75,7 @@ def _facts(status: HostStatus) -> list[tuple[str, str]]:
         ("memory", _memory(status)),
         ("cert", ", ".join(f"{c.name} {_days(c.days_left)}" for c in status.certificates)),
         ("jicofo", _jicofo(status)),
+        ("meetings", _meetings(status)),
         *(("health", action) for action in status.actions),
         ("backup", status.backup),
     ]
@@ -99,6 +100,18 @@ def _jicofo(status: HostStatus) -> str:
     counts = ((jicofo.conferences, "conferences"), (jicofo.participants, "participants"))
     said = [f"{value} {word}" for value, word in counts if value is not None]
     return "; ".join(filter(None, (f"bridges {bridges}", ", ".join(said))))
+
+
+def _meetings(status: HostStatus) -> str:
+    meetings = status.meetings
+    if meetings is None or meetings.error:
+        return ""  # an error is among the problems
+    if not meetings.live:
+        return "none in progress"
+    rooms = (
+        f"{m.room} {m.participants} (peak {m.peak}, {m.seconds // 60} min)" for m in meetings.live
+    )
+    return f"{len(meetings.live)} in progress: " + ", ".join(rooms)
 
 
 def table(statuses: list[HostStatus]) -> str:

@@ -70,6 +70,12 @@ def service_entry(service: Service, placement: Placement, running: list[Service]
     }
     if service.jitsi_contract:
         entry |= {"read_only": True, "tmpfs": list(JITSI_TMPFS)}
+    if service.unprivileged:
+        entry |= {
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+        }
     entry |= {"mem_limit": site.tuning.memory[service.name], "logging": LOGGING}
     if ports := service.ports(placement):
         entry["ports"] = ports

@@ -21,7 +21,7 @@ from ..model.firewall_rules import (
     firewall_rules,
 )
 from ..model.health import check_entries, health_settings, restart_after_entries
-from ..model.managed import CONTAINER_USER, Absent, Directory, File
+from ..model.managed import CONTAINER_USER, ROOT, Absent, Directory, File
 from ..model.proxy import Http2Style, ProxySettings, proxy_settings
 from ..model.services import (
     JICOFO,
@@ -142,7 +142,8 @@ def _config_file(service: Service, config: ConfigFile, placement: Placement) -> 
         content = template(config.source, {**context, **config.values})
     else:
         content = (TEMPLATES_DIR / config.source).read_bytes()
-    owner = CONTAINER_USER
+    # The Jitsi images read their config as their user; the others' files stay root's.
+    owner = CONTAINER_USER if service.jitsi_contract else ROOT
     return File(config.path, content, config.mode, owner, owner, (f"restart:{service.name}",))
 
 

@@ -331,6 +331,21 @@ KEYS: tuple[Key, ...] = (
         "50 users, recommended from 50); the deploy builds Prosody's image with the driver",
         grammar=FLAG,
     ),
+    Key(
+        "ENABLE_MEETING_HISTORY",
+        "databases",
+        "0",
+        "1 = a record of meetings (rooms, durations, peak participants; no names or contents) "
+        "in PostgreSQL, the live rooms in Redis: `fab report`, `fab status`",
+        grammar=FLAG + "; needs ENABLE_POSTGRES=1",
+    ),
+    Key(
+        "MEETING_HISTORY_DAYS",
+        "databases",
+        "365",
+        "days a finished meeting stays in the history; 0 = for ever",
+        grammar=integer(0, 36500),
+    ),
     # backup
     Key(
         "ENABLE_HOST_BACKUP",
@@ -390,6 +405,20 @@ KEYS: tuple[Key, ...] = (
         "postgres:17",
         "PostgreSQL image (ENABLE_POSTGRES=1)",
         grammar="path:tag, as UPTIME_KUMA_IMAGE",
+    ),
+    Key(
+        "REDIS_IMAGE",
+        "images",
+        "redis:8",
+        "Redis image (ENABLE_MEETING_HISTORY=1)",
+        grammar="path:tag, as UPTIME_KUMA_IMAGE",
+    ),
+    Key(
+        "COLLECTOR_BASE_IMAGE",
+        "images",
+        "debian:trixie-slim",
+        "Debian image the meeting-events collector is built on (ENABLE_MEETING_HISTORY=1)",
+        grammar="path:tag, as UPTIME_KUMA_IMAGE; a Debian release with python3-psycopg",
     ),
     Key(
         "REGISTRY_MIRROR",

@@ -80,6 +80,8 @@ class Images:
     registry_mirror: str
     source: str
     postgres: str
+    redis: str = "redis:8"
+    collector_base: str = "debian:trixie-slim"
 
     def jitsi(self, service: str) -> str:
         return f"{self.jitsi_repo}/{service}:{self.jitsi_version}"
@@ -134,6 +136,14 @@ class HostBackup:
 
 
 @dataclass(frozen=True)
+class MeetingHistory:
+    """The record of meetings: kept ``days`` after they end (0: for ever)."""
+
+    enabled: bool = False
+    days: int = 365
+
+
+@dataclass(frozen=True)
 class Tuning:
     docker_source: str
     docker_storage_driver: str
@@ -165,6 +175,7 @@ class Site:
     turn: Turn = Turn()
     # Where Prosody keeps accounts and data: PostgreSQL on the core host, or the image's files.
     postgres: bool = False
+    meeting_history: MeetingHistory = MeetingHistory()
 
 
 @dataclass(frozen=True)
@@ -266,7 +277,22 @@ def read_site(reader: Reader, secrets: Mapping[str, str], spec: Spec) -> Site:
         frame_ancestors=_frame_ancestors(reader),
         turn=_turn(reader, (meet_hostname, monitor_hostname)),
         postgres=reader.flag("ENABLE_POSTGRES"),
+        meeting_history=_meeting_history(reader),
     )
+
+
+def _meeting_history(reader: Reader) -> MeetingHistory:
+    history = MeetingHistory(
+        enabled=reader.flag("ENABLE_MEETING_HISTORY"),
+        days=reader.integer("MEETING_HISTORY_DAYS", 0, 36500),
+    )
+    if history.enabled and not reader.flag("ENABLE_POSTGRES"):
+        reader.fail(
+            "ENABLE_MEETING_HISTORY",
+            "1 needs PostgreSQL, where the history is kept. Set ENABLE_POSTGRES=1 too (Prosody "
+            "then keeps its accounts there as well), or ENABLE_MEETING_HISTORY=0.",
+        )
+    return history
 
 
 # Ports the relay range must leave alone: the bridge's media and the TURN server's own.
@@ -449,6 +475,8 @@ def _images(reader: Reader) -> Images:
         jitsi_version=version,
         uptime_kuma=_pinned_image(reader, "UPTIME_KUMA_IMAGE", "louislam/uptime-kuma:2"),
         postgres=_pinned_image(reader, "POSTGRES_IMAGE", "postgres:17"),
+        redis=_pinned_image(reader, "REDIS_IMAGE", "redis:8"),
+        collector_base=_pinned_image(reader, "COLLECTOR_BASE_IMAGE", "debian:trixie-slim"),
         registry_mirror=reader.url(
             "REGISTRY_MIRROR", ("https",), "https://mirror.example.org", bare=True
         ),

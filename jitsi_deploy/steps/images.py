@@ -6,7 +6,7 @@ registry get the images they lack from an offline bundle (see bundle.py), pushed
 loaded; images a host already has are not sent, so a re-deploy sends nothing.
 
 A derived image (model/services.py, Derivation) is built on the host from the service's own
-image and a recipe under templates/. Its labels name the build of that image it was made from
+image and a recipe (a Dockerfile). Its labels name the build of that image it was made from
 and the recipe's digest: it is built again when either differs, so a new build of the same
 release (`fab update`) or a new recipe reaches it, and otherwise never.
 """
@@ -22,7 +22,6 @@ from ..errors import DeployError
 from ..model.services import Derivation
 from ..remote.commands import Command
 from ..render.host import Rendered
-from ..render.templating import TEMPLATES_DIR
 from ..settings.inventory import Host
 from .changes import Change, Upload
 from .facts import Fact, fixed
@@ -111,7 +110,7 @@ def recipe_digest(derivation: Derivation) -> str:
 
 
 def _recipe(derivation: Derivation) -> bytes:
-    return (TEMPLATES_DIR / derivation.recipe).read_bytes()
+    return derivation.recipe.read_bytes()
 
 
 def image_changes(rendered: Rendered, present: dict[str, int], bundle: Path | None) -> list[Change]:
@@ -155,7 +154,7 @@ def build_change(base: str, derivation: Derivation) -> Change:
         f"build {derivation.image} from {base}",
         stdin=_recipe(derivation),
     )
-    summary = f"build {derivation.image} ({derivation.recipe} on {base})"
+    summary = f"build {derivation.image} ({derivation.recipe.name} on {base})"
     # Its container runs the new build only once recreated.
     return Change(NAME, summary, (build,), reacts=("up:stack",))
 

@@ -3,8 +3,9 @@
 A core whose Prosody kept accounts and data in files gets them copied into the database by
 Prosody's own migrator, before the handlers recreate Prosody on SQL storage: PostgreSQL is
 started alone, the migrator runs once in a container of Prosody's (derived) image, and only
-then is the move marked done. A failure stops the deploy with Prosody still on its files;
-the next deploy tries again. The files stay as they are. The mark keeps a later deploy from
+then is the move marked done. A failure stops the deploy with Prosody still on its files
+(and without its SQL settings, which a restart would otherwise read); the next deploy tries
+again. The files stay as they are. The mark keeps a later deploy from
 copying them over what Prosody has written to the database since.
 """
 
@@ -20,6 +21,7 @@ from ..model.services import (
     POSTGRES_READY,
     PROSODY,
     PROSODY_DATABASE,
+    PROSODY_SQL_SETTINGS,
     SqlDatabase,
     container_name,
 )
@@ -27,7 +29,7 @@ from ..remote.commands import Command
 from ..render.host import Rendered, template
 from .changes import Change
 from .facts import Fact
-from .handlers import COMPOSE, compose
+from .handlers import COMPOSE
 from .step import PlanInput, Step
 
 NAME = "storage"
@@ -97,43 +99,41 @@ def migrator_config(
     return template("prosody/migrator.cfg.lua.j2", context)
 
 
-# Asks the container, as its healthcheck does, until PostgreSQL takes connections.
-WAIT_FOR_POSTGRES = (
-    'container=$1; shift; i=0; until docker exec "$container" "$@"; do '
-    'i=$((i + 1)); [ "$i" -lt 120 ] || { echo "PostgreSQL did not become ready" >&2; exit 1; }; '
-    "sleep 1; done"
-)
-# The migrator's config (stdin) in a private folder, readable by the image's user only, for
-# the one run; the mark follows only a run that succeeded.
-MIGRATE = (
-    "set -e; folder=$(mktemp -d); trap 'rm -rf \"$folder\"' EXIT; "
+# Starts PostgreSQL alone, asks it as its healthcheck does until it takes connections, copies
+# the stores with the migrator (its config from stdin, in a private folder readable by the
+# image's user only) and marks the move done. Until the mark is written, any failure removes
+# Prosody's SQL settings again (the files step wrote them): a restart of Prosody before the
+# next deploy then keeps it on its files, and the next deploy writes them and moves again.
+MOVE = (
+    "mark=$1 settings=$2 container=$3; shift 3; folder=$(mktemp -d); "
+    'trap \'rm -rf "$folder"; [ -e "$mark" ] || rm -f "$settings"\' EXIT; set -e; '
+    f"sh -c {shlex.quote(COMPOSE)} compose up -d --no-deps {POSTGRES.name}; "
+    'i=0; until docker exec "$container" "$@"; do i=$((i + 1)); '
+    '[ "$i" -lt 120 ] || { echo "PostgreSQL did not become ready" >&2; exit 1; }; sleep 1; done; '
     '(umask 077; cat > "$folder/config"); '
     f'chown {paths.CONTAINER_UID} "$folder/config"; '
     f"sh -c {shlex.quote(COMPOSE)} compose run --rm --no-deps -T "
     f'-v "$folder/config:{MIGRATOR_CONFIG}:ro" --entrypoint prosody-migrator '
     f"{PROSODY.name} --config={MIGRATOR_CONFIG} files database; "
-    'date -u > "$1"'
+    'date -u > "$mark"'
 )
 
 
 def migration(rendered: Rendered, stores: Stores) -> Change:
     count = sum(len(names) for names in stores.hosts.values())
-    start = compose("up", "-d", "--no-deps", POSTGRES.name, description="start PostgreSQL")
     ready = POSTGRES_READY[1:]  # without compose's "CMD"
-    wait = Command(
-        ("sh", "-c", WAIT_FOR_POSTGRES, "wait", container_name(POSTGRES.name), *ready),
-        "wait until PostgreSQL takes connections",
-    )
-    migrate = Command(
-        ("sh", "-c", MIGRATE, "migrate", paths.STORAGE_MOVED),
-        "copy Prosody's stores into PostgreSQL with prosody-migrator",
+    arguments = (paths.STORAGE_MOVED, PROSODY_SQL_SETTINGS, container_name(POSTGRES.name), *ready)
+    # Under the health check's lock, as every compose command of the deploy (handlers.compose).
+    move = Command(
+        ("flock", "-w", "600", paths.HEALTH_LOCK, "sh", "-c", MOVE, "move", *arguments),
+        "start PostgreSQL, then copy Prosody's stores into it with prosody-migrator",
         stdin=migrator_config(stores.hosts, rendered.site.secrets[POSTGRES_PASSWORD.name]),
     )
     summary = (
         f"move Prosody's accounts and data from files into PostgreSQL ({count} stores of "
         f"{', '.join(sorted(stores.hosts))}); the files stay"
     )
-    return Change(NAME, summary, (start, wait, migrate))
+    return Change(NAME, summary, (move,))
 
 
 def plan(given: PlanInput) -> list[Change]:

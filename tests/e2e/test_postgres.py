@@ -5,13 +5,20 @@ accounts in with Prosody's migrator, and Prosody serves them from the database: 
 restart, through a second deploy that changes nothing, and through a backup, which holds
 the database as a dump, restored onto the same host.
 
+The same deploy switches the meeting history on (ENABLE_MEETING_HISTORY=1): the host builds
+the collector's image on debian:trixie-slim, Redis and the collector start beside PostgreSQL,
+and Prosody (the stand-in's real Prosody 13) loads the events module; a meeting held on the
+core shows in `fab status` while it lasts and in `fab report` after, also after the restore.
+
 test_tokens.py, next on this core, writes its settings without ENABLE_POSTGRES: its deploy
-switches the database off again.
+switches the database and the history off again.
 """
 
 from __future__ import annotations
 
+import re
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +35,50 @@ from tests.rig.hosts import TestHost, host_exec
 pytestmark = pytest.mark.slow
 
 PASSWORD = "kept in files then in sql 58"
-POSTGRES_SETTINGS = {**AUTH_SETTINGS, "ENABLE_FAIL2BAN": "1", "ENABLE_POSTGRES": "1"}
+POSTGRES_SETTINGS = {
+    **AUTH_SETTINGS,
+    "ENABLE_FAIL2BAN": "1",
+    "ENABLE_POSTGRES": "1",
+    "ENABLE_MEETING_HISTORY": "1",
+}
+MEETING_ROOM = "weekly-review"  # a public room of the example settings
+# Inside the prosody container (its slixmpp): focus opens the room, as jicofo does, with its
+# password from the container's environment; carol joins; both stay HOLD seconds, then leave,
+# and Prosody destroys the empty room.
+MEETING = r"""
+import asyncio, os, ssl, sys
+import slixmpp
+
+ROOM, HOLD = sys.argv[1] + "@muc.meet.jitsi", float(sys.argv[2])
+
+async def enter(jid, password, nick):
+    client = slixmpp.ClientXMPP(jid, password)
+    client.enable_direct_tls = False
+    client.ssl_context.check_hostname = False
+    client.ssl_context.verify_mode = ssl.CERT_NONE
+    loop = asyncio.get_running_loop()
+    started, joined = loop.create_future(), loop.create_future()
+    client.add_event_handler("session_start", lambda _: started.done() or started.set_result(1))
+    def presence(stanza):
+        if str(stanza["from"]) == f"{ROOM}/{nick}" and not joined.done():
+            joined.set_result(stanza["type"])
+    client.add_event_handler("presence", presence)
+    client.connect("127.0.0.1", 5222)
+    await asyncio.wait_for(started, 15)
+    client.send_raw(f"<presence to='{ROOM}/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+    assert await asyncio.wait_for(joined, 15) != "error", f"{jid} was refused"
+    return client
+
+async def main():
+    focus = await enter("focus@auth.meet.jitsi", os.environ["JICOFO_AUTH_PASSWORD"], "focus")
+    carol = await enter("carol@meet.jitsi", sys.stdin.readline().strip(), "carol")
+    print("in", flush=True)
+    await asyncio.sleep(HOLD)
+    for client in (carol, focus):
+        await client.disconnect()
+
+asyncio.run(main())
+"""
 
 
 def accounts_in_database(core: TestHost, name: str) -> int:
@@ -90,6 +140,47 @@ def test_the_accounts_outlive_a_restart_and_a_second_deploy_changes_nothing(
     assert "unchanged: nothing to do" in again.stdout, again.stdout
 
 
+def live_rooms(core: TestHost) -> str:
+    done = host_exec(core, "docker", "exec", "jitsi-collector", "python3", "-m", "collector",
+                     "live", "--json")  # fmt: skip
+    return done.stdout + done.stderr
+
+
+def test_a_meeting_shows_in_status_while_it_lasts_and_in_the_report_after(
+    on_postgres: Site,
+) -> None:
+    core = on_postgres.hosts[0]
+    output = on_postgres.switch_output  # type: ignore[attr-defined]
+    assert "build jitsi-deploy/collector:trixie-slim" in output, output
+    held: list[str] = []
+    meeting = threading.Thread(target=lambda: held.append(hold_meeting(core, 10).stdout))
+    meeting.start()
+    try:
+        deadline = time.monotonic() + 30
+        while f'"room": "{MEETING_ROOM}"' not in (live := live_rooms(core)):
+            assert time.monotonic() < deadline, live
+            time.sleep(0.5)
+        status = on_postgres.fab("status")
+        line = rf"meetings: +1 in progress: {MEETING_ROOM} 1 \(peak 1, 0 min\)"
+        assert re.search(line, status.stdout), status.stdout
+    finally:
+        meeting.join()
+    assert held == ["in\n"], held
+    deadline = time.monotonic() + 30
+    while MEETING_ROOM not in (report := on_postgres.fab("report", "--csv")).stdout:
+        assert time.monotonic() < deadline, report.stdout + report.stderr
+    rows = [line.split(",") for line in report.stdout.splitlines()[1:]]
+    assert [(row[0], row[4]) for row in rows] == [(MEETING_ROOM, "1")], report.stdout
+    assert 10 <= int(rows[0][3]) <= 60, report.stdout
+    tables = on_postgres.fab("report", "--room", MEETING_ROOM)
+    assert re.search(rf"\n{MEETING_ROOM} +1 +0:00:\d\d", tables.stdout), tables.stdout
+
+
+def hold_meeting(core: TestHost, seconds: int):
+    return host_exec(core, "docker", "exec", "-i", "jitsi-prosody", "python3", "-c", MEETING,
+                     MEETING_ROOM, str(seconds), input=f"{PASSWORD}\n")  # fmt: skip
+
+
 def test_a_backup_holds_the_database_as_a_dump_that_a_restore_loads(
     on_postgres: Site, tmp_path: Path
 ) -> None:
@@ -112,6 +203,9 @@ def test_a_backup_holds_the_database_as_a_dump_that_a_restore_loads(
     assert accounts_in_database(core, "carol") == 1
     assert logs_in_once_up(on_postgres, "carol") == "logged in"
     assert host_exec(core, "test", "-e", paths.RESTORED_DUMP).returncode != 0
+    # The meeting history is in the dump too.
+    report = on_postgres.fab("report", "--csv")
+    assert f"\n{MEETING_ROOM}," in report.stdout, report.stdout + report.stderr
 
 
 def test_a_stopped_database_is_backed_up_as_its_files(on_postgres: Site, tmp_path: Path) -> None:

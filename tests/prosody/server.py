@@ -209,10 +209,12 @@ def _start_container(directory: Path, setup: Setup, accounts: dict[str, str]) ->
 @dataclass(frozen=True)
 class Image:
     """The Prosody 13 image a container runs, and what it gets from its environment (names
-    only: docker takes the values from this process's environment, so none is in argv)."""
+    only: docker takes the values from this process's environment, so none is in argv); the
+    Docker network it joins (the default bridge unless named)."""
 
     name: str
     environment: tuple[str, ...] = ()
+    network: str = ""
 
 
 def start_container(
@@ -224,6 +226,8 @@ def start_container(
     name = f"jitsi-deploy-prosody13-{os.getpid()}-{directory.name}"
     config = str(directory / "prosody.cfg.lua")
     environment = [arg for variable in image.environment for arg in ("-e", variable)]
+    if image.network:
+        environment += ["--network", image.network]
     subprocess.run(
         ["docker", "run", "-d", "--name", name, "--user", "root", *environment,
          "--entrypoint", "prosody", "-v", f"{directory}:{directory}", image.name,

@@ -4,8 +4,10 @@ off removes. tests/prosody/test_sql_storage.py runs the same settings and recipe
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from jitsi_deploy.model import paths
@@ -25,7 +27,7 @@ from jitsi_deploy.steps.images import plan as images_plan
 from jitsi_deploy.steps.step import PlanInput
 from tests.unit.sites import rendered, site_with
 
-STORAGE = f"{paths.PROSODY_CONF_D}/storage-sql.cfg.lua"
+STORAGE = SQL_SETTINGS = f"{paths.PROSODY_CONF_D}/storage-sql.cfg.lua"
 BASE_ID = "sha256:" + "1" * 64
 
 
@@ -125,13 +127,13 @@ def test_files_are_moved_into_the_database_once_before_prosody_switches(tmp_path
     }
 
     (move,) = storage.plan(PlanInput(files, HostFacts({storage.STORES.name: stores})))
-    start, wait, migrate = move.commands
-    assert start.argv[-4:] == ("up", "-d", "--no-deps", "postgres")
-    assert wait.argv[-1] == "prosody" and "127.0.0.1" in wait.argv  # asked over TCP
-    assert migrate.argv[-1] == paths.STORAGE_MOVED  # marked only by a run that succeeded
+    (command,) = move.commands
+    mark, settings, container, *ready = command.argv[command.argv.index("move") + 1 :]
+    assert (mark, settings, container) == (paths.STORAGE_MOVED, SQL_SETTINGS, "jitsi-postgres")
+    assert ready[-1] == "prosody" and "127.0.0.1" in ready  # asked over TCP
     password = files.site.secrets["POSTGRES_PASSWORD"]
-    assert migrate.stdin and password.encode() in migrate.stdin
-    assert not [c for c in move.commands if any(password in arg for arg in c.argv)]
+    assert command.stdin and password.encode() in command.stdin
+    assert not [arg for arg in command.argv if password in arg]
     names = [step.name for step in STEPS]
     assert names.index("images") < names.index("storage") < names.index("handlers")
 
@@ -146,3 +148,32 @@ def test_nothing_is_moved_twice_nor_without_files_nor_with_postgres_off(tmp_path
     assert planned(on, storage.Stores()) == []
     assert planned(off, listed) == []
     assert storage.STORES.command(off) == "true"
+
+
+FAKE_DOCKER = """#!/bin/sh
+echo "docker $*" >> "$CALLS"
+case "$*" in *"$FAIL"*) exit 1 ;; esac
+"""
+
+
+@pytest.mark.parametrize("failing", ["compose up", "exec", "compose run", ""])
+def test_a_failed_move_takes_prosodys_sql_settings_away_again(tmp_path: Path, failing: str) -> None:
+    """The move's script with a stand-in `docker` that fails at one point: until the mark is
+    written, Prosody's SQL settings go, so a restart keeps it on its files."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    for instant in ("chown", "sleep"):  # PostgreSQL that never gets ready fails at once
+        (bin_dir / instant).symlink_to("/bin/true")
+    mark, settings = tmp_path / "moved", tmp_path / "storage-sql.cfg.lua"
+    settings.write_text("default_storage = 'sql'\n")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"),
+           "FAIL": failing or "nothing fails"}  # fmt: skip
+    script = storage.MOVE.replace(f"cd {paths.STACK_DIR} && ", "")
+    done = subprocess.run(
+        ["sh", "-c", script, "move", str(mark), str(settings), "jitsi-postgres", "pg_isready"],
+        input="config", env=env, capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert (done.returncode == 0) == (not failing), done.stderr
+    assert mark.exists() == settings.exists() == (not failing)

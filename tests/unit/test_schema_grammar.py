@@ -67,6 +67,7 @@ def test_stated_choices_are_the_accepted_ones(key: str, choices: str, tmp_path) 
     # Choices that need a companion setting get it.
     companions = {
         ("ENABLE_GUESTS", True): {"ENABLE_AUTH": "1"},
+        ("ENABLE_MEETING_HISTORY", True): {"ENABLE_POSTGRES": "1"},
         ("TLS_MODE", True): {
             "TLS_CERT_FILE": str(tmp_path / "cert.pem"),
             "TLS_KEY_FILE": str(tmp_path / "key.pem"),

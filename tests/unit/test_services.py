@@ -29,20 +29,20 @@ CORE_ONLY = "[core]\nmeet.example.org address=203.0.113.10\n"
 WITH_BRIDGE = CORE_ONLY + "[jvb]\njvb1.example.org address=203.0.113.11\n"
 
 # A made-up service, described in the test alone: no product code knows of it.
-COLLECTOR = Service(
-    "collector",
-    lambda images: "example.org/collector:1.2.3",
-    MemoryKey("COLLECTOR_MEMORY_LIMIT", "256m", "memory limit of the collector"),
+EXPORTER = Service(
+    "exporter",
+    lambda images: "example.org/exporter:1.2.3",
+    MemoryKey("EXPORTER_MEMORY_LIMIT", "256m", "memory limit of the exporter"),
     ports=lambda placement: ["127.0.0.1:9100:9100"],
     environment=lambda placement: {"SITE": placement.site.meet_hostname},
-    secrets=(Secret("COLLECTOR_TOKEN", lambda: "generated-token-value"),),
-    directories=("collector",),
+    secrets=(Secret("EXPORTER_TOKEN", lambda: "generated-token-value"),),
+    directories=("exporter",),
     files=(
         ConfigFile(
-            f"{paths.CONFIG_DIR}/collector/room-policy.cfg.lua", "prosody/room-policy.cfg.lua.j2"
+            f"{paths.CONFIG_DIR}/exporter/room-policy.cfg.lua", "prosody/room-policy.cfg.lua.j2"
         ),
     ),
-    health=(HealthCheck("collector-up", "http", "http://127.0.0.1:9100/ready"),),
+    health=(HealthCheck("exporter-up", "http", "http://127.0.0.1:9100/ready"),),
 )
 
 
@@ -63,21 +63,21 @@ def text(rendered, path: str) -> str:
 
 
 def test_a_new_service_is_one_description(tmp_path: Path) -> None:
-    catalog = (*SERVICES, COLLECTOR)
+    catalog = (*SERVICES, EXPORTER)
     rendered = core_files(deployment(tmp_path, CORE_ONLY, catalog), catalog)
     compose = text(rendered, paths.COMPOSE_FILE)
-    assert '\n  collector:\n    image: "example.org/collector:1.2.3"' in compose
+    assert '\n  exporter:\n    image: "example.org/exporter:1.2.3"' in compose
     assert '"127.0.0.1:9100:9100"' in compose and 'SITE: "meet.example.org"' in compose
-    assert 'COLLECTOR_TOKEN: "${COLLECTOR_TOKEN}"' in compose
+    assert 'EXPORTER_TOKEN: "${EXPORTER_TOKEN}"' in compose
     assert 'mem_limit: "256m"' in compose
-    assert "COLLECTOR_TOKEN=generated-token-value" in text(rendered, paths.COMPOSE_ENV)
-    assert f"{paths.CONFIG_DIR}/collector" in [d.path for d in rendered.directories]
-    config = rendered.file(f"{paths.CONFIG_DIR}/collector/room-policy.cfg.lua")
-    assert config.reacts == ("restart:collector",)
-    assert "example.org/collector:1.2.3" in wanted_images(rendered)
+    assert "EXPORTER_TOKEN=generated-token-value" in text(rendered, paths.COMPOSE_ENV)
+    assert f"{paths.CONFIG_DIR}/exporter" in [d.path for d in rendered.directories]
+    config = rendered.file(f"{paths.CONFIG_DIR}/exporter/room-policy.cfg.lua")
+    assert config.reacts == ("restart:exporter",)
+    assert "example.org/exporter:1.2.3" in wanted_images(rendered)
     health = text(rendered, paths.HEALTH_CONFIG)
-    assert "'http collector-up collector collector http://127.0.0.1:9100/ready'" in health
-    assert "web prosody jicofo jvb uptime-kuma collector" in health
+    assert "'http exporter-up exporter exporter http://127.0.0.1:9100/ready'" in health
+    assert "web prosody jicofo jvb uptime-kuma exporter" in health
     assert "generated-token-value" in (tmp_path / ".secrets.env").read_text()
 
 
