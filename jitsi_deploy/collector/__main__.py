@@ -1,7 +1,8 @@
 """python3 -m collector serve | live [--json] | report [--since DATE] [--room NAME] [--csv]
 
-Settings come from the environment the compose file gives the container: POSTGRES_PASSWORD
-and REDIS_PASSWORD (from the 0600 env file), and the non-secret ones below with their defaults.
+Settings come from the environment the compose file gives the container: POSTGRES_PASSWORD,
+REDIS_PASSWORD and COLLECTOR_TOKEN (from the 0600 env file), and the non-secret ones below
+with their defaults.
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def serve(_args: argparse.Namespace) -> None:
     database = _database()
     applied = history.migrate(database.connection())
     logging.info("schema migrations applied now: %s", ", ".join(applied) or "none")
-    store = server.Store(_live(), database, int(_env("MEETING_HISTORY_DAYS", "365")))
+    token = _env("COLLECTOR_TOKEN")
+    if not token:
+        raise SystemExit("COLLECTOR_TOKEN is not set: no event could be told from a forged one")
+    store = server.Store(_live(), database, int(_env("MEETING_HISTORY_DAYS", "365")), token)
     server.serve(store, int(_env("PORT", "8000")))
 
 

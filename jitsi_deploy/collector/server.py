@@ -1,9 +1,11 @@
 """The HTTP side: ``POST /events`` from Prosody's module, one request at a time, applied in
-order. 204 once a batch is stored; 400 for a batch the module must drop (it would be refused
-again); 503 when Redis or PostgreSQL failed, so the module sends it again."""
+order. 204 once a batch is stored; 401 without the module's token; 400 for a batch the module
+must drop (it would be refused again); 503 when Redis or PostgreSQL failed, so the module sends
+it again."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -27,6 +29,7 @@ class Store:
     live: Live
     database: history.Database
     keep_days: int
+    token: str
     expired_at: float = 0.0
 
     def apply(self, event: Event) -> None:
@@ -66,6 +69,9 @@ class EventsHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if self.path != "/events":
             return self._answer(404, "no such path; events go to /events")
+        given = self.headers.get("Authorization") or ""
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.target.token}".encode()):
+            return self._answer(401, "events come from Prosody's module, with its token")
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 < length <= MAX_BODY:
             return self._answer(400, "a batch has a body of at most 4 MiB")

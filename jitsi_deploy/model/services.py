@@ -174,6 +174,17 @@ KUMA_ADMIN_PASSWORD = Secret("KUMA_ADMIN_PASSWORD", lambda: secrets.token_urlsaf
 # The password of PostgreSQL's one login, Prosody's: the postgres image sets it when it makes
 # the database, and Prosody reads it from its environment (templates/prosody/storage-sql...).
 POSTGRES_PASSWORD = Secret("POSTGRES_PASSWORD", lambda: secrets.token_hex(24))
+# What Prosody's events module shows the collector, so no other container of the stack's
+# network can write the history; Prosody reads it from its environment, as the database's.
+COLLECTOR_TOKEN = Secret("COLLECTOR_TOKEN", lambda: secrets.token_urlsafe(24))
+# The JWT, TURN, database and collector secrets go to prosody whatever AUTH_TYPE,
+# TURN_HOSTNAME, ENABLE_POSTGRES and ENABLE_MEETING_HISTORY are, as upstream's compose passes
+# the first two; each is read only when its feature is on, and switching one on needs no new
+# secret.
+PROSODY_SECRETS = (
+    JICOFO_PASSWORD, JVB_PASSWORD, JWT_SECRET, turn.TURN_SECRET, POSTGRES_PASSWORD,
+    COLLECTOR_TOKEN,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -364,10 +375,7 @@ PROSODY = Service(
         "storage/prosody:/var/lib/prosody",
     ),
     environment=_prosody_environment,
-    # The JWT, TURN and database secrets go to prosody whatever AUTH_TYPE, TURN_HOSTNAME and
-    # ENABLE_POSTGRES are, as upstream's compose passes the first two; each is read only when
-    # its feature is on, and switching one on needs no new secret.
-    secrets=(JICOFO_PASSWORD, JVB_PASSWORD, JWT_SECRET, turn.TURN_SECRET, POSTGRES_PASSWORD),
+    secrets=PROSODY_SECRETS,
     directories=(
         "prosody/config",
         "prosody/config/conf.d",
@@ -586,7 +594,7 @@ COLLECTOR = Service(
         "MEETING_HISTORY_DAYS": str(placement.site.meeting_history.days),
         "LIVE_TTL": str(MEETING_EVENTS.ttl),
     },
-    secrets=(POSTGRES_PASSWORD, REDIS_PASSWORD),
+    secrets=(POSTGRES_PASSWORD, REDIS_PASSWORD, COLLECTOR_TOKEN),
     # The code is root's and read-only in the container: the collector cannot change it.
     data_dirs=(
         Directory(COLLECTOR_CODE_DIR),

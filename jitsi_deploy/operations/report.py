@@ -46,10 +46,10 @@ def history_core(deployment: Deployment) -> Host:
         raise ConfigError(
             [
                 Problem(
+                    "settings",
                     "ENABLE_MEETING_HISTORY",
-                    "0",
-                    "no host keeps a meeting history. Set ENABLE_MEETING_HISTORY=1 (with "
-                    "ENABLE_POSTGRES=1) and deploy; meetings from then on are recorded.",
+                    "is off, so no host keeps a meeting history. Set ENABLE_MEETING_HISTORY=1 "
+                    "(with ENABLE_POSTGRES=1) and deploy; meetings from then on are recorded.",
                 )
             ]
         )

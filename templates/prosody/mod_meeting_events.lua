@@ -6,8 +6,9 @@
 -- id of its own (a UUID), the room's node as its name, its start time, the participants in it
 -- now and at most so far. Never a participant's name, address or nick, a message, a password or
 -- any room setting. Service accounts (meeting_events_hidden_domains: focus and the bridges on
--- auth., recorders on hidden.) are no participants, and jicofo's health-check rooms
--- ("__jicofo-health-check-<n>") no meetings.
+-- auth., recorders on hidden.: docker-jitsi-meet's XMPP_AUTH_DOMAIN and XMPP_HIDDEN_DOMAIN) are
+-- no participants, and jicofo's health-check rooms no meetings (their prefix, jicofo's
+-- ROOM_NAME_PREFIX, is what jitsi-meet's util.lib.lua is_healthcheck_room matches).
 --
 -- Each event carries the meeting's whole state, so the collector needs no earlier event to
 -- record it: an "ended" event alone makes a row of the history, and the heartbeat ("live", the
@@ -16,7 +17,8 @@
 --    "room": ..., "started": <unix seconds>, "participants": n, "peak": n}}
 --   {"type": "live", "at": ..., "meetings": [<meeting>, ...]}
 --
--- Delivery. Events queue in order and go to meeting_events_url as JSON batches
+-- Delivery. Events queue in order and go to meeting_events_url as JSON batches, with
+-- meeting_events_token as a bearer token (the collector takes events from nobody else)
 -- ({"events": [...]}, at most BATCH each), one request at a time, so they arrive in order. A
 -- batch the collector could not store (no answer, or 5xx) is sent again after a back-off of up
 -- to a minute: a meeting that ends while the collector is down is recorded when it is back.
@@ -38,6 +40,7 @@ local now = require "util.time".now;
 local uuid = require "util.uuid".generate;
 
 local url = module:get_option_string("meeting_events_url");
+local token = module:get_option_string("meeting_events_token");
 local heartbeat = module:get_option_number("meeting_events_heartbeat", 30);
 local queue_limit = module:get_option_number("meeting_events_queue", 10000);
 local hidden_domains = module:get_option_set("meeting_events_hidden_domains", {});
@@ -90,7 +93,8 @@ function flush()
 	queue = array.slice(queue, #batch + 1);
 	sending = true;
 	local body = json.encode({ events = batch });
-	local request = { method = "POST"; body = body; headers = { ["Content-Type"] = "application/json" } };
+	local headers = { ["Content-Type"] = "application/json"; ["Authorization"] = "Bearer " .. token };
+	local request = { method = "POST"; body = body; headers = headers };
 	http.request(url, request, function (answer, code)
 		sending = false;
 		if code >= 200 and code < 300 then
@@ -157,7 +161,7 @@ module:add_timer(heartbeat, function ()
 	return heartbeat;
 end);
 
-if not url then
-	module:log("error", "meeting events: meeting_events_url is not set; no event leaves this server");
+if not (url and token) then
+	module:log("error", "meeting events: meeting_events_url or _token is not set; no event leaves this server");
 	flush = function () queue = {}; end
 end

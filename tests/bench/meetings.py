@@ -16,14 +16,13 @@ import json
 import statistics
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 from tests.bench import ledger
 from tests.prosody import server, xmpp
-from tests.prosody.meetings import History, address, docker, start, stop
+from tests.prosody.meetings import History, docker, start, stop
 from tests.prosody.policies import ACCOUNTS, FOCUS, SETUPS
 from tests.prosody.postgres import Cluster
 
@@ -46,18 +45,12 @@ def synthetic_events(count: int) -> list[dict]:
     return events[:count]
 
 
-def post(url: str, events: list[dict]) -> None:
-    body = json.dumps({"events": events}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 204, answer.status
-
-
-def events_per_second(url: str, count: int, batch: int) -> float:
+def events_per_second(history: History, count: int, batch: int) -> float:
     events = synthetic_events(count)
     began = time.perf_counter()
     for first in range(0, count, batch):
-        post(url, events[first : first + batch])
+        status = history.post(json.dumps({"events": events[first : first + batch]}).encode())
+        assert status == 204, status
     return count / (time.perf_counter() - began)
 
 
@@ -93,13 +86,14 @@ def bench(events: int, joins: int, folder: Path) -> dict[str, float]:
     plain: server.Prosody | None = None
     try:
         history = start(folder / "history", cluster.database("bench"))
-        url = f"http://{address(history.collector)}:8000/events"
         plain_setup = replace(SETUPS["allow"], main_modules=("room_policy",))
         plain = server.start_container(folder / "plain", plain_setup, ACCOUNTS,
                                        server.Image(server.PROSODY13_IMAGE))  # fmt: skip
         figures = {
-            "collector, batches of 500 (events/s)": events_per_second(url, events, 500),
-            "collector, one event per request (events/s)": events_per_second(url, events // 10, 1),
+            "collector, batches of 500 (events/s)": events_per_second(history, events, 500),
+            "collector, one event per request (events/s)": events_per_second(
+                history, events // 10, 1
+            ),
         }
         without = milliseconds(join_times(plain, joins))
         with_module = milliseconds(join_times(history.prosody, joins))

@@ -9,20 +9,21 @@ never in its argv. The read-only tests share one server and one client container
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.postgres.image import ensure_image
+from tests.rig.containers import docker, logs, pass_env, running, unique_name
+from tests.rig.containers import started as started_container
 
 pytestmark = pytest.mark.slow
 
@@ -51,50 +52,12 @@ class Server:
     data: Path
 
 
-def docker(
-    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", *args],
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def pass_env(env: dict[str, str]) -> list[str]:
-    """`-e NAME` for each variable: docker takes the value from its own environment."""
-    return [arg for name in env for arg in ("-e", name)]
-
-
-def unique_name() -> str:
-    return f"postgres-test-{uuid.uuid4().hex[:10]}"
-
-
-def logs(name: str) -> str:
-    done = docker("logs", name, check=False)
-    return done.stdout + done.stderr
-
-
-@contextmanager
-def started(
-    image: str, *command: str, env: dict[str, str] | None = None, options: Sequence[str] = ()
-) -> Iterator[str]:
-    """A detached container, removed with its anonymous volumes afterwards."""
-    env = env or {}
-    name = unique_name()
-    docker("run", "--detach", "--name", name, *options, *pass_env(env), image, *command, env=env)
-    try:
-        yield name
-    finally:
-        docker("rm", "--force", "--volumes", name, check=False)
+started = functools.partial(started_container, prefix="postgres")
 
 
 def run_to_exit(image: str, env: dict[str, str]) -> tuple[int, str]:
     """Exit code and output of a container expected to stop on its own."""
-    name = unique_name()
+    name = unique_name("postgres")
     argv = ["run", "--name", name, *pass_env(env), image]
     try:
         done = docker(*argv, env=env, check=False, timeout=REFUSAL_TIMEOUT)
@@ -103,10 +66,6 @@ def run_to_exit(image: str, env: dict[str, str]) -> tuple[int, str]:
     finally:
         docker("rm", "--force", "--volumes", name, check=False)
     return done.returncode, done.stdout + done.stderr
-
-
-def running(name: str) -> bool:
-    return docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() == "true"
 
 
 def wait_ready(name: str, user: str = USER, db: str = DB) -> None:

@@ -19,6 +19,8 @@ import shlex
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -113,6 +115,19 @@ class History:
     prosody: server.Prosody
     database: Database
     start_collector: Callable[[], None]
+    token: str  # what the collector takes events with
+
+    def post(self, body: bytes, token: str | None = None) -> int:
+        """Posts ``body`` to the collector as the module does; the answer's status."""
+        headers = {"Content-Type": "application/json"}
+        headers["Authorization"] = f"Bearer {self.token if token is None else token}"
+        url = f"http://{address(self.collector)}:8000/events"
+        request = urllib.request.Request(url, body, headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
 
     def story(self) -> str:
         """What the parts said, for a failure's message: the collector's log, Prosody's lines
@@ -214,7 +229,8 @@ def start(folder: Path, database: Database, days: int = 365) -> History:
 
     start_collector()
     prosody = start_prosody(folder / "prosody", EVENTS, network)
-    return History(network, redis, collector, prosody, database, start_collector)
+    token = secrets["COLLECTOR_TOKEN"]
+    return History(network, redis, collector, prosody, database, start_collector, token)
 
 
 def start_prosody(directory: Path, events: MeetingEvents, network: str) -> server.Prosody:
@@ -225,7 +241,8 @@ def start_prosody(directory: Path, events: MeetingEvents, network: str) -> serve
     (directory / "conf.d" / "meeting-events.cfg.lua").write_text(settings)
     setup = replace(SETUPS["allow"], main_modules=("room_policy", "meeting_events"))
     server.ensure_prosody13_image()
-    image = server.Image(server.PROSODY13_IMAGE, network=network)
+    # The token as the compose file passes it, from the environment (run_args set it).
+    image = server.Image(server.PROSODY13_IMAGE, ("COLLECTOR_TOKEN",), network)
     return server.start_container(directory, setup, ACCOUNTS, image)
 
 

@@ -7,8 +7,10 @@ exactly what happened, also across a restart of the collector or of Redis.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -200,3 +202,16 @@ def test_report_refuses_a_date_it_cannot_read(history: History) -> None:
          "yesterday"], capture_output=True, text=True,
     )  # fmt: skip
     assert refused.returncode == 2 and "invalid fromisoformat value: 'yesterday'" in refused.stderr
+
+
+def test_the_collector_takes_events_only_with_the_modules_token(history: History) -> None:
+    room = xmpp.unique("forged")
+    event = {"id": str(uuid.uuid4()), "room": room, "started": time.time() - 60,
+             "participants": 0, "peak": 9}  # fmt: skip
+    body = json.dumps({"events": [{"type": "ended", "at": time.time(), "meeting": event}]})
+    assert history.post(body.encode(), token="guessed") == 401
+    assert history.post(body.encode(), token="") == 401
+    assert not rows_of(history, room)
+    assert history.post(b'{"events": [{"type": "ended"}]}') == 400
+    assert history.post(body.encode()) == 204
+    assert [(r[0], r[1]) for r in rows_of(history, room)] == [(room, 9)]

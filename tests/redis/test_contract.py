@@ -9,19 +9,19 @@ never in its argv. Containers start detached; each wait is a poll with a deadlin
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import stat
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.redis.image import ensure_image
+from tests.rig.containers import docker, logs, pass_env, running
+from tests.rig.containers import started as started_container
 
 pytestmark = pytest.mark.slow
 
@@ -46,46 +46,7 @@ DENIED = "DENIED Redis is running in protected mode"
 SKIP_NOTICE = "Permissions will not be modified. Use SKIP_FIX_PERMS=1 to skip permission changes."
 
 
-def docker(
-    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", *args],
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def pass_env(env: dict[str, str]) -> list[str]:
-    """`-e NAME` for each variable: docker takes the value from its own environment."""
-    return [arg for name in env for arg in ("-e", name)]
-
-
-def logs(name: str) -> str:
-    done = docker("logs", name, check=False)
-    return done.stdout + done.stderr
-
-
-@contextmanager
-def started(
-    image: str, *command: str, env: dict[str, str] | None = None, options: Sequence[str] = ()
-) -> Iterator[str]:
-    """A detached container, removed afterwards (also when the engine refused to start it)."""
-    env = env or {}
-    name = f"redis-test-{uuid.uuid4().hex[:10]}"
-    try:
-        argv = ["run", "--detach", "--name", name, *options, *pass_env(env), image, *command]
-        docker(*argv, env=env)
-        yield name
-    finally:
-        docker("rm", "--force", "--volumes", name, check=False)
-
-
-def running(name: str) -> bool:
-    return docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() == "true"
+started = functools.partial(started_container, prefix="redis")
 
 
 def cli(name: str, *args: str, password: str | None = None, host: str | None = None) -> str:

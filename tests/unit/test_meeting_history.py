@@ -81,6 +81,12 @@ def test_prosody_loads_the_events_module_only_with_the_history_on(tmp_path: Path
     )
     settings = on.file(EVENTS_SETTINGS).content.decode()
     assert 'meeting_events_url = "http://collector:8000/events"' in settings
+    # The token the collector wants, from the environment both containers get it in.
+    assert "meeting_events_token = ENV_COLLECTOR_TOKEN" in settings
+    token = on.site.secrets["COLLECTOR_TOKEN"]
+    assert token not in settings and token not in on.file(paths.COMPOSE_FILE).content.decode()
+    for name in ("prosody", "collector"):
+        assert services(on)[name]["environment"]["COLLECTOR_TOKEN"] == "${COLLECTOR_TOKEN}"
     off = core(tmp_path / "off", "0")
     assert services(off)["prosody"]["environment"]["XMPP_MUC_MODULES"] == "room_policy"
     assert {"redis", "collector"}.isdisjoint(services(off))
