@@ -117,12 +117,15 @@ class History:
     start_collector: Callable[[], None]
     token: str  # what the collector takes events with
 
-    def post(self, body: bytes, token: str | None = None) -> int:
+    def events_url(self) -> str:
+        """Where the module posts, from this machine (the address changes with a restart)."""
+        return f"http://{address(self.collector)}:8000/events"
+
+    def post(self, body: bytes, token: str | None = None, url: str = "") -> int:
         """Posts ``body`` to the collector as the module does; the answer's status."""
         headers = {"Content-Type": "application/json"}
         headers["Authorization"] = f"Bearer {self.token if token is None else token}"
-        url = f"http://{address(self.collector)}:8000/events"
-        request = urllib.request.Request(url, body, headers)
+        request = urllib.request.Request(url or self.events_url(), body, headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return answer.status
