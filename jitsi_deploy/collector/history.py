@@ -35,7 +35,8 @@ class Database:
 
 
 def migrate(connection: psycopg.Connection) -> list[str]:
-    """Applies the migrations not applied yet, each in its own transaction; their names."""
+    """Applies the migrations not applied yet, in order, in one transaction under a lock (a
+    failing one leaves the schema as it was); their names."""
     applied_now = []
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

@@ -46,7 +46,7 @@ class Store:
             self.live.put((event.meeting,))
 
     def _expire_old(self) -> None:
-        if time.monotonic() - self.expired_at < RETENTION_EVERY and self.expired_at:
+        if self.expired_at and time.monotonic() - self.expired_at < RETENTION_EVERY:
             return
         deleted = history.expire(self.database.connection(), self.keep_days)
         self.expired_at = time.monotonic()
@@ -72,11 +72,11 @@ class EventsHandler(BaseHTTPRequestHandler):
         given = self.headers.get("Authorization") or ""
         if not hmac.compare_digest(given.encode(), f"Bearer {self.target.token}".encode()):
             return self._answer(401, "events come from Prosody's module, with its token")
-        length = int(self.headers.get("Content-Length") or 0)
-        if not 0 < length <= MAX_BODY:
+        length = self.headers.get("Content-Length") or "0"
+        if not (length.isdigit() and 0 < int(length) <= MAX_BODY):
             return self._answer(400, "a batch has a body of at most 4 MiB")
         try:
-            events = parse_batch(json.loads(self.rfile.read(length)))
+            events = parse_batch(json.loads(self.rfile.read(int(length))))
         except (ValueError, BadEvent) as error:
             return self._answer(400, str(error))
         try:

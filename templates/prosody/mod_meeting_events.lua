@@ -27,8 +27,9 @@
 -- collector that stays down costs Prosody bounded memory. A Prosody restart loses the queue and
 -- the meetings in progress, as it ends them for their participants.
 --
--- Works on Prosody 0.12 and 13. Loaded on the main MUC only: participants moving to breakout
--- rooms leave the meeting's count while they are there.
+-- Tested on Prosody 13, what the release's image runs; it uses no API that 0.12 lacks. Loaded
+-- on the main MUC only: participants moving to breakout rooms leave the meeting's count while
+-- they are there.
 
 -- luacheck: read globals module
 
@@ -51,7 +52,8 @@ local HEALTH_CHECK_ROOM = "^__jicofo%-health%-check";
 
 local meetings = {}; -- room JID -> meeting
 local queue = {};
-local sending = false;
+local sending = false; -- a request is under way
+local waiting = false; -- a failed one is to be sent again when the back-off ends
 local failures = 0;
 
 local function is_participant(occupant)
@@ -84,11 +86,15 @@ end
 
 local function retry()
 	failures = failures + 1;
-	module:add_timer(math.min(2 ^ failures, MAX_BACKOFF), flush);
+	waiting = true;
+	module:add_timer(math.min(2 ^ failures, MAX_BACKOFF), function ()
+		waiting = false;
+		flush();
+	end);
 end
 
 function flush()
-	if sending or #queue == 0 then return; end
+	if sending or waiting or #queue == 0 then return; end
 	local batch = array.slice(queue, 1, BATCH);
 	queue = array.slice(queue, #batch + 1);
 	sending = true;

@@ -77,11 +77,20 @@ def compose_services(folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
     return compose["services"], secrets
 
 
+# What run_args applies of a compose entry, and the plumbing the tests set up their own way:
+# the image and command, the name, the network, the code's mount (the same path and mode).
+APPLIED = {"read_only", "cap_drop", "security_opt", "mem_limit", "environment", "healthcheck"}
+PLUMBING = {"image", "container_name", "restart", "logging", "command", "depends_on", "networks",
+            "volumes"}  # fmt: skip
+
+
 def run_args(
     entry: dict[str, Any], secrets: dict[str, str], extra_env: dict[str, str]
 ) -> list[str]:
     """`docker run` options for what a compose entry asks of the container. Secrets go by
     name from this process's environment, as Compose passes them from its env file."""
+    unknown = set(entry) - APPLIED - PLUMBING
+    assert not unknown, f"the compose file asks for {unknown}, which these tests do not apply"
     args = ["--read-only"] if entry.get("read_only") else []
     args += [f"--cap-drop={cap}" for cap in entry.get("cap_drop", [])]
     args += [f"--security-opt={opt}" for opt in entry.get("security_opt", [])]
