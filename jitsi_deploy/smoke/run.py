@@ -94,10 +94,8 @@ def smoke(
     return settle(lambda: web_results(target) + ssh_results(deployment, hosts, options), wait)
 
 
-def settle(run: Callable[[], list[Result]], wait: float, pause: float = 3) -> list[Result]:
-    """``run`` until nothing fails or ``wait`` seconds are over; the last results. A short
-    pause: a stack that just started is usually whole within seconds, and each run is a few
-    requests and one SSH round trip."""
+def settle(run: Callable[[], list[Result]], wait: float, pause: float = 10) -> list[Result]:
+    """``run`` until nothing fails or ``wait`` seconds are over; the last results."""
     deadline = time.monotonic() + wait
     while True:
         results = run()
